@@ -1,0 +1,24 @@
+import { defineConfig } from '@playwright/test';
+
+// Headless Debian Chromium with its WebGPU software adapter (SwiftShader). Never `npx playwright install`.
+const port = 4173;
+export default defineConfig({
+  testDir: 'e2e',
+  timeout: 300_000,
+  workers: 1,
+  reporter: [['list']],
+  webServer: {
+    command: `npx vite preview --port ${port} --strictPort --host 127.0.0.1`,
+    url: `http://127.0.0.1:${port}`,
+    reuseExistingServer: false,
+  },
+  use: {
+    baseURL: `http://127.0.0.1:${port}`,
+    headless: true,
+    launchOptions: {
+      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      args: ['--enable-unsafe-webgpu', '--no-sandbox', '--disable-background-networking', '--disable-component-update',
+        '--disable-sync', '--no-first-run', '--disable-quic'],
+    },
+  },
+});

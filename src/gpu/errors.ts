@@ -1,0 +1,31 @@
+// Typed errors of the GPU engine. Each carries a message a user can act on; callers
+// (the pipeline, the worker) switch on the class, never on message text.
+
+export class EngineError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** No WebGPU at all, or no adapter: the page cannot run models on this browser/machine. */
+export class GpuUnavailableError extends EngineError {}
+
+/** The adapter lacks a limit or feature the requested work needs. */
+export class GpuCapabilityError extends EngineError {}
+
+/** The device was lost (driver reset, tab backgrounded too long, GPU removed, destroy()). Rebuild the engine. */
+export class DeviceLostError extends EngineError {
+  constructor(readonly reason: string, message: string) {
+    super(`GPU device lost (${reason}): ${message || 'no detail'}. The engine must be recreated.`);
+  }
+}
+
+/** The GPU ran out of memory: fewer frames, a smaller size or lower precision would fit. */
+export class GpuOutOfMemoryError extends EngineError {}
+
+/** A WebGPU validation error: a bug in this project (or an over-limit shape), never the user's fault. */
+export class GpuValidationError extends EngineError {}
+
+/** WGSL that does not compile on this device. */
+export class ShaderCompileError extends EngineError {}
