@@ -1,0 +1,36 @@
+import type { Engine } from '../src/gpu/engine';
+
+/**
+ * One benchmark case: `run` records the kernel's dispatches (the harness syncs and times it);
+ * `plain`, when given, is the straightforward implementation of the same work measured in the same
+ * run so the table can print a ratio. `flops`/`bytes` give GFLOP/s and GB/s.
+ */
+export interface BenchCase {
+  name: string;
+  /** Human-readable shape, e.g. "M=4096 N=320 K=320" and "(scaled down: software adapter)" where so. */
+  shape: string;
+  flops?: number;
+  bytes?: number;
+  run: () => void | Promise<void>;
+  plain?: { name: string; run: () => void | Promise<void> };
+  dispose: () => void;
+}
+
+/** A module under bench/cases/ exports `cases(engine, { full })`; `full` = real SD1.5 shapes (real GPU). */
+export type CaseFactory = (e: Engine, opts: { full: boolean }) => BenchCase[] | Promise<BenchCase[]>;
+
+export interface Timing { ms: number; gpu: boolean }
+
+/** Warm up once, then take the median of `reps` runs; GPU timestamps where available, else wall time. */
+export async function measure(e: Engine, run: () => void | Promise<void>, reps = 3): Promise<Timing> {
+  await e.time(run);
+  const samples: number[] = [];
+  let gpu = true;
+  for (let i = 0; i < reps; i++) {
+    const t = await e.time(run);
+    if (t.gpuMs === null) gpu = false;
+    samples.push(t.gpuMs ?? t.wallMs);
+  }
+  samples.sort((a, b) => a - b);
+  return { ms: samples[Math.floor(samples.length / 2)], gpu };
+}
