@@ -1,0 +1,91 @@
+import type { Engine } from '../gpu/engine';
+import { kernel } from '../gpu/kernel';
+import { Params } from '../gpu/params';
+import { fmtShape, type Tensor } from '../gpu/tensor';
+import groupnormWgsl from '../../shaders/groupnorm.wgsl?raw';
+import { ACTIVATION_ID, ACTIVATIONS_WGSL } from './activation';
+
+const SRC = ACTIVATIONS_WGSL + groupnormWgsl;
+const STATS = kernel('groupnorm_stats', SRC, 'stats_main');
+const FINALIZE = kernel('groupnorm_finalize', SRC, 'finalize_main');
+const NORMALIZE = kernel('groupnorm_normalize', SRC, 'normalize_main');
+const PLAIN = kernel('groupnorm_plain', SRC, 'plain_main');
+const WG = 256;
+/** Values one stats workgroup reduces (~64 per thread): big enough to amortise, small enough to fill the GPU. */
+const VALUES_PER_CHUNK = 16384;
+
+export interface GroupNormOptions {
+  /** Number of channel groups (32 in SD1.5; the tiny test models use fewer). C must be divisible by it. */
+  groups: number;
+  eps: number;
+  /** Fused activation after the affine transform (ResNet blocks: SiLU). */
+  act?: 'none' | 'silu';
+  /**
+   * Pool the statistics over this many consecutive samples (n = b*F .. b*F+F-1): AnimateDiff v1's ResNet /
+   * output GroupNorm and diffusers' motion-module GroupNorm, which see the 5-D (b, C, f, h, w) tensor.
+   * Never pools across different b (CFG halves, videos). Default 1 (per frame).
+   */
+  framesPerGroup?: number;
+}
+
+interface Geometry { N: number; C: number; G: number; cg: number; domains: number; rows: number }
+
+function geometry(x: Tensor, gamma: Tensor, beta: Tensor, o: GroupNormOptions): Geometry {
+  const where = `groupNorm(x ${fmtShape(x.shape)}, groups ${o.groups}, framesPerGroup ${o.framesPerGroup ?? 1})`;
+  if (x.shape.length < 2) throw new RangeError(`${where}: x must be [N, ..., C]`);
+  const N = x.shape[0], C = x.shape[x.shape.length - 1], G = o.groups, F = o.framesPerGroup ?? 1;
+  if (!Number.isInteger(G) || G < 1 || C % G !== 0) throw new RangeError(`${where}: C = ${C} is not divisible by the group count`);
+  if (!Number.isInteger(F) || F < 1 || N % F !== 0) throw new RangeError(`${where}: N = ${N} is not divisible by framesPerGroup`);
+  if (gamma.size !== C || beta.size !== C) throw new RangeError(`${where}: gamma ${fmtShape(gamma.shape)} / beta ${fmtShape(beta.shape)} must have C = ${C} values`);
+  if (gamma.dtype !== x.dtype || beta.dtype !== x.dtype) throw new TypeError(`${where}: gamma/beta are ${gamma.dtype}/${beta.dtype}, x is ${x.dtype}`);
+  if (!(o.eps >= 0)) throw new RangeError(`${where}: eps must be >= 0, got ${o.eps}`);
+  if (o.act !== undefined && o.act !== 'none' && o.act !== 'silu') throw new RangeError(`${where}: unsupported fused activation '${o.act}'`);
+  const domains = N / F;
+  return { N, C, G, cg: C / G, domains, rows: (x.size / (N * C)) * F };
+}
+
+/**
+ * torch.nn.GroupNorm on channels-last data x [N, H, W, C] (or [N, L, C], any middle dims), with gamma/beta [C]:
+ * statistics (biased variance, f32) over the C/groups channels × all positions of one sample, or of
+ * `framesPerGroup` consecutive samples; optional fused SiLU. Three dispatches: chunked partial statistics
+ * (Welford + Chan merge, robust to large means), a merge per (sample, group), an elementwise normalise.
+ */
+export function groupNorm(e: Engine, x: Tensor, gamma: Tensor, beta: Tensor, o: GroupNormOptions): Tensor {
+  const { C, G, cg, domains, rows } = geometry(x, gamma, beta, o);
+  const domainGroups = domains * G;
+  const maxWg = e.limits.maxComputeWorkgroupsPerDimension;
+  if (domainGroups > maxWg) throw new RangeError(`groupNorm: ${domains} samples × ${G} groups = ${domainGroups} exceeds ${maxWg} workgroups`);
+  let rowsPerChunk = Math.max(1, Math.ceil(VALUES_PER_CHUNK / cg));
+  let chunks = Math.ceil(rows / rowsPerChunk);
+  if (chunks > maxWg) { chunks = maxWg; rowsPerChunk = Math.ceil(rows / chunks); chunks = Math.ceil(rows / rowsPerChunk); }
+  const params = new Params().u32(rows).u32(C).u32(G).u32(cg).u32(chunks).u32(rowsPerChunk).u32(x.size).f32(o.eps).bytes();
+  const partials = e.empty([domainGroups * chunks * 3], 'f32', 'groupnorm partials');
+  const stats = e.empty([domainGroups * 2], 'f32', 'groupnorm stats');
+  const out = e.empty(x.shape, x.dtype);
+  e.dispatch({ kernel: STATS, dtype: x.dtype, bindings: [params, x, partials], workgroups: [chunks, domainGroups] });
+  e.dispatch({ kernel: FINALIZE, dtype: x.dtype, bindings: [params, partials, stats], workgroups: [domainGroups] });
+  e.dispatch({
+    kernel: NORMALIZE, dtype: x.dtype, bindings: [params, x, stats, gamma, beta, out],
+    workgroups: e.grid(x.size, WG), constants: { ACT: ACTIVATION_ID[o.act ?? 'none'] },
+  });
+  // Released to the pool now; later work that reuses them is ordered after these dispatches.
+  partials.release();
+  stats.release();
+  return out;
+}
+
+/**
+ * The same GroupNorm as one straightforward dispatch: one workgroup per (sample, group) reads its values three
+ * times (mean, centred variance, normalise). Correct but poorly parallel when groups are few and large
+ * (pooled frames); the benchmark's baseline for `groupNorm`.
+ */
+export function groupNormPlain(e: Engine, x: Tensor, gamma: Tensor, beta: Tensor, o: GroupNormOptions): Tensor {
+  const { C, G, cg, domains, rows } = geometry(x, gamma, beta, o);
+  const params = new Params().u32(rows).u32(C).u32(G).u32(cg).u32(1).u32(rows).u32(x.size).f32(o.eps).bytes();
+  const out = e.empty(x.shape, x.dtype);
+  e.dispatch({
+    kernel: PLAIN, dtype: x.dtype, bindings: [params, x, gamma, beta, out],
+    workgroups: [domains * G], constants: { ACT: ACTIVATION_ID[o.act ?? 'none'] },
+  });
+  return out;
+}
