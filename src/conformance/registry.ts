@@ -79,6 +79,21 @@ export interface SetRunner {
    * "not compared" in the report, never counted as passed. Every output with a tolerance entry must be produced.
    */
   notProduced?(config: VectorConfig): RegExp[];
+  /**
+   * Reference outputs for folders that have no outputs.safetensors (clip_tokenizer keeps them in a JSON file).
+   * Default: outputs.safetensors with config.output_semantics.
+   */
+  references?(config: VectorConfig, files: FolderReader): Promise<{ outputs: Map<string, RefTensor>; semantics?: Record<string, string> }>;
+  /** Whether the set has an inputs.safetensors (default true). */
+  hasInputs?: boolean;
+}
+
+/**
+ * Runner modules live in src/conformance/sets/<set>.ts and export `runner: SetRunner`; the harness finds them
+ * with import.meta.glob, so a new set needs no edit here.
+ */
+export interface RunnerModule {
+  runner: SetRunner;
 }
 
 /** Layouts from the files that exist among `candidates` (label -> files); throws when none exists. */
