@@ -1,0 +1,213 @@
+// Safetensors reader (strict, streaming) and writer.
+// File layout: u64 little-endian header length N, N bytes of UTF-8 JSON
+//   { "<name>": { "dtype": "F16", "shape": [..], "data_offsets": [begin, end] }, ..., "__metadata__": {str: str} }
+// then the data section; offsets are relative to its start (byte 8 + N), C order, little-endian.
+// Only the header is read up front; each tensor is read on demand, so no file is ever held whole in memory.
+
+import { DTYPE_SIZES, decodeFloat, encodeValues, isDtype, isFloatDtype, type Dtype } from './dtype';
+import { WeightFileError } from './errors';
+import { bytesSource, type ByteSource } from './source';
+
+/** Upper bound on the JSON header (the reference implementation uses the same 100 MB guard). */
+export const MAX_HEADER_BYTES = 100_000_000;
+
+export interface TensorInfo {
+  dtype: Dtype;
+  shape: number[];
+  numel: number;
+  /** Absolute offset in the file (8 + header length + data_offsets[0]). */
+  byteOffset: number;
+  byteLength: number;
+}
+
+export interface SafetensorsFile {
+  readonly name: string;
+  readonly source: ByteSource;
+  readonly tensors: ReadonlyMap<string, TensorInfo>;
+  readonly metadata: Readonly<Record<string, string>>;
+  /** A floating tensor (F64/F32/F16/BF16) as f32 values. */
+  read(name: string): Promise<Float32Array>;
+  /** The stored little-endian bytes of any tensor (integer dtypes, or f16 bytes uploaded unchanged). */
+  readRaw(name: string): Promise<Uint8Array>;
+}
+
+const PICKLE_HINT =
+  'is a PyTorch pickle (.ckpt/.pt/.bin); pickles can run code, so AnimateDiff Web only reads .safetensors. ' +
+  'Download the .safetensors version of the model (most Hugging Face and Civitai models offer one, e.g. ' +
+  'guoyww/animatediff-motion-adapter-v1-5-2 or conrevo/AnimateDiff-A1111 for motion modules), or convert it once on ' +
+  'your own machine with Python: `import torch, safetensors.torch as st; sd = torch.load("in.ckpt", map_location="cpu", ' +
+  'weights_only=True); sd = sd.get("state_dict", sd); st.save_file({k: v.contiguous() for k, v in sd.items() ' +
+  'if hasattr(v, "contiguous")}, "out.safetensors")`';
+
+/** True when the first bytes are a zip archive (torch.save ≥ 1.6) or a raw pickle stream (protocol 2–5). */
+export function looksLikePickle(head: Uint8Array): boolean {
+  if (head.length >= 4 && head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04) return true;
+  return head.length >= 2 && head[0] === 0x80 && head[1] >= 2 && head[1] <= 5;
+}
+
+/** Plain JSON object (not an array, not null). */
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export async function openSafetensors(src: ByteSource): Promise<SafetensorsFile> {
+  const file = src.name;
+  if (!Number.isSafeInteger(src.size) || src.size < 8) {
+    throw new WeightFileError('truncated', file, `expected at least 8 bytes (the safetensors header length), the file has ${src.size}`);
+  }
+  const head = await src.read(0, 8);
+  if (looksLikePickle(head)) throw new WeightFileError('pickle', file, `this file ${PICKLE_HINT}`);
+  const dv = new DataView(head.buffer, head.byteOffset, 8);
+  const lo = dv.getUint32(0, true), hi = dv.getUint32(4, true);
+  if (hi !== 0 || lo > MAX_HEADER_BYTES) {
+    const n = hi * 2 ** 32 + lo;
+    throw new WeightFileError(
+      'header-too-large', file,
+      `the header length field says ${n} bytes; expected at most ${MAX_HEADER_BYTES} (this is not a safetensors file, or it is corrupt)`,
+    );
+  }
+  const headerLen = lo;
+  if (headerLen > src.size - 8) {
+    throw new WeightFileError('truncated', file, `the header length field says ${headerLen} bytes, but only ${src.size - 8} follow it (truncated or not a safetensors file)`);
+  }
+  if (headerLen < 2) throw new WeightFileError('bad-json', file, `expected a JSON object header, found ${headerLen} bytes`);
+
+  const headerBytes = await src.read(8, headerLen);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(headerBytes);
+  } catch {
+    throw new WeightFileError('bad-json', file, 'the header is not valid UTF-8 (not a safetensors file, or corrupt)');
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new WeightFileError('bad-json', file, `the header is not valid JSON: ${(e as Error).message}`);
+  }
+  if (!isPlainObject(json)) throw new WeightFileError('bad-json', file, `expected a JSON object header, found ${Array.isArray(json) ? 'an array' : typeof json}`);
+
+  const dataStart = 8 + headerLen;
+  const dataSize = src.size - dataStart;
+  const tensors = new Map<string, TensorInfo>();
+  const metadata: Record<string, string> = {};
+  const ranges: { name: string; begin: number; end: number }[] = [];
+
+  for (const name of Object.keys(json)) {
+    const entry = json[name];
+    if (name === '__metadata__') {
+      if (!isPlainObject(entry)) throw new WeightFileError('bad-json', file, `__metadata__ must be an object of strings, found ${JSON.stringify(entry)?.slice(0, 80)}`);
+      for (const k of Object.keys(entry)) {
+        const v = entry[k];
+        if (typeof v !== 'string') throw new WeightFileError('bad-json', file, `__metadata__.${k} must be a string, found ${JSON.stringify(v)?.slice(0, 80)}`);
+        metadata[k] = v;
+      }
+      continue;
+    }
+    if (!isPlainObject(entry)) throw new WeightFileError('bad-json', file, `tensor "${name}": expected {dtype, shape, data_offsets}, found ${JSON.stringify(entry)?.slice(0, 80)}`);
+    const { dtype, shape, data_offsets: offs } = entry;
+    if (!isDtype(dtype)) {
+      throw new WeightFileError('bad-dtype', file, `tensor "${name}": unknown dtype ${JSON.stringify(dtype)?.slice(0, 40)} (expected one of ${Object.keys(DTYPE_SIZES).join(', ')})`);
+    }
+    if (!Array.isArray(shape) || shape.length > 16 || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw new WeightFileError('bad-shape', file, `tensor "${name}": shape must be a list of at most 16 non-negative integers, found ${JSON.stringify(shape)?.slice(0, 80)}`);
+    }
+    if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((d) => Number.isSafeInteger(d) && d >= 0) || offs[0] > offs[1]) {
+      throw new WeightFileError('bad-offsets', file, `tensor "${name}": data_offsets must be [begin, end] integers with 0 ≤ begin ≤ end, found ${JSON.stringify(offs)?.slice(0, 80)}`);
+    }
+    const [begin, end] = offs as number[];
+    if (end > dataSize) {
+      throw new WeightFileError('truncated', file, `tensor "${name}" ends at data byte ${end}, but the data section has only ${dataSize} bytes (truncated download?)`);
+    }
+    // numel without overflow: every partial product stays ≤ dataSize (else the tensor cannot fit anyway).
+    const elSize = DTYPE_SIZES[dtype];
+    let numel = 1;
+    if ((shape as number[]).includes(0)) numel = 0;
+    else {
+      for (const d of shape as number[]) {
+        numel *= d;
+        if (numel * elSize > dataSize) {
+          throw new WeightFileError('size-mismatch', file, `tensor "${name}": shape ${JSON.stringify(shape)} × ${dtype} needs more bytes than the whole data section (${dataSize})`);
+        }
+      }
+    }
+    if (end - begin !== numel * elSize) {
+      throw new WeightFileError('size-mismatch', file, `tensor "${name}": shape ${JSON.stringify(shape)} × ${dtype} = ${numel * elSize} bytes, but data_offsets [${begin}, ${end}] hold ${end - begin}`);
+    }
+    tensors.set(name, { dtype, shape: (shape as number[]).slice(), numel, byteOffset: dataStart + begin, byteLength: end - begin });
+    if (end > begin) ranges.push({ name, begin, end });
+  }
+
+  ranges.sort((a, b) => a.begin - b.begin);
+  for (let i = 1; i < ranges.length; i++) {
+    if (ranges[i].begin < ranges[i - 1].end) {
+      throw new WeightFileError('overlap', file, `tensors "${ranges[i - 1].name}" [${ranges[i - 1].begin}, ${ranges[i - 1].end}) and "${ranges[i].name}" [${ranges[i].begin}, ${ranges[i].end}) overlap`);
+    }
+  }
+
+  function info(name: string): TensorInfo {
+    const t = tensors.get(name);
+    if (!t) throw new WeightFileError('missing-keys', file, `no tensor named "${name}"`);
+    return t;
+  }
+  async function readRaw(name: string): Promise<Uint8Array> {
+    const t = info(name);
+    return src.read(t.byteOffset, t.byteLength);
+  }
+  return {
+    name: file,
+    source: src,
+    tensors,
+    metadata,
+    readRaw,
+    async read(name) {
+      const t = info(name);
+      if (!isFloatDtype(t.dtype)) {
+        throw new WeightFileError('bad-dtype', file, `tensor "${name}" is ${t.dtype}; expected a floating type (F32/F16/BF16/F64) for a weight`);
+      }
+      return decodeFloat(t.dtype, await readRaw(name));
+    },
+  };
+}
+
+export interface TensorToWrite {
+  name: string;
+  dtype: Dtype;
+  shape: readonly number[];
+  /** Values (encoded to `dtype`) or, as a Uint8Array with `raw: true`, the stored bytes as is. */
+  data: ArrayLike<number> | ArrayLike<bigint>;
+  raw?: boolean;
+}
+
+/** Builds a safetensors file in memory (tests, the e2e tiny model). Header padded with spaces to 8 bytes. */
+export function writeSafetensors(tensors: readonly TensorToWrite[], metadata?: Record<string, string>): Uint8Array {
+  const header: Record<string, unknown> = {};
+  if (metadata) header.__metadata__ = metadata;
+  const blobs: Uint8Array[] = [];
+  let offset = 0;
+  for (const t of tensors) {
+    if (t.name in header) throw new Error(`writeSafetensors: duplicate tensor name "${t.name}"`);
+    const numel = t.shape.reduce((a, b) => a * b, 1);
+    const bytes = t.raw ? (t.data as Uint8Array) : encodeValues(t.dtype, t.data);
+    if (bytes.byteLength !== numel * DTYPE_SIZES[t.dtype]) {
+      throw new Error(`writeSafetensors: "${t.name}" has ${bytes.byteLength} bytes, shape ${JSON.stringify(t.shape)} × ${t.dtype} needs ${numel * DTYPE_SIZES[t.dtype]}`);
+    }
+    header[t.name] = { dtype: t.dtype, shape: [...t.shape], data_offsets: [offset, offset + bytes.byteLength] };
+    blobs.push(bytes);
+    offset += bytes.byteLength;
+  }
+  const unpadded = new TextEncoder().encode(JSON.stringify(header));
+  const jsonBytes = new Uint8Array(Math.ceil(unpadded.byteLength / 8) * 8).fill(0x20); // pad with spaces
+  jsonBytes.set(unpadded);
+  const out = new Uint8Array(8 + jsonBytes.byteLength + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(jsonBytes.byteLength), true);
+  out.set(jsonBytes, 8);
+  let p = 8 + jsonBytes.byteLength;
+  for (const b of blobs) { out.set(b, p); p += b.byteLength; }
+  return out;
+}
+
+/** Convenience: parse an in-memory file. */
+export function openSafetensorsBytes(bytes: Uint8Array, name = 'memory.safetensors'): Promise<SafetensorsFile> {
+  return openSafetensors(bytesSource(bytes, name));
+}
