@@ -180,7 +180,7 @@ export interface TensorToWrite {
 }
 
 /** Builds a safetensors file in memory (tests, the e2e tiny model). Header padded with spaces to 8 bytes. */
-export function writeSafetensors(tensors: readonly TensorToWrite[], metadata?: Record<string, string>): Uint8Array {
+export function writeSafetensors(tensors: readonly TensorToWrite[], metadata?: Record<string, string>): Uint8Array<ArrayBuffer> {
   const header: Record<string, unknown> = {};
   if (metadata) header.__metadata__ = metadata;
   const blobs: Uint8Array[] = [];
