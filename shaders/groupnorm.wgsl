@@ -10,7 +10,8 @@
 //   stats     grid (chunks, B*G): each workgroup reduces rows [k*rowsPerChunk, ...) of one (b, g) to a partial
 //             (count, mean, M2) with per-thread Welford and a Chan-merge tree — no E[x²]−E[x]² cancellation.
 //   finalize  grid (B*G): merges the partials of one (b, g) (Chan) into (mean, 1/sqrt(var + eps)).
-//   normalize elementwise over all values (2D-folded grid, see Engine.grid).
+//   normalize elementwise over all values (2D-folded grid, see Engine.grid); `normalize4_main` does 4 channels
+//             per thread with vec4 loads/stores when C % 4 == 0 (p.n is then the vec4 count).
 // `plain_main` is the straightforward one-dispatch version (one workgroup per (b, g), exact two-pass mean then
 // centred variance, then normalise); kept as the benchmark baseline and tested like the fast path.
 struct Params {
@@ -20,7 +21,7 @@ struct Params {
   cg: u32,           // channels per group, C / G
   chunks: u32,       // partials per (b, g)
   rowsPerChunk: u32,
-  n: u32,            // total values (normalize)
+  n: u32,            // normalize threads: values, or vec4s for normalize4
   eps: f32,
 }
 // Each entry point binds a contiguous prefix 0..k (DispatchSpec.bindings[i] = binding i); variables of different
@@ -36,6 +37,10 @@ struct Params {
 @group(0) @binding(3) var<storage, read> gamma: array<T>;
 @group(0) @binding(4) var<storage, read> beta: array<T>;
 @group(0) @binding(5) var<storage, read_write> out: array<T>;
+@group(0) @binding(1) var<storage, read> x4: array<vec4<T>>;               // normalize4 (C % 4 == 0)
+@group(0) @binding(3) var<storage, read> gamma4: array<vec4<T>>;
+@group(0) @binding(4) var<storage, read> beta4: array<vec4<T>>;
+@group(0) @binding(5) var<storage, read_write> out4: array<vec4<T>>;
 @group(0) @binding(2) var<storage, read> plain_gamma: array<T>;            // plain
 @group(0) @binding(3) var<storage, read> plain_beta: array<T>;             // plain
 @group(0) @binding(4) var<storage, read_write> plain_out: array<T>;        // plain
@@ -132,6 +137,21 @@ fn normalize_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
   let s = (b * p.groups + c / p.cg) * 2u;
   let y = (f32(x[i]) - stats[s]) * stats[s + 1u] * f32(gamma[c]) + f32(beta[c]);
   out[i] = T(activate(y, ACT));
+}
+
+@compute @workgroup_size(WG)
+fn normalize4_main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  if (i >= p.n) { return; }
+  let c4 = i % (p.C / 4u);
+  let c = c4 * 4u;
+  let sb = ((i * 4u) / p.C) / p.rows * p.groups;
+  // the 4 channels may straddle a group boundary (e.g. 10 channels per group): one (mean, rstd) each
+  let s = (vec4<u32>(sb) + (vec4<u32>(c) + vec4<u32>(0u, 1u, 2u, 3u)) / p.cg) * 2u;
+  let mean = vec4<f32>(stats[s.x], stats[s.y], stats[s.z], stats[s.w]);
+  let rstd = vec4<f32>(stats[s.x + 1u], stats[s.y + 1u], stats[s.z + 1u], stats[s.w + 1u]);
+  let y = (vec4<f32>(x4[i]) - mean) * rstd * vec4<f32>(gamma4[c4]) + vec4<f32>(beta4[c4]);
+  out4[i] = vec4<T>(T(activate(y.x, ACT)), T(activate(y.y, ACT)), T(activate(y.z, ACT)), T(activate(y.w, ACT)));
 }
 
 var<workgroup> sh_sum: array<f32, WG>;
