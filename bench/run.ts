@@ -1,0 +1,85 @@
+// `npm run bench [-- --full] [--filter <substr>] [--precision f32|f16|auto] [--browser]`
+// Node: runs every bench/cases/*.ts factory on WebGPU through Dawn (src/platform/node-gpu.ts).
+// --browser: serves the repo with vite and runs the same cases in headless Chromium on navigator.gpu
+// (needed for onnxruntime-web's WebGPU EP), then prints the rows the page hands back.
+import { readdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { CaseFactory } from './harness';
+import { formatTable, type Header, type Row, runSuite } from './suite';
+
+interface Args { full: boolean; filter?: string; precision: 'auto' | 'f16' | 'f32'; browser: boolean }
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { full: false, precision: 'auto', browser: false };
+  for (let i = 0; i < argv.length; i++) {
+    const x = argv[i];
+    if (x === '--') continue;
+    else if (x === '--full') a.full = true;
+    else if (x === '--browser') a.browser = true;
+    else if (x === '--filter') a.filter = argv[++i];
+    else if (x === '--precision') {
+      const p = argv[++i];
+      if (p !== 'auto' && p !== 'f16' && p !== 'f32') throw new Error(`--precision must be f32, f16 or auto, not ${p}`);
+      a.precision = p;
+    } else throw new Error(`unknown argument ${x}; usage: npm run bench -- [--full] [--filter <substr>] [--precision f32|f16|auto] [--browser]`);
+  }
+  if (a.filter === undefined && argv.includes('--filter')) throw new Error('--filter needs a value');
+  return a;
+}
+
+const benchDir = dirname(fileURLToPath(import.meta.url));
+
+async function loadFactories(): Promise<{ file: string; cases: CaseFactory }[]> {
+  const dir = join(benchDir, 'cases');
+  const files = readdirSync(dir).filter((f) => f.endsWith('.ts')).sort();
+  const out: { file: string; cases: CaseFactory }[] = [];
+  for (const file of files) {
+    try {
+      const mod = await import(/* @vite-ignore */ join(dir, file));
+      if (typeof mod.cases !== 'function') throw new Error('exports no `cases` factory');
+      out.push({ file, cases: mod.cases as CaseFactory });
+    } catch (err) {
+      const msg = (err as Error).message?.split('\n')[0];
+      out.push({ file, cases: () => { throw new Error(`import failed: ${msg}`); } });
+    }
+  }
+  return out;
+}
+
+async function runNode(args: Args): Promise<{ header: Header; rows: Row[] }> {
+  const { createNodeEngine } = await import('../src/platform/node-gpu');
+  const e = await createNodeEngine({ precision: args.precision });
+  const header: Header = {
+    adapter: e.adapterName, dtype: e.dtype, date: new Date().toISOString(), full: args.full,
+    runtime: `Node ${process.version}, Dawn (webgpu npm)${process.env.VK_ICD_FILENAMES ? `, ICD ${process.env.VK_ICD_FILENAMES}` : ''}`,
+  };
+  console.error(`bench: ${header.adapter} (${e.dtype})`);
+  const rows = await runSuite(e, await loadFactories(), {
+    full: args.full, filter: args.filter,
+    onRow: (r) => console.error(`  ${r.name}: ${r.error ?? `${r.oursMs?.toFixed(3)} ms (plain ${r.plainMs?.toFixed(3) ?? '-'} ms)`}`),
+  });
+  e.destroy();
+  return { header, rows };
+}
+
+async function runBrowser(args: Args): Promise<{ header: Header; rows: Row[] }> {
+  const { runInChromium } = await import('./browser-host');
+  return runInChromium(resolve(benchDir, '..'), args);
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const { header, rows } = args.browser ? await runBrowser(args) : await runNode(args);
+  console.log(formatTable(header, rows));
+  if (rows.length === 0) console.log(`\n(no case matched${args.filter ? ` --filter ${args.filter}` : ''})`);
+}
+
+// Top-level await: vite-node closes its module server once this module has finished evaluating.
+try {
+  await main();
+  process.exit(0);
+} catch (err) {
+  console.error(err instanceof Error ? err.stack ?? err.message : err);
+  process.exit(1);
+}

@@ -1,0 +1,98 @@
+// Runs benchmark case factories on one engine and formats the result table. Shared by the Node
+// runner (bench/run.ts) and the browser page (bench/browser.ts); no Node or DOM APIs here.
+import type { Engine } from '../src/gpu/engine';
+import { type CaseFactory, measure } from './harness';
+
+export interface SuiteOptions {
+  full: boolean;
+  filter?: string;
+  reps?: number;
+  /** Called after each row (progress output). */
+  onRow?: (row: Row) => void;
+}
+
+export interface Row {
+  file: string;
+  name: string;
+  shape: string;
+  oursMs?: number;
+  /** "12.3 GFLOP/s" or "4.5 GB/s" (both when the case gives both). */
+  rate?: string;
+  plainName?: string;
+  plainMs?: number;
+  /** plain ms / ours ms: > 1 means ours is faster. */
+  ratio?: number;
+  timing?: 'gpu' | 'wall';
+  error?: string;
+}
+
+export interface Header {
+  adapter: string;
+  dtype: string;
+  date: string;
+  full: boolean;
+  runtime: string;
+}
+
+const errText = (e: unknown) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e)).split('\n')[0].slice(0, 200);
+
+/** Run every case of every factory whose name (or file) contains `filter`. Failures become rows. */
+export async function runSuite(e: Engine, factories: { file: string; cases: CaseFactory }[], opts: SuiteOptions): Promise<Row[]> {
+  const rows: Row[] = [];
+  const push = (r: Row) => { rows.push(r); opts.onRow?.(r); };
+  for (const { file, cases } of factories) {
+    let list;
+    try {
+      list = await cases(e, { full: opts.full });
+    } catch (err) {
+      push({ file, name: `(${file} failed to build its cases)`, shape: '', error: errText(err) });
+      continue;
+    }
+    for (const c of list) {
+      if (opts.filter && !`${file} ${c.name}`.toLowerCase().includes(opts.filter.toLowerCase())) { c.dispose(); continue; }
+      const row: Row = { file, name: c.name, shape: c.shape };
+      try {
+        const ours = await measure(e, c.run, opts.reps);
+        row.oursMs = ours.ms;
+        row.timing = ours.gpu ? 'gpu' : 'wall';
+        const rates: string[] = [];
+        if (c.flops) rates.push(`${(c.flops / ours.ms / 1e6).toFixed(2)} GFLOP/s`);
+        if (c.bytes) rates.push(`${(c.bytes / ours.ms / 1e6).toFixed(2)} GB/s`);
+        row.rate = rates.join(', ');
+        if (c.plain) {
+          row.plainName = c.plain.name;
+          const plain = await measure(e, c.plain.run, opts.reps);
+          row.plainMs = plain.ms;
+          if (!plain.gpu) row.timing = 'wall';
+          row.ratio = plain.ms / ours.ms;
+        }
+      } catch (err) {
+        row.error = errText(err);
+      } finally {
+        c.dispose();
+      }
+      push(row);
+    }
+  }
+  return rows;
+}
+
+const ms = (x?: number) => (x === undefined ? '' : x < 10 ? x.toFixed(3) : x.toFixed(1));
+
+/** A Markdown table (also readable as plain text) with a header block naming the adapter. */
+export function formatTable(h: Header, rows: Row[]): string {
+  const lines = [
+    `adapter: ${h.adapter}`,
+    `runtime: ${h.runtime}, dtype: ${h.dtype}, date: ${h.date}`,
+    `shapes: ${h.full ? 'real SD1.5 (--full)' : 'scaled down where marked (software adapter); run with --full on a real GPU'}`,
+    `timing: median of 3 after a warm-up; "gpu" = timestamp queries, "wall" = wall clock incl. submit/readback sync`,
+    '',
+    '| case | shape | ours ms | throughput | plain | plain ms | plain/ours | timing |',
+    '|---|---|---:|---:|---|---:|---:|---|',
+  ];
+  for (const r of rows) {
+    if (r.error) lines.push(`| ${r.name} | ${r.shape} | error: ${r.error.replace(/\|/g, '/')} | | | | | |`);
+    else lines.push(`| ${r.name} | ${r.shape} | ${ms(r.oursMs)} | ${r.rate ?? ''} | ${r.plainName ?? ''} | ${ms(r.plainMs)} | ${r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}×`} | ${r.timing ?? ''} |`);
+  }
+  return lines.join('\n');
+}
