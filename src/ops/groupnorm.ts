@@ -85,6 +85,8 @@ export function groupNorm(e: Engine, x: Tensor, gamma: Tensor, beta: Tensor, o: 
  */
 export function groupNormPlain(e: Engine, x: Tensor, gamma: Tensor, beta: Tensor, o: GroupNormOptions): Tensor {
   const { C, G, cg, domains, rows } = geometry(x, gamma, beta, o);
+  const maxWg = e.limits.maxComputeWorkgroupsPerDimension;
+  if (domains * G > maxWg) throw new RangeError(`groupNormPlain: ${domains} samples × ${G} groups exceeds ${maxWg} workgroups`);
   const params = new Params().u32(rows).u32(C).u32(G).u32(cg).u32(1).u32(rows).u32(x.size).f32(o.eps).bytes();
   const out = e.empty(x.shape, x.dtype);
   e.dispatch({
