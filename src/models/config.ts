@@ -1,0 +1,142 @@
+// Model configuration: a small set of hyper-parameters that weights cannot tell (head counts, GroupNorm groups,
+// eps), plus the topology read from the weight shapes (channels, block counts, attention / motion placement).
+// Nothing here hard-codes SD1.5's 320/640/1280: those come from the weights.
+import { ModelWeightsError, Scope, type WeightMap } from './layers';
+
+/**
+ * Which reference the motion modules (and, for v1 modules, the ResNet GroupNorms) follow:
+ * - `official_animatediff` (guoyww/AnimateDiff SD1.5 code): the motion-module GroupNorm normalises each frame
+ *   separately; with v1 modules the ResNet GroupNorms and `conv_norm_out` pool statistics over the frames of one
+ *   sample (`use_inflated_groupnorm: false`); v2/v3 are per frame everywhere.
+ * - `diffusers` (`AnimateDiffTransformer3D`): the motion-module GroupNorm pools over all frames of a sample;
+ *   ResNets are always per frame.
+ * Statistics are never pooled across batch elements (CFG halves are different samples).
+ */
+export type Semantics = 'official_animatediff' | 'diffusers';
+
+/** AnimateDiff motion-module generation (research notes §1.3): decides the official ResNet GroupNorm mode. */
+export type MotionVersion = 'v1' | 'v2' | 'v3';
+
+/** What the weights cannot say. Field names follow diffusers' config.json where one exists. */
+export interface UNetHyperParams {
+  /**
+   * Spatial attention heads per block (diffusers `num_attention_heads`, or the legacy `attention_head_dim`, which
+   * for SD1.5-type UNets *is* the head count: 8). One number for all blocks, or one per down block.
+   */
+  heads: number | readonly number[];
+  /** `norm_num_groups` (32 in SD1.5). */
+  normGroups: number;
+  /** `norm_eps` of ResNet GroupNorms and conv_norm_out (1e-5). */
+  normEps: number;
+  /** `motion_num_attention_heads` (8). */
+  motionHeads: number;
+  /** `motion_norm_num_groups` (32). */
+  motionNormGroups: number;
+  /** Override the motion-module version found in the weights (only affects official semantics). */
+  motionVersion?: MotionVersion;
+}
+
+/** SD1.5 (runwayml/stable-diffusion-v1-5 unet/config.json) with a real AnimateDiff motion adapter. */
+export const SD15_HYPER_PARAMS: UNetHyperParams = { heads: 8, normGroups: 32, normEps: 1e-5, motionHeads: 8, motionNormGroups: 32 };
+
+/** Hyper-parameters from diffusers' `UNet2DConditionModel` and `MotionAdapter` configs (e.g. an oracle config.json). */
+export function hyperParamsFromDiffusers(unetConfig: Record<string, any>, motionConfig: Record<string, any> = {}): UNetHyperParams {
+  const heads = unetConfig.num_attention_heads ?? unetConfig.attention_head_dim ?? SD15_HYPER_PARAMS.heads;
+  return {
+    heads,
+    normGroups: unetConfig.norm_num_groups ?? SD15_HYPER_PARAMS.normGroups,
+    normEps: unetConfig.norm_eps ?? SD15_HYPER_PARAMS.normEps,
+    motionHeads: motionConfig.motion_num_attention_heads ?? SD15_HYPER_PARAMS.motionHeads,
+    motionNormGroups: motionConfig.motion_norm_num_groups ?? SD15_HYPER_PARAMS.motionNormGroups,
+  };
+}
+
+/** One down or up block as the weights describe it. */
+export interface BlockTopology {
+  /** Output channels of the block's ResNets. */
+  channels: number;
+  /** ResNet count (SD1.5: 2 down, 3 up). */
+  layers: number;
+  /** Spatial transformers after each ResNet (CrossAttn*Block2D) or none (Down/UpBlock2D). */
+  attention: boolean;
+  /** Motion modules after each ResNet(+attention): equal to `layers`, or 0 for a plain 2-D UNet. */
+  motionModules: number;
+  /** Downsampler (down blocks) or upsampler (up blocks) at the end. */
+  resample: boolean;
+}
+
+export interface UNetTopology {
+  inChannels: number;
+  outChannels: number;
+  /** Sinusoidal timestep features (= block_out_channels[0], the input of time_embedding.linear_1). */
+  timeProjDim: number;
+  /** Time embedding width (4·C0). */
+  timeEmbedDim: number;
+  /** Text embedding width the cross-attentions expect (768 for SD1.5); 0 when no block has attention. */
+  crossAttentionDim: number;
+  down: BlockTopology[];
+  mid: { channels: number; attention: boolean; motion: boolean };
+  up: BlockTopology[];
+  /** Positional-encoding length stored with the motion modules, if the weights carry it (24 v1, 32 v2/v3). */
+  motionPeLength?: number;
+  /** Motion-module version: from the weights (mid module → v2, PE 24 → v1, else v3), or the override. */
+  motionVersion: MotionVersion;
+}
+
+function blockTopology(s: Scope, kind: 'down' | 'up'): BlockTopology {
+  const layers = s.count('resnets', 'conv1.weight');
+  const attention = s.has('attentions.0.norm.weight');
+  if (attention && s.count('attentions', 'norm.weight') !== layers) {
+    throw new ModelWeightsError(`${s.prefix}: ${s.count('attentions', 'norm.weight')} attentions for ${layers} resnets`);
+  }
+  const motionModules = s.count('motion_modules', 'proj_in.weight');
+  if (motionModules !== 0 && motionModules !== layers) {
+    throw new ModelWeightsError(`${s.prefix}: ${motionModules} motion modules for ${layers} resnets (expected one after each)`);
+  }
+  const resample = s.has(kind === 'down' ? 'downsamplers.0.conv.weight' : 'upsamplers.0.conv.weight');
+  return { channels: s.shape('resnets.0.conv1.weight')[0], layers, attention, motionModules, resample };
+}
+
+/** Read the UNet's topology from canonical (diffusers UNetMotionModel) weight names and shapes. */
+export function inferUNetTopology(w: WeightMap, override?: MotionVersion): UNetTopology {
+  const s = new Scope(w);
+  const downCount = s.count('down_blocks', 'resnets.0.conv1.weight');
+  const upCount = s.count('up_blocks', 'resnets.0.conv1.weight');
+  if (downCount === 0 || upCount === 0) throw new ModelWeightsError('no UNet down/up blocks in the weights (expected down_blocks.0.resnets.0.conv1.weight …)');
+  const down = Array.from({ length: downCount }, (_, i) => blockTopology(s.pp('down_blocks').pp(i), 'down'));
+  const up = Array.from({ length: upCount }, (_, i) => blockTopology(s.pp('up_blocks').pp(i), 'up'));
+  const mid = {
+    channels: s.shape('mid_block.resnets.0.conv1.weight')[0],
+    attention: s.has('mid_block.attentions.0.norm.weight'),
+    motion: s.has('mid_block.motion_modules.0.proj_in.weight'),
+  };
+  const crossKey = [...down.map((b, i) => (b.attention ? `down_blocks.${i}.attentions.0.transformer_blocks.0.attn2.to_k.weight` : '')),
+    mid.attention ? 'mid_block.attentions.0.transformer_blocks.0.attn2.to_k.weight' : ''].find((k) => k !== '');
+  const motionPeLength = findPeLength(w, down, up);
+  const motionVersion = override ?? (mid.motion ? 'v2' : motionPeLength === 24 ? 'v1' : 'v3');
+  return {
+    inChannels: s.shape('conv_in.weight')[1],
+    outChannels: s.shape('conv_out.weight')[0],
+    timeProjDim: s.shape('time_embedding.linear_1.weight')[1],
+    timeEmbedDim: s.shape('time_embedding.linear_2.weight')[0],
+    crossAttentionDim: crossKey ? s.shape(crossKey)[1] : 0,
+    down, mid, up, motionPeLength, motionVersion,
+  };
+}
+
+/** The stored PE table length of the first motion module, under diffusers or original naming, if any. */
+function findPeLength(w: WeightMap, down: BlockTopology[], up: BlockTopology[]): number | undefined {
+  const prefix = down.findIndex((b) => b.motionModules > 0) >= 0
+    ? `down_blocks.${down.findIndex((b) => b.motionModules > 0)}.motion_modules.0`
+    : up.findIndex((b) => b.motionModules > 0) >= 0 ? `up_blocks.${up.findIndex((b) => b.motionModules > 0)}.motion_modules.0` : undefined;
+  if (!prefix) return undefined;
+  for (const k of [`${prefix}.transformer_blocks.0.pos_embed.pe`, `${prefix}.temporal_transformer.transformer_blocks.0.attention_blocks.0.pos_encoder.pe`]) {
+    if (w.has(k)) return w.shape(k)[1];
+  }
+  return undefined;
+}
+
+/** Spatial head count of down block `i` (up block j mirrors down block n-1-j; the mid block uses the last). */
+export function headsFor(h: UNetHyperParams, downIndex: number): number {
+  return typeof h.heads === 'number' ? h.heads : h.heads[downIndex];
+}

@@ -1,0 +1,189 @@
+// AnimateDiff motion module: diffusers AnimateDiffTransformer3D = original VanillaTemporalModule
+// (guoyww/AnimateDiff animatediff/models/motion_module.py; research notes §1.1):
+//
+//   x [b*F, h, w, C]  (NHWC, frames folded into the batch, row n = b*F + f; P = h*w positions)
+//   t = proj_in(GN(x))                      GN eps 1e-6: per frame (official) or pooled over the F frames (diffusers)
+//   per transformer block, per attention sub-layer k (attn1, attn2; both temporal *self*-attention):
+//       y = LN_k(t) + pe[f]                 pe = sinusoid, added to the normed input only (feeds q, k and v)
+//       t += to_out(attn_over_frames(y·Wqᵀ, y·Wkᵀ, y·Wvᵀ))
+//     t += FF(LN3(t))                       GEGLU, C → 8C → (4C) → C
+//   out = proj_out(t) + x
+//
+// The positional encoding is folded through the fused QKV projection: (y + pe)·Wᵀ = y·Wᵀ + (pe·Wᵀ)[f], so a
+// per-frame [F, 3C] table rides in the GEMM epilogue as a row bias (row r of the [b*F*P, 3C] output is frame
+// floor(r / P) mod F). The table is computed from the sinusoid (never loaded: checkpoints' pe buffers are
+// ignored, as the official loader does), once at load for the first `peLength` frames.
+// The temporal attention reads the F frames of one position with strided loads: no transpose.
+import type { Engine } from '../gpu/engine';
+import type { Tensor } from '../gpu/tensor';
+import { groupNorm } from '../ops/groupnorm';
+import { layerNorm } from '../ops/layernorm';
+import { linear } from '../ops/linear';
+import { sinusoidalPositionalEncoding } from '../ops/positional-encoding';
+import { temporalAttention } from '../ops/temporal-attention';
+import type { LinearWeight } from '../ops/weights';
+import { loadFusedLinear, loadLinear, loadNorm, type NormParams, releaseNorm, releaseWeight, Scope, type WeightMap } from './layers';
+import { feedForward, type FeedForward, loadFeedForward, releaseFeedForward } from './transformer2d';
+
+const GN_EPS = 1e-6;
+const LN_EPS = 1e-5;
+/** PE rows prepared at load when the weights do not say (v2/v3 train with 32; rows do not depend on the length). */
+const DEFAULT_PE_LENGTH = 32;
+
+export interface MotionModuleConfig {
+  /** motion_num_attention_heads (8 in every released module). */
+  heads: number;
+  /** motion_norm_num_groups (32 in every released module). */
+  groups: number;
+  /** PE rows to precompute (≥ the usual frame count); longer clips compute a table per call. */
+  peLength?: number;
+}
+
+/** One temporal self-attention sub-layer: LayerNorm, QKV (+PE row bias), attention over frames, to_out (+residual). */
+class TemporalAttentionLayer {
+  constructor(
+    readonly norm: NormParams,
+    readonly qkv: LinearWeight,
+    readonly out: LinearWeight,
+    /** pe[:L]·Wqkvᵀ, [L, 3C]. */
+    readonly peTable: Tensor,
+  ) {}
+
+  static async load(e: Engine, s: Scope, normName: string, attnName: string, C: number, peLength: number): Promise<TemporalAttentionLayer> {
+    const norm = await loadNorm(e, s, normName, C);
+    const { weight: qkv } = await loadFusedLinear(e, s, [`${attnName}.to_q`, `${attnName}.to_k`, `${attnName}.to_v`], C);
+    const out = await loadLinear(e, s, `${attnName}.to_out.0`, { in: C, out: C });
+    return new TemporalAttentionLayer(norm, qkv, out, s.track(peQkvTable(e, qkv, peLength, C)));
+  }
+
+  /** t [b*F, P, C] → t + attn(LN(t) + pe). Does not release t. */
+  forward(e: Engine, t: Tensor, frames: number, heads: number): Tensor {
+    const [, P] = t.shape;
+    const C = t.shape[2];
+    const y = layerNorm(e, t, this.norm.gamma, this.norm.beta, LN_EPS);
+    const own = frames > this.peTable.shape[0];
+    const table = own ? peQkvTable(e, this.qkv, frames, C) : this.peTable.slice0(0, frames);
+    const qkv = linear(e, y, this.qkv, { rowBias: { table, rowsPerEntry: P } });
+    y.release();
+    if (own) table.release();
+    const a = temporalAttention(e, qkv, { frames, heads });
+    qkv.release();
+    const out = linear(e, a, this.out, { residual: t });
+    a.release();
+    return out;
+  }
+
+  release(): void {
+    releaseNorm(this.norm);
+    releaseWeight(this.qkv);
+    releaseWeight(this.out);
+    this.peTable.release();
+  }
+}
+
+/** (pe[:rows])·Wqkvᵀ on the GPU: [rows, 3C]. The sinusoid is float64 math rounded once (ops/positional-encoding). */
+function peQkvTable(e: Engine, qkv: LinearWeight, rows: number, C: number): Tensor {
+  const pe = e.upload(sinusoidalPositionalEncoding(rows, C), [rows, C]);
+  const table = linear(e, pe, qkv);
+  pe.release();
+  return table;
+}
+
+class TemporalTransformerBlock {
+  constructor(readonly attns: TemporalAttentionLayer[], readonly norm3: NormParams, readonly ff: FeedForward) {}
+
+  forward(e: Engine, t: Tensor, frames: number, heads: number): Tensor {
+    let cur = t;
+    for (const attn of this.attns) {
+      const next = attn.forward(e, cur, frames, heads);
+      if (cur !== t) cur.release();
+      cur = next;
+    }
+    const out = feedForward(e, cur, this.norm3, this.ff);
+    if (cur !== t) cur.release();
+    return out;
+  }
+
+  release(): void {
+    for (const a of this.attns) a.release();
+    releaseNorm(this.norm3);
+    releaseFeedForward(this.ff);
+  }
+}
+
+export class MotionModule {
+  private constructor(
+    readonly channels: number,
+    private readonly cfg: MotionModuleConfig,
+    private readonly norm: NormParams,
+    private readonly projIn: LinearWeight,
+    private readonly blocks: TemporalTransformerBlock[],
+    private readonly projOut: LinearWeight,
+  ) {}
+
+  /**
+   * Weights under `s` in canonical diffusers naming (`norm`, `proj_in`, `transformer_blocks.N.{norm1, attn1, norm2,
+   * attn2, norm3, ff}`, `proj_out`); C from `proj_in.weight`, the block count from the names.
+   */
+  static async load(e: Engine, s: Scope | WeightMap, cfg: MotionModuleConfig): Promise<MotionModule> {
+    const scope = s instanceof Scope ? s : new Scope(s);
+    try {
+      return await MotionModule.loadIn(e, scope, cfg);
+    } catch (err) {
+      if (!(s instanceof Scope)) scope.releaseLoaded(); // a caller's scope is the caller's to undo
+      throw err;
+    }
+  }
+
+  private static async loadIn(e: Engine, scope: Scope, cfg: MotionModuleConfig): Promise<MotionModule> {
+    const C = scope.shape('proj_in.weight')[0];
+    if (C % cfg.heads !== 0) throw new Error(`${scope.prefix || 'motion module'}: ${C} channels do not split into ${cfg.heads} heads`);
+    const peLength = Math.max(cfg.peLength ?? DEFAULT_PE_LENGTH, 1);
+    const norm = await loadNorm(e, scope, 'norm', C);
+    const projIn = await loadLinear(e, scope, 'proj_in', { in: C, out: C, bias: 'required' });
+    const count = scope.count('transformer_blocks', 'norm1.weight');
+    if (count < 1) throw new Error(`${scope.prefix || 'motion module'}: no transformer_blocks`);
+    const blocks: TemporalTransformerBlock[] = [];
+    for (let i = 0; i < count; i++) {
+      const b = scope.pp('transformer_blocks').pp(i);
+      const attns = [await TemporalAttentionLayer.load(e, b, 'norm1', 'attn1', C, peLength)];
+      // Released modules have two sub-layers; SparseCtrl's have one (no attn2).
+      if (b.has('attn2.to_q.weight')) attns.push(await TemporalAttentionLayer.load(e, b, 'norm2', 'attn2', C, peLength));
+      blocks.push(new TemporalTransformerBlock(attns, await loadNorm(e, b, 'norm3', C), await loadFeedForward(e, b, C)));
+    }
+    const projOut = await loadLinear(e, scope, 'proj_out', { in: C, out: C, bias: 'required' });
+    return new MotionModule(C, cfg, norm, projIn, blocks, projOut);
+  }
+
+  /**
+   * x [b*F, h, w, C] → same (a new tensor; x is not released). `framesPerGroup`: 1 = official per-frame GroupNorm,
+   * F = diffusers' GroupNorm pooled over the frames of each sample.
+   */
+  forward(e: Engine, x: Tensor, frames: number, framesPerGroup: 1 | number): Tensor {
+    const [nf, h, w, C] = x.shape;
+    if (x.shape.length !== 4 || C !== this.channels) throw new RangeError(`MotionModule: input ${x}, expected [b*F, h, w, ${this.channels}]`);
+    if (!Number.isInteger(frames) || frames < 1 || nf % frames !== 0) throw new RangeError(`MotionModule: ${nf} rows are not a whole number of ${frames}-frame clips`);
+    if (framesPerGroup !== 1 && framesPerGroup !== frames) throw new RangeError(`MotionModule: framesPerGroup must be 1 or ${frames}`);
+    // 1. GroupNorm, then proj_in over the tokens [b*F, P, C]
+    const normed = groupNorm(e, x, this.norm.gamma, this.norm.beta, { groups: this.cfg.groups, eps: GN_EPS, framesPerGroup });
+    let t = linear(e, normed.reshape([nf, h * w, C]), this.projIn);
+    normed.release();
+    // 2. temporal transformer blocks
+    for (const block of this.blocks) {
+      const next = block.forward(e, t, frames, this.cfg.heads);
+      t.release();
+      t = next;
+    }
+    // 3. proj_out with the outer residual fused; output in x's NHWC shape
+    const out = linear(e, t.reshape([nf, h, w, C]), this.projOut, { residual: x });
+    t.release();
+    return out;
+  }
+
+  release(): void {
+    releaseNorm(this.norm);
+    releaseWeight(this.projIn);
+    releaseWeight(this.projOut);
+    for (const b of this.blocks) b.release();
+  }
+}

@@ -1,0 +1,76 @@
+// diffusers ResnetBlock2D (SD1.5 "default" time-scale-shift, output_scale_factor 1):
+//   h = conv1(silu(GN1(x))) + time_emb_proj(silu(temb))[b]      (temb broadcast over frames and pixels)
+//   out = conv2(silu(GN2(h))) + shortcut(x)                      (shortcut: 1×1 conv when Cin ≠ Cout)
+// NHWC [b*F, H, W, C]. The time-embedding add is fused into conv1 as a per-sample row bias and the residual
+// into conv2's epilogue; SiLU is fused into the GroupNorms.
+import type { Engine } from '../gpu/engine';
+import type { Tensor } from '../gpu/tensor';
+import { conv2d } from '../ops/conv2d';
+import { groupNorm } from '../ops/groupnorm';
+import { linear } from '../ops/linear';
+import type { Conv2dWeight, LinearWeight } from '../ops/weights';
+import type { ForwardContext } from './forward-context';
+import { loadConv, loadLinear, loadNorm, type NormParams, releaseNorm, releaseWeight, type Scope } from './layers';
+
+export interface ResnetConfig {
+  groups: number;
+  eps: number;
+  /** Width of the time embedding (time_emb_proj's input). */
+  timeEmbedDim: number;
+}
+
+export class ResnetBlock {
+  private constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    private readonly cfg: ResnetConfig,
+    private readonly norm1: NormParams,
+    private readonly conv1: Conv2dWeight,
+    private readonly timeEmbProj: LinearWeight,
+    private readonly norm2: NormParams,
+    private readonly conv2: Conv2dWeight,
+    private readonly shortcut: LinearWeight | null,
+  ) {}
+
+  /** Weights under `s` (e.g. `down_blocks.0.resnets.1`): norm1, conv1, time_emb_proj, norm2, conv2, conv_shortcut?. */
+  static async load(e: Engine, s: Scope, inChannels: number, cfg: ResnetConfig): Promise<ResnetBlock> {
+    const out = s.shape('conv1.weight')[0];
+    const norm1 = await loadNorm(e, s, 'norm1', inChannels);
+    const conv1 = await loadConv(e, s, 'conv1', { out, in: inChannels, kernel: 3 });
+    const timeEmbProj = await loadLinear(e, s, 'time_emb_proj', { out, in: cfg.timeEmbedDim, bias: 'required' });
+    const norm2 = await loadNorm(e, s, 'norm2', out);
+    const conv2 = await loadConv(e, s, 'conv2', { out, in: out, kernel: 3 });
+    // diffusers uses a 1×1 conv shortcut (use_in_shortcut = Cin != Cout); over NHWC it is a linear layer.
+    const shortcut = s.has('conv_shortcut.weight') ? await loadLinear(e, s, 'conv_shortcut', { out, in: inChannels }) : null;
+    if (!shortcut && inChannels !== out) throw new Error(`${s.prefix}: ${inChannels} → ${out} channels needs conv_shortcut, which the weights lack`);
+    return new ResnetBlock(inChannels, out, cfg, norm1, conv1, timeEmbProj, norm2, conv2, shortcut);
+  }
+
+  /** x [b*F, H, W, Cin] → [b*F, H, W, Cout]. Does not release x. */
+  forward(ctx: ForwardContext, x: Tensor): Tensor {
+    const { e } = ctx;
+    const [n, H, W, C] = x.shape;
+    if (C !== this.inChannels || n !== ctx.batch * ctx.frames) throw new RangeError(`ResnetBlock: input ${x} for ${ctx.batch}×${ctx.frames} frames of ${this.inChannels} channels`);
+    const norm = { groups: this.cfg.groups, eps: this.cfg.eps, act: 'silu' as const, framesPerGroup: ctx.resnetFramesPerGroup };
+    const h1 = groupNorm(e, x, this.norm1.gamma, this.norm1.beta, norm);
+    const tproj = linear(e, ctx.tembAct, this.timeEmbProj); // [b, Cout]
+    // Row r of the [b*F*H*W, Cout] output belongs to sample floor(r / (F*H*W)).
+    const h2 = conv2d(e, h1, this.conv1, { rowBias: { table: tproj, rowsPerEntry: ctx.frames * H * W } });
+    h1.release();
+    tproj.release();
+    const h3 = groupNorm(e, h2, this.norm2.gamma, this.norm2.beta, norm);
+    h2.release();
+    const short = this.shortcut ? linear(e, x, this.shortcut) : x;
+    const out = conv2d(e, h3, this.conv2, { residual: short });
+    h3.release();
+    if (short !== x) short.release();
+    return out;
+  }
+
+  release(): void {
+    releaseNorm(this.norm1);
+    releaseNorm(this.norm2);
+    for (const w of [this.conv1, this.timeEmbProj, this.conv2]) releaseWeight(w);
+    if (this.shortcut) releaseWeight(this.shortcut);
+  }
+}

@@ -1,0 +1,205 @@
+// The UNet's down, mid and up blocks with AnimateDiff motion modules (diffusers unet_motion_model.py
+// CrossAttnDownBlockMotion / DownBlockMotion / UNetMidBlockCrossAttnMotion / CrossAttnUpBlockMotion / UpBlockMotion).
+// One layer = ResNet → spatial transformer (if the block has attention) → motion module (if any);
+// down blocks end with a stride-2 conv, up blocks with nearest 2× + conv.
+// Mid block: ResNet0 → [attention → motion module (v2-class only) → ResNet1].
+// Ownership: `forward` never releases its input; skip tensors handed to an up block are released by it.
+import type { Engine } from '../gpu/engine';
+import type { Tensor } from '../gpu/tensor';
+import { conv2d } from '../ops/conv2d';
+import { concatChannels, upsampleNearest2x } from '../ops/elementwise';
+import type { Conv2dWeight } from '../ops/weights';
+import type { BlockTopology } from './config';
+import type { ForwardContext } from './forward-context';
+import { loadConv, releaseWeight, type Scope } from './layers';
+import { MotionModule, type MotionModuleConfig } from './motion-module';
+import { type ResnetConfig, ResnetBlock } from './resnet';
+import { Transformer2D, type Transformer2DConfig } from './transformer2d';
+
+/** ResNet, optional spatial transformer, optional motion module: one "layer" of a block. */
+export class UNetLayer {
+  constructor(
+    readonly resnet: ResnetBlock,
+    readonly attention: Transformer2D | null,
+    readonly motion: MotionModule | null,
+  ) {}
+
+  static async load(
+    e: Engine, block: Scope, i: number, inChannels: number,
+    cfg: { resnet: ResnetConfig; attention: Transformer2DConfig | null; motion: MotionModuleConfig | null },
+  ): Promise<UNetLayer> {
+    const resnet = await ResnetBlock.load(e, block.pp('resnets').pp(i), inChannels, cfg.resnet);
+    const C = resnet.outChannels;
+    const attention = cfg.attention ? await Transformer2D.load(e, block.pp('attentions').pp(i), C, cfg.attention) : null;
+    const motion = cfg.motion ? await MotionModule.load(e, block.pp('motion_modules').pp(i), cfg.motion) : null;
+    return new UNetLayer(resnet, attention, motion);
+  }
+
+  /** x → motion(attention(resnet(x))). Does not release x. */
+  forward(ctx: ForwardContext, x: Tensor): Tensor {
+    let h = this.resnet.forward(ctx, x);
+    if (this.attention) {
+      const a = this.attention.forward(ctx, h);
+      h.release();
+      h = a;
+    }
+    if (this.motion) {
+      const m = this.motion.forward(ctx.e, h, ctx.frames, ctx.motionFramesPerGroup);
+      h.release();
+      h = m;
+    }
+    return h;
+  }
+
+  release(): void {
+    this.resnet.release();
+    this.attention?.release();
+    this.motion?.release();
+  }
+}
+
+export interface BlockConfig {
+  resnet: ResnetConfig;
+  /** Spatial-transformer settings; used only where the topology has attention. */
+  attention: Transformer2DConfig;
+  motion: MotionModuleConfig;
+}
+
+function layerConfig(t: BlockTopology, cfg: BlockConfig) {
+  return { resnet: cfg.resnet, attention: t.attention ? cfg.attention : null, motion: t.motionModules > 0 ? cfg.motion : null };
+}
+
+export class DownBlock {
+  private constructor(readonly layers: UNetLayer[], private readonly downsample: Conv2dWeight | null) {}
+
+  static async load(e: Engine, s: Scope, inChannels: number, t: BlockTopology, cfg: BlockConfig): Promise<DownBlock> {
+    const layers: UNetLayer[] = [];
+    let cin = inChannels;
+    for (let i = 0; i < t.layers; i++) {
+      layers.push(await UNetLayer.load(e, s, i, cin, layerConfig(t, cfg)));
+      cin = t.channels;
+    }
+    const downsample = t.resample ? await loadConv(e, s, 'downsamplers.0.conv', { in: t.channels, out: t.channels, kernel: 3 }) : null;
+    return new DownBlock(layers, downsample);
+  }
+
+  /** x [b*F, H, W, Cin] → the skip tensors (each layer's output, then the downsampled one); the last is the block output. */
+  forward(ctx: ForwardContext, x: Tensor): Tensor[] {
+    const skips: Tensor[] = [];
+    let h = x;
+    for (const layer of this.layers) {
+      h = layer.forward(ctx, h);
+      skips.push(h);
+    }
+    if (this.downsample) {
+      // diffusers Downsample2D: 3×3 conv, stride 2, padding 1 (downsample_padding)
+      h = conv2d(ctx.e, h, this.downsample, { stride: 2, padding: 1 });
+      skips.push(h);
+    }
+    return skips;
+  }
+
+  release(): void {
+    for (const l of this.layers) l.release();
+    if (this.downsample) releaseWeight(this.downsample);
+  }
+}
+
+export class MidBlock {
+  private constructor(
+    private readonly resnet0: ResnetBlock,
+    private readonly attention: Transformer2D | null,
+    private readonly motion: MotionModule | null,
+    private readonly resnet1: ResnetBlock,
+  ) {}
+
+  static async load(e: Engine, s: Scope, channels: number, t: { attention: boolean; motion: boolean }, cfg: BlockConfig): Promise<MidBlock> {
+    const resnets = s.count('resnets', 'conv1.weight');
+    if (resnets !== 2) throw new Error(`${s.prefix}: ${resnets} resnets; the SD1.5 mid block has 2`);
+    return new MidBlock(
+      await ResnetBlock.load(e, s.pp('resnets').pp(0), channels, cfg.resnet),
+      t.attention ? await Transformer2D.load(e, s.pp('attentions').pp(0), channels, cfg.attention) : null,
+      t.motion ? await MotionModule.load(e, s.pp('motion_modules').pp(0), cfg.motion) : null,
+      await ResnetBlock.load(e, s.pp('resnets').pp(1), channels, cfg.resnet),
+    );
+  }
+
+  /** resnet0 → attention → motion → resnet1. Does not release x. */
+  forward(ctx: ForwardContext, x: Tensor): Tensor {
+    let h = this.resnet0.forward(ctx, x);
+    if (this.attention) {
+      const a = this.attention.forward(ctx, h);
+      h.release();
+      h = a;
+    }
+    if (this.motion) {
+      const m = this.motion.forward(ctx.e, h, ctx.frames, ctx.motionFramesPerGroup);
+      h.release();
+      h = m;
+    }
+    const out = this.resnet1.forward(ctx, h);
+    h.release();
+    return out;
+  }
+
+  release(): void {
+    this.resnet0.release();
+    this.attention?.release();
+    this.motion?.release();
+    this.resnet1.release();
+  }
+}
+
+export class UpBlock {
+  private constructor(readonly layers: UNetLayer[], private readonly upsample: Conv2dWeight | null) {}
+
+  /**
+   * `skipChannels[i]`: channels of the skip tensor layer i concatenates (popped from the down path's stack).
+   * Layer i's ResNet input is (previous output channels + skip channels).
+   */
+  static async load(e: Engine, s: Scope, inChannels: number, skipChannels: number[], t: BlockTopology, cfg: BlockConfig): Promise<UpBlock> {
+    const layers: UNetLayer[] = [];
+    let cin = inChannels;
+    for (let i = 0; i < t.layers; i++) {
+      layers.push(await UNetLayer.load(e, s, i, cin + skipChannels[i], layerConfig(t, cfg)));
+      cin = t.channels;
+    }
+    const upsample = t.resample ? await loadConv(e, s, 'upsamplers.0.conv', { in: t.channels, out: t.channels, kernel: 3 }) : null;
+    return new UpBlock(layers, upsample);
+  }
+
+  /** x: input (not released); `skips`: the down path's stack, from which this block pops and releases one per layer. */
+  forward(ctx: ForwardContext, x: Tensor, skips: Tensor[]): Tensor {
+    const { e } = ctx;
+    let h = x;
+    for (const layer of this.layers) {
+      const skip = skips.pop();
+      if (!skip) throw new Error('UpBlock: the skip stack is empty (down/up block layer counts do not match)');
+      // torch.cat([hidden_states, res_hidden_states], dim=1): the running state first
+      const cat = concatChannels(e, h, skip);
+      skip.release();
+      if (h !== x) h.release();
+      h = layer.forward(ctx, cat);
+      cat.release();
+    }
+    if (this.upsample) {
+      const up = upsampleNearest2x(e, h);
+      if (h !== x) h.release();
+      h = conv2d(e, up, this.upsample, { padding: 1 });
+      up.release();
+    }
+    return h === x ? copyOf(e, x) : h;
+  }
+
+  release(): void {
+    for (const l of this.layers) l.release();
+    if (this.upsample) releaseWeight(this.upsample);
+  }
+}
+
+/** A block with no layers would hand back its input; keep the "new tensor out" contract. */
+function copyOf(e: Engine, x: Tensor): Tensor {
+  const out = e.empty(x.shape, x.dtype);
+  e.copy(x, out);
+  return out;
+}
