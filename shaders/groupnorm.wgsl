@@ -9,6 +9,7 @@
 // Three entry points, dispatched in order (src/ops/groupnorm.ts):
 //   stats     grid (chunks, B*G): each workgroup reduces rows [k*rowsPerChunk, ...) of one (b, g) to a partial
 //             (count, mean, M2) with per-thread Welford and a Chan-merge tree — no E[x²]−E[x]² cancellation.
+//             With a single chunk (DIRECT) it writes (mean, rstd) itself and finalize is skipped.
 //   finalize  grid (B*G): merges the partials of one (b, g) (Chan) into (mean, 1/sqrt(var + eps)).
 //   normalize elementwise over all values (2D-folded grid, see Engine.grid); `normalize4_main` does 4 channels
 //             per thread with vec4 loads/stores when C % 4 == 0 (p.n is then the vec4 count).
@@ -46,6 +47,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> plain_out: array<T>;        // plain
 
 override ACT: u32 = 0u;
+// stats_main with one chunk per (b, g): write (mean, rstd) in the `stats` layout directly and skip finalize.
+override DIRECT: bool = false;
 const WG: u32 = 256u;
 
 var<workgroup> sh_n: array<f32, WG>;
@@ -104,7 +107,10 @@ fn stats_main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wi
     }
   }
   let s = reduce_workgroup(t, vec3<f32>(cnt, mean, m2));
-  if (t == 0u) {
+  if (t == 0u && DIRECT) {
+    partials[bg * 2u] = s.y;
+    partials[bg * 2u + 1u] = 1.0 / sqrt(max(s.z / s.x, 0.0) + p.eps);
+  } else if (t == 0u) {
     let o = (bg * p.chunks + k) * 3u;
     partials[o] = s.x;
     partials[o + 1u] = s.y;

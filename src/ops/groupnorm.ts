@@ -49,8 +49,8 @@ function geometry(x: Tensor, gamma: Tensor, beta: Tensor, o: GroupNormOptions): 
  * torch.nn.GroupNorm on channels-last data x [N, H, W, C] (or [N, L, C], any middle dims), with gamma/beta [C]:
  * statistics (biased variance, f32) over the C/groups channels × all positions of one sample, or of
  * `framesPerGroup` consecutive samples; optional fused SiLU. Three dispatches: chunked partial statistics
- * (Welford + Chan merge, robust to large means), a merge per (sample, group), an elementwise normalise
- * (4 channels per thread when C % 4 == 0).
+ * (Welford + Chan merge, robust to large means), a merge per (sample, group) (skipped when one chunk covers a
+ * group), an elementwise normalise (4 channels per thread when C % 4 == 0).
  */
 export function groupNorm(e: Engine, x: Tensor, gamma: Tensor, beta: Tensor, o: GroupNormOptions): Tensor {
   const { C, G, cg, domains, rows } = geometry(x, gamma, beta, o);
@@ -63,18 +63,22 @@ export function groupNorm(e: Engine, x: Tensor, gamma: Tensor, beta: Tensor, o: 
   const vec4 = C % 4 === 0;
   const threads = vec4 ? x.size / 4 : x.size;
   const params = new Params().u32(rows).u32(C).u32(G).u32(cg).u32(chunks).u32(rowsPerChunk).u32(threads).f32(o.eps).bytes();
-  const partials = e.empty([domainGroups * chunks * 3], 'f32', 'groupnorm partials');
   const stats = e.empty([domainGroups * 2], 'f32', 'groupnorm stats');
   const out = e.empty(x.shape, x.dtype);
-  e.dispatch({ kernel: STATS, dtype: x.dtype, bindings: [params, x, partials], workgroups: [chunks, domainGroups] });
-  e.dispatch({ kernel: FINALIZE, dtype: x.dtype, bindings: [params, partials, stats], workgroups: [domainGroups] });
+  if (chunks === 1) {
+    // One workgroup covers each (b, g): it writes (mean, rstd) directly.
+    e.dispatch({ kernel: STATS, dtype: x.dtype, bindings: [params, x, stats], workgroups: [1, domainGroups], constants: { DIRECT: 1 } });
+  } else {
+    const partials = e.empty([domainGroups * chunks * 3], 'f32', 'groupnorm partials');
+    e.dispatch({ kernel: STATS, dtype: x.dtype, bindings: [params, x, partials], workgroups: [chunks, domainGroups] });
+    e.dispatch({ kernel: FINALIZE, dtype: x.dtype, bindings: [params, partials, stats], workgroups: [domainGroups] });
+    partials.release(); // back to the pool; later users of the buffer are ordered after these dispatches
+  }
   e.dispatch({
     kernel: vec4 ? NORMALIZE4 : NORMALIZE, dtype: x.dtype, bindings: [params, x, stats, gamma, beta, out],
     workgroups: e.grid(threads, WG), constants: { ACT: ACTIVATION_ID[o.act ?? 'none'] },
   });
-  // Released to the pool now; later work that reuses them is ordered after these dispatches.
-  partials.release();
-  stats.release();
+  stats.release(); // as partials: reuse is ordered after the normalise dispatch
   return out;
 }
 
