@@ -1,0 +1,141 @@
+import { useId } from 'react';
+import type { Precision, SchedulerName } from '../../../src/worker/protocol';
+import { type Recommended, SCHEDULERS, SIZE_PRESETS } from '../presets';
+
+export interface FormState {
+  prompt: string;
+  negativePrompt: string;
+  seed: number;
+  /** Draw a new seed for every run (the seed used is always shown and can be kept by unticking). */
+  randomizeSeed: boolean;
+  frames: number;
+  width: number;
+  height: number;
+  steps: number;
+  guidance: number;
+  scheduler: SchedulerName;
+  clipSkip: number;
+  precision: Precision;
+}
+
+export interface SettingsPanelProps {
+  value: FormState;
+  onChange(updater: (f: FormState) => FormState): void;
+  disabled: boolean;
+  recommended?: Recommended;
+  onSubmit(): void;
+}
+
+const snap64 = (v: number) => Math.min(1024, Math.max(64, Math.round(v / 64) * 64));
+
+export function SettingsPanel({ value: f, onChange, disabled, recommended, onSubmit }: SettingsPanelProps) {
+  const id = useId();
+  const set = <K extends keyof FormState>(key: K, v: FormState[K]) => onChange((s) => ({ ...s, [key]: v }));
+  const submitOnCtrlEnter = (e: React.KeyboardEvent) => {
+    if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
+      e.preventDefault();
+      onSubmit();
+    }
+  };
+  const sizePreset = f.width === f.height && (SIZE_PRESETS as readonly number[]).includes(f.width) ? f.width : null;
+
+  return (
+    <fieldset className="panel" disabled={disabled}>
+      <legend>Prompt</legend>
+      <label htmlFor={`${id}-prompt`}>Prompt</label>
+      <textarea id={`${id}-prompt`} rows={3} value={f.prompt} onChange={(e) => set('prompt', e.target.value)} onKeyDown={submitOnCtrlEnter} placeholder="What should move, and how?" />
+      <label htmlFor={`${id}-negative`}>Negative prompt</label>
+      <textarea id={`${id}-negative`} rows={2} value={f.negativePrompt} onChange={(e) => set('negativePrompt', e.target.value)} onKeyDown={submitOnCtrlEnter} placeholder="What to avoid" />
+
+      <div className="seed-row">
+        <div>
+          <label htmlFor={`${id}-seed`}>Seed</label>
+          <input
+            id={`${id}-seed`}
+            type="number"
+            min={0}
+            max={4294967295}
+            step={1}
+            value={f.seed}
+            onChange={(e) => onChange((s) => ({ ...s, seed: Math.min(4294967295, Math.max(0, Math.floor(Number(e.target.value) || 0))), randomizeSeed: false }))}
+          />
+        </div>
+        <label className="check">
+          <input type="checkbox" checked={f.randomizeSeed} onChange={(e) => set('randomizeSeed', e.target.checked)} /> New random seed each run
+        </label>
+      </div>
+      <p className="hint">Same seed + same settings + same models = the same animation on any machine.</p>
+
+      <legend className="sublegend">Animation</legend>
+      <div className="inline-range">
+        <label htmlFor={`${id}-frames`}>Frames</label>
+        <input id={`${id}-frames`} type="range" min={8} max={32} step={1} value={f.frames} onChange={(e) => set('frames', Number(e.target.value))} />
+        <output htmlFor={`${id}-frames`}>{f.frames}</output>
+      </div>
+
+      <div className="size-row" role="group" aria-labelledby={`${id}-size-label`}>
+        <span id={`${id}-size-label`} className="label">Size</span>
+        <div className="chips">
+          {SIZE_PRESETS.map((s) => (
+            <button key={s} type="button" className={`chip${sizePreset === s ? ' on' : ''}`} aria-pressed={sizePreset === s} onClick={() => onChange((st) => ({ ...st, width: s, height: s }))}>
+              {s}²
+            </button>
+          ))}
+        </div>
+        <div className="wh">
+          <label htmlFor={`${id}-width`}>Width</label>
+          <input id={`${id}-width`} type="number" min={64} max={1024} step={64} value={f.width} onChange={(e) => set('width', Number(e.target.value))} onBlur={() => set('width', snap64(f.width))} />
+          <span aria-hidden="true">×</span>
+          <label htmlFor={`${id}-height`}>Height</label>
+          <input id={`${id}-height`} type="number" min={64} max={1024} step={64} value={f.height} onChange={(e) => set('height', Number(e.target.value))} onBlur={() => set('height', snap64(f.height))} />
+        </div>
+      </div>
+      <p className="hint">Multiples of 64. Smaller sizes need far less GPU memory and time (256² is about 6× faster than 512²).</p>
+
+      <legend className="sublegend">Sampling</legend>
+      <div className="grid2">
+        <div>
+          <label htmlFor={`${id}-steps`}>Steps</label>
+          <input id={`${id}-steps`} type="number" min={1} max={100} step={1} value={f.steps} onChange={(e) => set('steps', Math.max(1, Math.min(100, Math.floor(Number(e.target.value) || 1))))} />
+        </div>
+        <div>
+          <label htmlFor={`${id}-scheduler`}>Scheduler</label>
+          <select id={`${id}-scheduler`} value={f.scheduler} onChange={(e) => set('scheduler', e.target.value as SchedulerName)}>
+            {SCHEDULERS.map((s) => (
+              <option key={s.id} value={s.id}>{s.label}{recommended?.scheduler === s.id ? ' (recommended)' : ''}</option>
+            ))}
+          </select>
+        </div>
+      </div>
+      <div className="inline-range">
+        <label htmlFor={`${id}-guidance`}>Guidance</label>
+        <input id={`${id}-guidance`} type="range" min={1} max={15} step={0.5} value={f.guidance} onChange={(e) => set('guidance', Number(e.target.value))} />
+        <output htmlFor={`${id}-guidance`}>{f.guidance.toFixed(1)}</output>
+      </div>
+      {recommended && (f.scheduler !== recommended.scheduler || f.steps !== recommended.steps || f.guidance !== recommended.guidance) && (
+        <p className="hint">
+          This motion module is made for {SCHEDULERS.find((s) => s.id === recommended.scheduler)?.label}, {recommended.steps} steps, guidance {recommended.guidance}.{' '}
+          <button type="button" className="link" onClick={() => onChange((s) => ({ ...s, ...recommended }))}>Use these</button>
+        </p>
+      )}
+
+      <details className="advanced">
+        <summary>Advanced</summary>
+        <div className="grid2">
+          <div>
+            <label htmlFor={`${id}-precision`}>Precision</label>
+            <select id={`${id}-precision`} value={f.precision} onChange={(e) => set('precision', e.target.value as Precision)}>
+              <option value="auto">Auto (f16 where the GPU has it)</option>
+              <option value="f16">f16 (half the memory)</option>
+              <option value="f32">f32 (most exact, 2× memory)</option>
+            </select>
+          </div>
+          <div>
+            <label htmlFor={`${id}-clipskip`}>CLIP skip</label>
+            <input id={`${id}-clipskip`} type="number" min={1} max={4} step={1} value={f.clipSkip} onChange={(e) => set('clipSkip', Math.max(1, Math.min(4, Math.floor(Number(e.target.value) || 1))))} />
+          </div>
+        </div>
+      </details>
+    </fieldset>
+  );
+}

@@ -1,0 +1,113 @@
+// Turns the four model slots of the UI into the worker's ModelSelection, a cache key and a readable label.
+
+import type { FileSource, ModelSelection } from '../../src/worker/protocol';
+import type { ModelFootprint } from '../../src/worker/capability';
+import type { SlotChoice } from './components/SourcePicker';
+import { BASE_PRESETS, type BasePreset, MOTION_LORA_PRESETS, MOTION_PRESETS, type MotionPreset } from './presets';
+
+export interface ModelChoice {
+  base: SlotChoice;
+  motion: SlotChoice;
+  motionLora: SlotChoice;
+  motionLoraStrength: number;
+  sdLora: SlotChoice;
+  sdLoraStrength: number;
+}
+
+export const SD_LORA_PRESETS = MOTION_PRESETS.flatMap((m) =>
+  m.companionLora ? [{ id: `${m.id}-lora`, label: `${m.label} t2v LoRA`, source: m.companionLora.source, strength: m.companionLora.strength }] : []);
+
+export function basePreset(c: ModelChoice): BasePreset | undefined {
+  return c.base.mode === 'preset' ? BASE_PRESETS.find((p) => p.id === (c.base as { presetId: string }).presetId) : undefined;
+}
+
+export function motionPreset(c: ModelChoice): MotionPreset | undefined {
+  return c.motion.mode === 'preset' ? MOTION_PRESETS.find((p) => p.id === (c.motion as { presetId: string }).presetId) : undefined;
+}
+
+export class ChoiceError extends Error {}
+
+function urlSource(url: string, slot: string): FileSource {
+  if (!url) throw new ChoiceError(`Enter the URL of the ${slot}, or pick a preset.`);
+  let parsed: URL;
+  try {
+    parsed = new URL(url, location.href);
+  } catch {
+    throw new ChoiceError(`"${url}" is not a valid URL for the ${slot}.`);
+  }
+  // A Hub page URL (…/blob/main/…) serves HTML; the file itself is at …/resolve/main/….
+  const href = parsed.href.replace(/^(https:\/\/huggingface\.co\/[^?#]+?)\/blob\//, '$1/resolve/');
+  return { kind: 'url', url: href, name: decodeURIComponent(parsed.pathname.split('/').pop() || href) };
+}
+
+function slotSources(slot: SlotChoice, what: string, presetFiles: (id: string) => FileSource[] | undefined): FileSource[] {
+  switch (slot.mode) {
+    case 'none':
+      return [];
+    case 'preset': {
+      const files = presetFiles(slot.presetId);
+      if (!files) throw new ChoiceError(`Unknown ${what} preset "${slot.presetId}".`);
+      return files;
+    }
+    case 'url':
+      return [urlSource(slot.url, what)];
+    case 'file':
+      if (!slot.file) throw new ChoiceError(`Choose a .safetensors file for the ${what}.`);
+      return [{ kind: 'file', file: slot.file, name: slot.file.name }];
+  }
+}
+
+const CLIP_TOKENIZER = BASE_PRESETS[0].tokenizer;
+
+/** The worker request's models; throws ChoiceError with a user message when a slot is incomplete. */
+export function toSelection(c: ModelChoice): ModelSelection {
+  const bp = basePreset(c);
+  const mp = motionPreset(c);
+  const base = slotSources(c.base, 'base model', (id) => BASE_PRESETS.find((p) => p.id === id)?.files);
+  const motion = slotSources(c.motion, 'motion module', (id) => MOTION_PRESETS.find((p) => p.id === id)?.files);
+  if (base.length === 0) throw new ChoiceError('Choose a base model.');
+  if (motion.length === 0) throw new ChoiceError('Choose a motion module.');
+  const motionLora = slotSources(c.motionLora, 'MotionLoRA', (id) => MOTION_LORA_PRESETS.find((p) => p.id === id) && [MOTION_LORA_PRESETS.find((p) => p.id === id)!.source]);
+  const sdLora = slotSources(c.sdLora, 'SD LoRA', (id) => SD_LORA_PRESETS.find((p) => p.id === id) && [SD_LORA_PRESETS.find((p) => p.id === id)!.source]);
+  return {
+    base,
+    configs: [...(bp?.configs ?? []), ...(mp?.configs ?? [])],
+    tokenizer: bp?.tokenizer ?? CLIP_TOKENIZER,
+    motion,
+    motionLora: motionLora[0] ? { source: motionLora[0], strength: c.motionLoraStrength } : undefined,
+    sdLora: sdLora[0] ? { source: sdLora[0], strength: c.sdLoraStrength } : undefined,
+  };
+}
+
+function sourceKey(s: FileSource): string {
+  return s.kind === 'url' ? s.url : `file:${s.name}:${s.file.size}:${s.file.lastModified}`;
+}
+
+/** Equal keys = the worker can keep the models it has. */
+export function selectionKey(s: ModelSelection): string {
+  return JSON.stringify([
+    s.base.map(sourceKey), s.motion.map(sourceKey), s.configs.map(sourceKey), sourceKey(s.tokenizer),
+    s.motionLora && [sourceKey(s.motionLora.source), s.motionLora.strength],
+    s.sdLora && [sourceKey(s.sdLora.source), s.sdLora.strength],
+  ]);
+}
+
+function slotLabel(slot: SlotChoice, presetLabel: string | undefined): string {
+  if (slot.mode === 'preset') return presetLabel ?? slot.presetId;
+  if (slot.mode === 'url') return slot.url.split('/').pop() || slot.url;
+  if (slot.mode === 'file') return slot.file?.name ?? 'local file';
+  return '';
+}
+
+/** E.g. "Stable Diffusion 1.5 + AnimateDiff v2 + Zoom in 0.8". */
+export function choiceLabel(c: ModelChoice): string {
+  const parts = [slotLabel(c.base, basePreset(c)?.label.replace(/ \(.*\)$/, '')), slotLabel(c.motion, motionPreset(c)?.label.replace(/ \(.*\)$/, ''))];
+  if (c.motionLora.mode !== 'none') parts.push(`${slotLabel(c.motionLora, MOTION_LORA_PRESETS.find((p) => c.motionLora.mode === 'preset' && p.id === c.motionLora.presetId)?.label)} ${c.motionLoraStrength}`);
+  if (c.sdLora.mode !== 'none') parts.push(`${slotLabel(c.sdLora, SD_LORA_PRESETS.find((p) => c.sdLora.mode === 'preset' && p.id === c.sdLora.presetId)?.label)} ${c.sdLoraStrength}`);
+  return parts.join(' + ');
+}
+
+/** Parameters and widths for the memory estimate: the preset's, or SD1.5's for anything else. */
+export function footprintOf(c: ModelChoice): ModelFootprint {
+  return basePreset(c)?.footprint ?? BASE_PRESETS[0].footprint;
+}

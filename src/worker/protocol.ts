@@ -1,0 +1,140 @@
+// The typed message protocol between the UI thread and the generation worker.
+// The UI sends `ToWorker` messages and receives `FromWorker` messages; nothing else crosses the boundary.
+// Every request carries an `id`; every reply about it echoes the id, so a late message from a cancelled
+// run can be told apart from the current one.
+
+/** Where the bytes of one weight/tokenizer/config file come from. */
+export type FileSource =
+  | { kind: 'url'; url: string; name: string }
+  /** A local file (picked or dropped); File is structured-cloneable, so it crosses to the worker without a copy. */
+  | { kind: 'file'; file: File; name: string };
+
+/** The models of one generation. Each list holds one or more files; the loaders detect which layout each file is. */
+export interface ModelSelection {
+  /** The SD1.5 base: either one single-file checkpoint or the diffusers component files (unet, vae, text encoder). */
+  base: FileSource[];
+  /**
+   * config.json files of the components (diffusers UNet/VAE/MotionAdapter, transformers CLIPTextModel), told apart
+   * by their content; they give what the weights' shapes cannot (attention heads, norm groups). SD1.5 values otherwise.
+   */
+  configs: FileSource[];
+  /** The CLIP tokenizer (tokenizer.json). */
+  tokenizer: FileSource;
+  /** The AnimateDiff motion module (original layout or diffusers MotionAdapter). */
+  motion: FileSource[];
+  /** Optional LoRAs, merged into the weights at load with the given strength. */
+  motionLora?: { source: FileSource; strength: number };
+  sdLora?: { source: FileSource; strength: number };
+}
+
+export type SchedulerName = 'ddim' | 'euler-trailing' | 'lcm';
+
+/** One generation's settings. The same seed and settings give the same animation on any machine. */
+export interface GenerateSettings {
+  prompt: string;
+  negativePrompt: string;
+  /** 32-bit unsigned seed of the pipeline's counter-based RNG. */
+  seed: number;
+  frames: number;
+  width: number;
+  height: number;
+  steps: number;
+  guidance: number;
+  scheduler: SchedulerName;
+  clipSkip?: number;
+}
+
+export type Precision = 'auto' | 'f16' | 'f32';
+
+/** What the worker found out about this browser's WebGPU. */
+export interface Capabilities {
+  webgpu: boolean;
+  /** Set when there is an adapter. */
+  adapter?: {
+    name: string;
+    f16: boolean;
+    isFallback: boolean;
+    maxBufferSize: number;
+    maxStorageBufferBindingSize: number;
+    maxComputeWorkgroupStorageSize: number;
+    maxComputeInvocationsPerWorkgroup: number;
+  };
+  /** navigator.deviceMemory (GiB, rounded down by the browser), when the browser tells. */
+  deviceMemoryGiB?: number;
+  /** Why WebGPU cannot be used, when it cannot. */
+  problem?: string;
+}
+
+/** The kinds of failure the UI distinguishes (each gets its own message and suggestion). */
+export type ErrorKind =
+  | 'no-webgpu' // no navigator.gpu or no adapter
+  | 'capability' // a missing feature or too-small limit
+  | 'out-of-memory'
+  | 'device-lost'
+  | 'bad-model-file' // a weight file that is corrupt, truncated, of the wrong kind, or a pickle
+  | 'network' // a download failed (HTTP status, CORS, no Range support)
+  | 'not-loaded' // generate before a model finished loading
+  | 'invalid-settings'
+  | 'internal'; // a bug in this project (validation error, shader compile error, anything unexpected)
+
+export interface UserError {
+  kind: ErrorKind;
+  /** One sentence the user can read. */
+  message: string;
+  /** What to try next, when there is something to try. */
+  suggestion?: string;
+  /** The technical detail (file names, shapes, the original message) for a "details" disclosure. */
+  detail?: string;
+}
+
+export type LoadPhase = 'download' | 'parse' | 'upload' | 'compile';
+
+// ------------------------------------------------------------------ UI → worker
+
+export type ToWorker =
+  | { type: 'init' }
+  /**
+   * Generate with these models; the worker (re)loads them first when `modelsKey` differs from what it holds
+   * (or its engine had to be rebuilt), reporting load-progress/loaded under the same id.
+   */
+  | { type: 'generate'; id: number; models: ModelSelection; modelsKey: string; precision: Precision; settings: GenerateSettings }
+  /** Cancels request `id`, running or still queued. */
+  | { type: 'cancel'; id: number };
+
+// ------------------------------------------------------------------ worker → UI
+
+export type FromWorker =
+  | { type: 'capabilities'; caps: Capabilities }
+  | { type: 'load-progress'; id: number; phase: LoadPhase; file?: string; loaded: number; total: number }
+  | { type: 'loaded'; id: number; summary: ModelSummary }
+  | { type: 'progress'; id: number; step: number; steps: number; elapsedMs: number; etaMs: number }
+  /** Predicted x0 of the latest step, decoded cheaply; frames are RGBA, row-major, width × height. */
+  | { type: 'preview'; id: number; step: number; frames: Uint8ClampedArray[]; width: number; height: number }
+  /** One final frame, RGBA, as the VAE decodes it. */
+  | { type: 'frame'; id: number; index: number; frames: number; rgba: Uint8ClampedArray; width: number; height: number }
+  | { type: 'done'; id: number; elapsedMs: number }
+  | { type: 'cancelled'; id: number }
+  | { type: 'error'; id: number | null; error: UserError };
+
+export interface ModelSummary {
+  /** Compute precision the engine runs in. */
+  precision: 'f16' | 'f32';
+  /** A line per loaded component, e.g. "UNet (diffusers, 1.7 GB)". */
+  components: string[];
+  /** Total bytes of weights held on the GPU. */
+  gpuBytes: number;
+  adapter: string;
+  loadMs: number;
+}
+
+/** The transferable buffers of a message, so large frames move instead of being copied. */
+export function transferablesOf(msg: FromWorker): Transferable[] {
+  switch (msg.type) {
+    case 'preview':
+      return msg.frames.map((f) => f.buffer as ArrayBuffer);
+    case 'frame':
+      return [msg.rgba.buffer as ArrayBuffer];
+    default:
+      return [];
+  }
+}

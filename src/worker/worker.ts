@@ -1,0 +1,129 @@
+/// <reference lib="webworker" />
+// The generation worker: owns the WebGPU engine, the loaded models and the pipeline. The UI talks to it only
+// through the messages of ./protocol. Requests run one at a time (a queue); `cancel` bypasses the queue and aborts
+// the running request within one sampling step. After a lost device or any GPU failure the engine is thrown
+// away and rebuilt (and the last models reloaded) on the next request, so the page never needs a reload.
+
+import { Engine } from '../gpu/engine';
+import { probeCapabilities } from './capability';
+import { describeError, needsFreshEngine } from './errors';
+import { type LoadedModels, loadSelection, runGeneration, validateSettings } from './runner';
+import { type FromWorker, type ModelSelection, type Precision, type ToWorker, transferablesOf } from './protocol';
+
+declare const self: DedicatedWorkerGlobalScope;
+
+function post(msg: FromWorker): void {
+  self.postMessage(msg, transferablesOf(msg));
+}
+
+let engine: Engine | null = null;
+let enginePrecision: Precision = 'auto';
+let models: LoadedModels | null = null;
+/** Identifies the selection `models` was loaded from. */
+let modelsKey: string | null = null;
+/** Aborts the request that is running now. */
+let running: { id: number; abort: AbortController } | null = null;
+/** Ids cancelled while still waiting in the queue. */
+const cancelledIds = new Set<number>();
+
+function dropModels(): void {
+  models?.dispose();
+  models = null;
+  modelsKey = null;
+}
+
+function dropEngine(): void {
+  dropModels();
+  try {
+    engine?.destroy();
+  } catch {
+    // a lost device may throw on destroy; it is gone either way
+  }
+  engine = null;
+}
+
+async function getEngine(precision: Precision): Promise<Engine> {
+  if (engine && (engine.isLost || enginePrecision !== precision)) dropEngine();
+  if (!engine) {
+    engine = await Engine.create(self.navigator.gpu, { precision });
+    enginePrecision = precision;
+    const mine = engine;
+    // A device lost while idle: forget it now so the next request starts on a fresh one.
+    void mine.lost.then(() => {
+      if (engine === mine && !running) dropEngine();
+    });
+  }
+  return engine;
+}
+
+async function ensureModels(id: number, selection: ModelSelection, key: string, precision: Precision, signal: AbortSignal): Promise<{ engine: Engine; models: LoadedModels }> {
+  const eng = await getEngine(precision);
+  if (models && modelsKey === key) return { engine: eng, models };
+  dropModels();
+  const t0 = performance.now();
+  const loaded = await loadSelection(eng, selection, signal, (phase, file, done, total) => {
+    post({ type: 'load-progress', id, phase, file, loaded: done, total });
+  });
+  models = loaded;
+  modelsKey = key;
+  post({ type: 'loaded', id, summary: loaded.summary(eng, performance.now() - t0) });
+  return { engine: eng, models: loaded };
+}
+
+async function generate(msg: Extract<ToWorker, { type: 'generate' }>): Promise<void> {
+  if (cancelledIds.delete(msg.id)) {
+    post({ type: 'cancelled', id: msg.id });
+    return;
+  }
+  const abort = new AbortController();
+  running = { id: msg.id, abort };
+  try {
+    validateSettings(msg.settings);
+    const ready = await ensureModels(msg.id, msg.models, msg.modelsKey, msg.precision, abort.signal);
+    const t0 = performance.now();
+    await runGeneration(ready.engine, ready.models, msg.settings, abort.signal, {
+      onStep: (p) => post({ type: 'progress', id: msg.id, ...p }),
+      onPreview: (step, frames, width, height) => post({ type: 'preview', id: msg.id, step, frames, width, height }),
+      onFrame: (index, frames, rgba, width, height) => post({ type: 'frame', id: msg.id, index, frames, rgba, width, height }),
+    });
+    post({ type: 'done', id: msg.id, elapsedMs: performance.now() - t0 });
+  } catch (e) {
+    // A half-finished load leaves no usable models; weights of finished loads are read-only and stay valid.
+    if (!modelsKey) dropModels();
+    if (abort.signal.aborted) {
+      if (engine?.isLost) dropEngine();
+      post({ type: 'cancelled', id: msg.id });
+    } else {
+      if (needsFreshEngine(e) || engine?.isLost) dropEngine();
+      post({ type: 'error', id: msg.id, error: describeError(e) });
+    }
+  } finally {
+    running = null;
+  }
+}
+
+async function handle(msg: ToWorker): Promise<void> {
+  switch (msg.type) {
+    case 'init': {
+      const caps = await probeCapabilities(self.navigator.gpu, (self.navigator as { deviceMemory?: number }).deviceMemory);
+      post({ type: 'capabilities', caps });
+      return;
+    }
+    case 'generate':
+      return generate(msg);
+    case 'cancel':
+      return; // handled before queueing
+  }
+}
+
+let queue: Promise<void> = Promise.resolve();
+
+self.onmessage = (ev: MessageEvent<ToWorker>) => {
+  const msg = ev.data;
+  if (msg.type === 'cancel') {
+    if (running && running.id === msg.id) running.abort.abort();
+    else cancelledIds.add(msg.id);
+    return;
+  }
+  queue = queue.then(() => handle(msg)).catch((e) => post({ type: 'error', id: null, error: describeError(e) }));
+};
