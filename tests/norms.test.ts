@@ -4,6 +4,7 @@ import type { Engine } from '../src/gpu/engine';
 import { fromF16Array, toF16Array } from '../src/gpu/half';
 import { groupNorm, groupNormPlain, type GroupNormOptions } from '../src/ops/groupnorm';
 import { layerNorm } from '../src/ops/layernorm';
+import { createNodeEngine } from '../src/platform/node-gpu';
 import { hasF16, testEngine } from './gpu';
 import { maxAbsDiff, randn } from './random';
 import { groupNormRef, layerNormRef } from './ref/norms';
@@ -93,6 +94,25 @@ describe('groupNorm', () => {
     for (let r = 0; r < S; r++) for (let c = 0; c < cg; c++) ss += (x[r * k.C + c] - s1 / n) ** 2;
     // rstd error of the naive variance, relative: shows up directly in every output
     expect(Math.abs(1 / Math.sqrt(naiveVar) / (1 / Math.sqrt(ss / n)) - 1)).toBeGreaterThan(1e-4);
+  });
+
+  it('splits tensors over the binding limit into parts of whole statistics domains', async () => {
+    // A fresh engine whose binding limit is lowered to 4 KiB: x (9 KiB) must go in 3 parts of one pooled
+    // domain (2 samples × 16 × 24 × 4 bytes = 3 KiB, 256-byte aligned); the engine rejects any larger binding.
+    const e = await createNodeEngine({ precision: 'f32' });
+    try {
+      Object.defineProperty(e, 'maxBindingBytes', { value: 4096 });
+      const k: GnCase = { N: 6, spatial: [4, 4], C: 24, opts: { groups: 8, eps: 1e-5, framesPerGroup: 2, act: 'silu' }, seed: 100 };
+      const before = e.dispatchCount;
+      const { got, ref } = await runGroupNorm(e, k);
+      expect(e.dispatchCount - before).toBe(3 * 2); // 3 parts × (stats, normalise)
+      const c = closeness(got, ref, TOL.f32.atol, TOL.f32.rtol);
+      expect(c.worst, `max |err| ${c.maxAbs} at ${c.at}`).toBeLessThanOrEqual(1);
+      const x = e.upload(new Float32Array(2 * 2000 * 1), [2, 2000, 1]), g = e.upload(new Float32Array(1), [1]);
+      expect(() => groupNorm(e, x, g, g, { groups: 1, eps: 1e-5, framesPerGroup: 2 })).toThrow(/one statistics domain .* exceeds the 4096-byte binding limit/);
+    } finally {
+      e.destroy();
+    }
   });
 
   it('rejects bad shapes and options with specific messages', async () => {

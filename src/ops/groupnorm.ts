@@ -51,12 +51,38 @@ function geometry(x: Tensor, gamma: Tensor, beta: Tensor, o: GroupNormOptions): 
  * `framesPerGroup` consecutive samples; optional fused SiLU. Three dispatches: chunked partial statistics
  * (Welford + Chan merge, robust to large means), a merge per (sample, group) (skipped when one chunk covers a
  * group), an elementwise normalise (4 channels per thread when C % 4 == 0).
+ * Tensors over the binding limit are processed in parts of whole statistics domains.
  */
 export function groupNorm(e: Engine, x: Tensor, gamma: Tensor, beta: Tensor, o: GroupNormOptions): Tensor {
-  const { C, G, cg, domains, rows } = geometry(x, gamma, beta, o);
+  const g = geometry(x, gamma, beta, o);
+  const F = o.framesPerGroup ?? 1;
+  const maxWg = e.limits.maxComputeWorkgroupsPerDimension;
+  const domainBytes = x.byteLength / g.domains;
+  // Whole statistics domains per part: bounded by the binding limit and by one workgroup row per (b, g).
+  // Domains are independent, so parts are exact; each part binds views of x and out.
+  const perPart = Math.min(Math.floor(e.maxBindingBytes / domainBytes), Math.floor(maxWg / g.G));
+  if (perPart < 1) {
+    throw new RangeError(`groupNorm: one statistics domain of x ${fmtShape(x.shape)} (${F} sample(s), ${domainBytes} bytes) exceeds the ${e.maxBindingBytes}-byte binding limit`);
+  }
+  if (perPart < g.domains && domainBytes % e.limits.minStorageBufferOffsetAlignment !== 0) {
+    throw new RangeError(`groupNorm: x ${fmtShape(x.shape)} must be split (binding or workgroup limit) but its ${domainBytes}-byte statistics domains are not ${e.limits.minStorageBufferOffsetAlignment}-byte aligned`);
+  }
+  const out = e.empty(x.shape, x.dtype);
+  if (perPart >= g.domains) {
+    groupNormInto(e, x, gamma, beta, o, g, out);
+    return out;
+  }
+  for (let d = 0; d < g.domains; d += perPart) {
+    const count = Math.min(perPart, g.domains - d);
+    groupNormInto(e, x.slice0(d * F, count * F), gamma, beta, o, { ...g, domains: count }, out.slice0(d * F, count * F));
+  }
+  return out;
+}
+
+function groupNormInto(e: Engine, x: Tensor, gamma: Tensor, beta: Tensor, o: GroupNormOptions, g: Geometry, out: Tensor): void {
+  const { C, G, cg, domains, rows } = g;
   const domainGroups = domains * G;
   const maxWg = e.limits.maxComputeWorkgroupsPerDimension;
-  if (domainGroups > maxWg) throw new RangeError(`groupNorm: ${domains} samples × ${G} groups = ${domainGroups} exceeds ${maxWg} workgroups`);
   let rowsPerChunk = Math.max(1, Math.ceil(VALUES_PER_CHUNK / cg));
   let chunks = Math.ceil(rows / rowsPerChunk);
   if (chunks > maxWg) { chunks = maxWg; rowsPerChunk = Math.ceil(rows / chunks); chunks = Math.ceil(rows / rowsPerChunk); }
@@ -64,7 +90,6 @@ export function groupNorm(e: Engine, x: Tensor, gamma: Tensor, beta: Tensor, o: 
   const threads = vec4 ? x.size / 4 : x.size;
   const params = new Params().u32(rows).u32(C).u32(G).u32(cg).u32(chunks).u32(rowsPerChunk).u32(threads).f32(o.eps).bytes();
   const stats = e.empty([domainGroups * 2], 'f32', 'groupnorm stats');
-  const out = e.empty(x.shape, x.dtype);
   if (chunks === 1) {
     // One workgroup covers each (b, g): it writes (mean, rstd) directly.
     e.dispatch({ kernel: STATS, dtype: x.dtype, bindings: [params, x, stats], workgroups: [1, domainGroups], constants: { DIRECT: 1 } });
@@ -79,7 +104,6 @@ export function groupNorm(e: Engine, x: Tensor, gamma: Tensor, beta: Tensor, o: 
     workgroups: e.grid(threads, WG), constants: { ACT: ACTIVATION_ID[o.act ?? 'none'] },
   });
   stats.release(); // as partials: reuse is ordered after the normalise dispatch
-  return out;
 }
 
 /**
