@@ -204,7 +204,7 @@ export class Engine {
     );
     p = this.device.createComputePipeline({
       layout: 'auto',
-      compute: { module, entryPoint: k.entry ?? 'main', constants: constants as Record<string, number> | undefined },
+      compute: { module, entryPoint: k.entry ?? 'main', constants },
       label: k.name,
     });
     this.pipelines.set(key, p);

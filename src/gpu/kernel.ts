@@ -19,7 +19,8 @@ export function wgslPrelude(dtype: DType): string {
   return dtype === 'f16' ? 'enable f16;\nalias T = f16;\n' : 'alias T = f32;\n';
 }
 
-export type Constants = Record<string, number | boolean>;
+/** WGSL override values. Numbers only: Dawn for Node rejects booleans (pass 0/1 for `override X: bool`). */
+export type Constants = Record<string, number>;
 
 export const pipelineKey = (k: Kernel, dtype: DType, constants?: Constants): string =>
   `${k.name}:${k.entry ?? 'main'}:${dtype}:${constants ? JSON.stringify(constants, Object.keys(constants).sort()) : ''}`;
