@@ -1,0 +1,228 @@
+// The text-to-video loop (AnimateDiffPipeline, oracle pipeline_tiny `pipeline_math`):
+//   latents = noise · init_noise_sigma                                  (1, 4, F, h, w), h = H/8
+//   for t in timesteps:
+//     x = scale_model_input(latents, t); UNet on [x; x] (uncond half first) with [negative; positive] text when CFG
+//     ε = ε_u + g (ε_c − ε_u)  (CFG only when g > 1);  latents = scheduler.step(ε, t, latents)
+//   frames = VAE(latents / 0.18215) one frame at a time;  video = (frames/2 + 0.5).clamp(0, 1)
+// Scheduler math runs on the CPU in float32 (src/schedulers); the UNet and VAE on the GPU.
+import type { Engine } from '../gpu/engine';
+import type { Tensor } from '../gpu/tensor';
+import type { Semantics } from '../models/config';
+import type { UNetMotion } from '../models/unet';
+import { imageToRgba, toUnitRange, type VaeDecoder } from '../models/vae-decoder';
+import {
+  classifierFreeGuidance, createScheduler, type DiffusersSchedulerConfig, type NoiseSource, type SchedulerClass, usesCfg,
+} from '../schedulers';
+import { GenerateRequestError, GenerationCancelledError } from './errors';
+import { framesNhwcToVideo, latentFrame, videoToFramesNhwc } from './layout';
+import { latentPreview } from './preview';
+import { initialNoise, schedulerNoise } from './rng';
+
+/** Text conditioning: tokenizer + encoder (src/text), or anything that turns prompts into [77, D] embeddings. */
+export interface TextConditioner {
+  /** prompts → [prompts.length, tokens, dim] float32, row-major. */
+  encode(prompts: string[], clipSkip: number): Promise<Float32Array>;
+  readonly tokens: number;
+  readonly dim: number;
+}
+
+export interface PipelineModels {
+  engine: Engine;
+  unet: UNetMotion;
+  vae: VaeDecoder;
+  text?: TextConditioner;
+}
+
+export interface SchedulerChoice {
+  className: SchedulerClass;
+  config: DiffusersSchedulerConfig;
+}
+
+export interface GenerateRequest {
+  prompt?: string;
+  negativePrompt?: string;
+  /** Pre-computed text embeddings [tokens, dim] each (tests, prompt caching); replaces prompt/negativePrompt. */
+  embeddings?: { positive: Float32Array; negative?: Float32Array; tokens: number; dim: number };
+  seed: number;
+  frames: number;
+  width: number;
+  height: number;
+  steps: number;
+  guidance: number;
+  scheduler: SchedulerChoice;
+  /** diffusers clip_skip (1 = A1111 "CLIP skip 2"); default 0. */
+  clipSkip?: number;
+  /** Motion-module GroupNorm semantics; default: the UNet's. */
+  semantics?: Semantics;
+  /** Unit-normal initial noise (1, 4, F, h, w) instead of the seeded generator (tests replay an oracle). */
+  initialNoise?: Float32Array;
+  /** Noise the LCM scheduler injects at step i (default: the seed's stream, see rng.ts). */
+  schedulerNoise?: NoiseSource;
+  /** Skip the VAE (returns latents only). */
+  decode?: boolean;
+  /** Also return the decoded frames as float32 NHWC in [0, 1] (what diffusers' output_type='np' holds). */
+  keepFloatFrames?: boolean;
+}
+
+export interface StepInfo { step: number; steps: number; elapsedMs: number; etaMs: number }
+
+/** Everything one step computed (CPU arrays, diffusers layout (1, 4, F, h, w)); for conformance and debugging. */
+export interface StepRecord {
+  step: number;
+  t: number;
+  latentModelInput: Float32Array;
+  noisePredUncond?: Float32Array;
+  noisePredText?: Float32Array;
+  /** After CFG (= the raw prediction without CFG). */
+  noisePred: Float32Array;
+  latentsOut: Float32Array;
+  predOriginalSample: Float32Array;
+}
+
+export interface GenerateHooks {
+  signal?: AbortSignal;
+  onStep?(info: StepInfo): void;
+  onPreview?(preview: { frames: Uint8ClampedArray[]; width: number; height: number }): void;
+  onFrame?(index: number, rgba: Uint8ClampedArray, width: number, height: number): void;
+  onStepRecord?(record: StepRecord): void;
+}
+
+export interface GenerateResult {
+  /** Final latents (1, 4, F, h, w). */
+  latents: Float32Array;
+  /** RGBA8 frames (empty when decode is false). */
+  frames: Uint8ClampedArray[];
+  /** With keepFloatFrames: per frame NHWC RGB float32 in [0, 1]. */
+  floatFrames?: Float32Array[];
+  width: number;
+  height: number;
+  timesteps: number[];
+  timings: { denoiseMs: number; decodeMs: number };
+}
+
+function checkRequest(m: PipelineModels, r: GenerateRequest): { h: number; w: number } {
+  const mult = 8 * m.unet.sizeMultiple;
+  for (const [k, v] of [['width', r.width], ['height', r.height]] as const) {
+    if (!Number.isInteger(v) || v < mult || v % mult !== 0) throw new GenerateRequestError(`${k} ${v} must be a positive multiple of ${mult}`);
+  }
+  if (!Number.isInteger(r.frames) || r.frames < 1) throw new GenerateRequestError(`frames ${r.frames} must be a positive integer`);
+  if (!Number.isInteger(r.steps) || r.steps < 1) throw new GenerateRequestError(`steps ${r.steps} must be a positive integer`);
+  if (!(r.guidance >= 0)) throw new GenerateRequestError(`guidance ${r.guidance} must be ≥ 0`);
+  return { h: r.height / 8, w: r.width / 8 };
+}
+
+/** [negative; positive] (CFG) or [positive], as a [b, tokens, dim] array. */
+async function conditioning(m: PipelineModels, r: GenerateRequest, cfg: boolean): Promise<{ data: Float32Array; tokens: number; dim: number }> {
+  if (r.embeddings) {
+    const { positive, tokens, dim } = r.embeddings;
+    const negative = r.embeddings.negative;
+    if (positive.length !== tokens * dim) throw new GenerateRequestError(`embeddings.positive has ${positive.length} values, expected ${tokens}×${dim}`);
+    if (!cfg) return { data: positive, tokens, dim };
+    if (!negative || negative.length !== tokens * dim) throw new GenerateRequestError(`guidance ${r.guidance} > 1 needs embeddings.negative with ${tokens}×${dim} values`);
+    const data = new Float32Array(2 * tokens * dim);
+    data.set(negative, 0);
+    data.set(positive, tokens * dim);
+    return { data, tokens, dim };
+  }
+  if (!m.text) throw new GenerateRequestError('no text encoder is loaded and the request has no embeddings');
+  const prompts = cfg ? [r.negativePrompt ?? '', r.prompt ?? ''] : [r.prompt ?? ''];
+  return { data: await m.text.encode(prompts, r.clipSkip ?? 0), tokens: m.text.tokens, dim: m.text.dim };
+}
+
+const abortIfNeeded = (signal: AbortSignal | undefined, stage: 'denoising' | 'decoding', step?: number): void => {
+  if (signal?.aborted) throw new GenerationCancelledError(stage, step);
+};
+
+export async function generate(m: PipelineModels, r: GenerateRequest, hooks: GenerateHooks = {}): Promise<GenerateResult> {
+  const e = m.engine;
+  const { h, w } = checkRequest(m, r);
+  const F = r.frames;
+  const C = m.unet.topology.inChannels;
+  const n = C * F * h * w;
+  const cfg = usesCfg(r.guidance);
+  const noise = r.initialNoise ?? initialNoise(r.seed, C, F, h, w);
+  if (noise.length !== n) throw new GenerateRequestError(`initialNoise has ${noise.length} values, expected (1, ${C}, ${F}, ${h}, ${w})`);
+  const scheduler = createScheduler(r.scheduler.className, r.scheduler.config, r.steps, { noise: r.schedulerNoise ?? schedulerNoise(r.seed) });
+  const sigma = Math.fround(scheduler.initNoiseSigma);
+  let latents: Float32Array = noise.map((v) => Math.fround(v * sigma));
+
+  abortIfNeeded(hooks.signal, 'denoising', 0);
+  const text = await conditioning(m, r, cfg);
+  const batch = cfg ? 2 : 1;
+  const t0 = performance.now();
+  let textTensor: Tensor | null = e.upload(text.data, [batch, text.tokens, text.dim]);
+  try {
+    const steps = scheduler.timesteps;
+    for (const [i, t] of steps.entries()) {
+      abortIfNeeded(hooks.signal, 'denoising', i);
+      const modelInput = scheduler.scaleModelInput(latents, t);
+      const framesIn = videoToFramesNhwc(modelInput, 1, C, F, h, w);
+      const x = e.upload(cfg ? concat(framesIn, framesIn) : framesIn, [batch * F, h, w, C]);
+      let out: Float32Array;
+      try {
+        const eps = m.unet.forward(x, new Array(batch).fill(t), textTensor, F, { semantics: r.semantics });
+        try {
+          out = await e.read(eps);
+        } finally {
+          eps.release();
+        }
+      } finally {
+        x.release();
+      }
+      const half = F * h * w * C;
+      let uncond: Float32Array | undefined, textPred: Float32Array | undefined, noisePred: Float32Array;
+      if (cfg) {
+        uncond = framesNhwcToVideo(out.subarray(0, half), 1, C, F, h, w);
+        textPred = framesNhwcToVideo(out.subarray(half), 1, C, F, h, w);
+        noisePred = classifierFreeGuidance(uncond, textPred, r.guidance);
+      } else {
+        noisePred = framesNhwcToVideo(out, 1, C, F, h, w);
+      }
+      const res = scheduler.step(noisePred, t, latents);
+      latents = res.prevSample;
+      hooks.onStepRecord?.({
+        step: i, t, latentModelInput: modelInput, noisePredUncond: uncond, noisePredText: textPred, noisePred,
+        latentsOut: latents, predOriginalSample: res.predOriginalSample,
+      });
+      if (hooks.onPreview) hooks.onPreview({ frames: latentPreview(res.predOriginalSample, F, h, w), width: w, height: h });
+      const elapsedMs = performance.now() - t0;
+      hooks.onStep?.({ step: i + 1, steps: steps.length, elapsedMs, etaMs: (elapsedMs / (i + 1)) * (steps.length - i - 1) });
+    }
+    textTensor.release();
+    textTensor = null;
+    const denoiseMs = performance.now() - t0;
+
+    const result: GenerateResult = {
+      latents, frames: [], width: r.width, height: r.height, timesteps: scheduler.timesteps, timings: { denoiseMs, decodeMs: 0 },
+    };
+    if (r.decode === false) return result;
+    const t1 = performance.now();
+    if (r.keepFloatFrames) result.floatFrames = [];
+    for (let f = 0; f < F; f++) {
+      abortIfNeeded(hooks.signal, 'decoding');
+      const img = m.vae.decodeFrame(latentFrame(latents, C, F, h, w, f), h, w);
+      let raw: Float32Array;
+      try {
+        raw = await e.read(img);
+      } finally {
+        img.release();
+      }
+      const [, H, W] = img.shape;
+      const rgba = imageToRgba(raw, H, W);
+      result.frames.push(rgba);
+      result.floatFrames?.push(toUnitRange(raw));
+      hooks.onFrame?.(f, rgba, W, H);
+    }
+    result.timings.decodeMs = performance.now() - t1;
+    return result;
+  } finally {
+    textTensor?.release();
+  }
+}
+
+function concat(a: Float32Array, b: Float32Array): Float32Array {
+  const out = new Float32Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
+}
