@@ -78,6 +78,18 @@ describe('real checkpoint manifests', () => {
     }
   });
 
+  it('standalone LDM VAE files (vae-ft-mse-840000 style) and prefix-less CLIP / LDM UNet files map too', async () => {
+    const strip = (m: string, prefix: string) => new Map([...entries(manifest(m))].map(([k, e]) => [k.replace(prefix, ''), e]));
+    const vae = await loadWeights([await headerOnlyFile(strip('sd15_vae_ldm', 'first_stage_model.'), 'vae-ft-mse-840000-ema-pruned.safetensors')]);
+    const ref = shapesOfManifest('sd15_vae_diffusers');
+    expect(vae.vae!.names().sort()).toEqual([...ref.keys()].sort());
+    for (const [k, sh] of ref) expect(vae.vae!.shape(k), k).toEqual(sh);
+    const text = await loadWeights([await headerOnlyFile(strip('clip_vit_l14_text_transformers', 'text_model.'), 'model.safetensors')]);
+    expect(text.textEncoder!.names().length).toBe(196);
+    const unet = await loadWeights([await headerOnlyFile(strip('sd15_unet_ldm', 'model.diffusion_model.'), 'unet.safetensors')]);
+    expect(unet.unet!.names().sort()).toEqual([...shapesOfManifest('sd15_unet_diffusers').keys()].sort());
+  });
+
   it('the SD1.5 single file maps all three models; EMA copies, scheduler buffers and position_ids are ignored', async () => {
     const f = await fromManifest('sd15_single_file_ldm', [
       ['model_ema.decay', { dtype: 'F32', shape: [] }],

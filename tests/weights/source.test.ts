@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openNodeFileSource } from '../../src/platform/node-file-source';
 import { openSafetensors, writeSafetensors } from '../../src/weights/safetensors';
-import { blobSource, openUrlSource } from '../../src/weights/source';
+import { blobSource, openUrlSource, opfsSource } from '../../src/weights/source';
 import { randn } from '../random';
 
 // A real HTTP server on 127.0.0.1 serving one file three ways: with Range support, ignoring Range (200), 404/403.
@@ -88,5 +88,14 @@ describe('byte sources', () => {
       await expect(node.read(node.size - 3, 4)).rejects.toMatchObject({ code: 'truncated' });
     } finally { await node.close(); }
     await expect(openNodeFileSource('/nonexistent/file.safetensors')).rejects.toMatchObject({ code: 'io' });
+  });
+
+  it('reads an OPFS file handle through its File (a stand-in handle: Node has no OPFS)', async () => {
+    const handle = { kind: 'file', name: 'unet.safetensors', getFile: async () => new File([file], 'unet.safetensors') } as unknown as FileSystemFileHandle;
+    const f = await openSafetensors(await opfsSource(handle));
+    expect(f.name).toBe('unet.safetensors');
+    expect(Array.from(await f.read('a.weight'))).toEqual(Array.from(values));
+    const broken = { kind: 'file', name: 'gone.safetensors', getFile: async () => { throw new DOMException('not found', 'NotFoundError'); } } as unknown as FileSystemFileHandle;
+    await expect(opfsSource(broken)).rejects.toMatchObject({ code: 'io', message: expect.stringMatching(/^gone\.safetensors: cannot open the stored file/) });
   });
 });
