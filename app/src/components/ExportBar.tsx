@@ -64,7 +64,7 @@ export function ExportBar({ result, fps, loop, currentFrame, disabled }: ExportB
           title={video.includes(c) ? undefined : `This browser cannot encode ${c.toUpperCase()} (WebCodecs)`}
           onClick={() => run(c, async (p) => ({ blob: await encodeVideo(frames, width, height, c, { fps, repeat: loop ? 3 : 1, onProgress: p }), file: name(c) }))}
         >
-          {label(c, c.toUpperCase())}
+          {label(c, c === 'mp4' ? 'MP4' : 'WebM')}
         </button>
       ))}
       <button type="button" disabled={busy} onClick={() => run('sprite', async () => ({ blob: await encodeSpriteSheet(frames, width, height), file: name('png', 'sprite') }))}>
