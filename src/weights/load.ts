@@ -45,6 +45,11 @@ function describe(file: SafetensorsFile, mapping: FileMapping, motionVersion?: M
 export async function detectLayout(file: SafetensorsFile, options: { motionVersion?: MotionVersion } = {}): Promise<DetectedLayout> {
   const keys = [...file.tensors.keys()];
   if (keys.length > 0 && keys.filter(isLoraKey).length >= keys.length / 2) {
+    // kohya names can only be resolved against a loaded base model; their kind is known from the prefix.
+    if (keys.some((k) => /^lora_(unet|te\d?)_/.test(k))) {
+      const motion = keys.every((k) => !/^lora_unet_/.test(k) || /motion_modules/.test(k));
+      return { kind: motion && keys.some((k) => /motion_modules/.test(k)) ? 'motion-lora' : 'sd-lora', layout: 'kohya', components: [] };
+    }
     const lora = await parseLora(file);
     return { kind: lora.kind, layout: lora.layout, components: [] };
   }

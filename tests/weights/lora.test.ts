@@ -4,7 +4,7 @@
 // element); a transposed or mis-indexed up/down product is off by O(0.1).
 import { afterAll, describe, expect, it } from 'vitest';
 import { openNodeFileSource, type NodeFileSource } from '../../src/platform/node-file-source';
-import { loadWeights } from '../../src/weights/load';
+import { detectLayout, loadWeights } from '../../src/weights/load';
 import { parseLora } from '../../src/weights/lora';
 import { openSafetensors, openSafetensorsBytes, writeSafetensors, type SafetensorsFile, type TensorToWrite } from '../../src/weights/safetensors';
 import type { WeightMap } from '../../src/weights/weight-map';
@@ -90,6 +90,7 @@ describe('SD LoRA (synthetic kohya / PEFT / conv)', () => {
       { name: 'lora_te_text_model_encoder_layers_0_self_attn_q_proj.alpha', dtype: 'F32', shape: [], data: [1] },
     ]);
     const lora = await openSafetensorsBytes(loraBytes, 'style.safetensors');
+    expect(await detectLayout(lora)).toEqual({ kind: 'sd-lora', layout: 'kohya', components: [] });
     const plain = await loadWeights([unet, clip]);
     const w = await loadWeights([unet, clip], { loras: [{ file: lora, strength: 0.8 }] });
     expect(w.warnings).toEqual([]);
