@@ -3,6 +3,9 @@
 import {
   DeviceLostError, GpuCapabilityError, GpuOutOfMemoryError, GpuUnavailableError, GpuValidationError, ShaderCompileError,
 } from '../gpu/errors';
+import { ModelWeightsError } from '../models/layers';
+import { VaeWeightError } from '../models/vae-decoder';
+import { GenerateRequestError } from '../pipeline/errors';
 import { WeightFileError } from '../weights/errors';
 import type { UserError } from './protocol';
 
@@ -11,10 +14,6 @@ export class InvalidSettingsError extends Error {
   override name = 'InvalidSettingsError';
 }
 
-/** A generate request before any model finished loading. */
-export class NotLoadedError extends Error {
-  override name = 'NotLoadedError';
-}
 
 const SMALLER = 'Try a smaller size (256×256 or 384×384), fewer frames, or close other tabs that use the GPU.';
 
@@ -57,7 +56,10 @@ export function describeError(e: unknown): UserError {
     return { kind: 'capability', message: e.message, suggestion: 'Try f32 precision, a smaller size or fewer frames.', detail };
   }
   if (e instanceof InvalidSettingsError) return { kind: 'invalid-settings', message: e.message, detail };
-  if (e instanceof NotLoadedError) return { kind: 'not-loaded', message: e.message, suggestion: 'Load a model first.', detail };
+  if (e instanceof GenerateRequestError) return { kind: 'invalid-settings', message: `These settings cannot run: ${e.message}.`, detail };
+  if (e instanceof ModelWeightsError || e instanceof VaeWeightError) {
+    return { kind: 'bad-model-file', message: 'A model file does not have the weights this model needs.', suggestion: 'Check that each file is in the right slot and made for Stable Diffusion 1.5.', detail };
+  }
   if (e instanceof ShaderCompileError || e instanceof GpuValidationError) {
     return { kind: 'internal', message: 'The GPU rejected a computation; this is a bug in AnimateDiff Web.', suggestion: 'Please report it with the details below. Generate again to retry on a fresh device.', detail };
   }

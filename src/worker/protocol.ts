@@ -73,7 +73,6 @@ export type ErrorKind =
   | 'device-lost'
   | 'bad-model-file' // a weight file that is corrupt, truncated, of the wrong kind, or a pickle
   | 'network' // a download failed (HTTP status, CORS, no Range support)
-  | 'not-loaded' // generate before a model finished loading
   | 'invalid-settings'
   | 'internal'; // a bug in this project (validation error, shader compile error, anything unexpected)
 

@@ -5,7 +5,9 @@ import type { Engine } from '../gpu/engine';
 import { openSafetensors, type SafetensorsFile } from '../weights/safetensors';
 import { blobSource, type ByteSource, openUrlSource } from '../weights/source';
 import { InvalidSettingsError } from './errors';
-import type { FileSource, GenerateSettings, LoadPhase, ModelSelection, ModelSummary } from './protocol';
+import { generate, type PipelineModels, type SchedulerChoice } from '../pipeline/generate';
+import { defaultSchedulerFor } from '../schedulers';
+import type { FileSource, GenerateSettings, LoadPhase, ModelSelection, ModelSummary, SchedulerName } from './protocol';
 
 export const LIMITS = {
   frames: { min: 8, max: 32 },
@@ -44,6 +46,7 @@ export async function openSource(src: FileSource): Promise<ByteSource> {
 export type LoadProgress = (phase: LoadPhase, file: string | undefined, loaded: number, total: number) => void;
 
 export interface LoadedModels {
+  pipeline(engine: Engine): PipelineModels;
   summary(engine: Engine, loadMs: number): ModelSummary;
   dispose(): void;
 }
@@ -78,8 +81,34 @@ export async function loadSelection(engine: Engine, selection: ModelSelection, s
   throw new Error('The generation pipeline is not part of this build yet.');
 }
 
+/** The scheduler class and config each UI scheduler choice maps to (see src/schedulers defaultSchedulerFor). */
+export function schedulerFor(name: SchedulerName): SchedulerChoice {
+  const version = name === 'ddim' ? 'v2' : name === 'euler-trailing' ? 'lightning' : 'animatelcm';
+  const d = defaultSchedulerFor(version);
+  return { className: d.className, config: d.config };
+}
+
+/** One generation: progress per step, the x0 preview, and the frames as the VAE decodes them. */
 export async function runGeneration(engine: Engine, models: LoadedModels, settings: GenerateSettings, signal: AbortSignal, hooks: GenerationHooks): Promise<void> {
-  void engine; void models; void settings; void hooks;
-  abortIfNeeded(signal);
-  throw new Error('The generation pipeline is not part of this build yet.');
+  let step = 0;
+  await generate(models.pipeline(engine), {
+    prompt: settings.prompt,
+    negativePrompt: settings.negativePrompt,
+    seed: settings.seed,
+    frames: settings.frames,
+    width: settings.width,
+    height: settings.height,
+    steps: settings.steps,
+    guidance: settings.guidance,
+    scheduler: schedulerFor(settings.scheduler),
+    clipSkip: settings.clipSkip,
+  }, {
+    signal,
+    onStep: (info) => {
+      step = info.step;
+      hooks.onStep(info);
+    },
+    onPreview: (p) => hooks.onPreview(step + 1, p.frames, p.width, p.height),
+    onFrame: (index, rgba, width, height) => hooks.onFrame(index, settings.frames, rgba, width, height),
+  });
 }
