@@ -66,6 +66,16 @@ export interface UrlSourceOptions {
   fetch?: FetchFn;
   /** A label for messages (defaults to the URL). */
   name?: string;
+  /** Cancels pending requests; the AbortError propagates unchanged (not a WeightFileError). */
+  signal?: AbortSignal;
+  /** Extra attempts after a network error or HTTP 5xx/429 (default 2), with 250 ms · 4^attempt backoff. */
+  retries?: number;
+  /** Backoff base in ms (tests set 0). */
+  retryDelayMs?: number;
+}
+
+function isAbort(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && (e as { name?: string }).name === 'AbortError';
 }
 
 function httpStatusMessage(status: number): string {
@@ -94,16 +104,29 @@ export async function openUrlSource(url: string, options: UrlSourceOptions = {})
   const doFetch: FetchFn = options.fetch ?? ((input, init) => fetch(input, init));
   const name = options.name ?? url;
 
+  const retries = options.retries ?? 2, delay = options.retryDelayMs ?? 250;
+
   async function get(start: number, endInclusive: number): Promise<Response> {
-    let res: Response;
-    try {
-      res = await doFetch(url, { headers: { Range: `bytes=${start}-${endInclusive}` } });
-    } catch (e) {
-      throw new WeightFileError(
-        'io', name,
-        `network error while fetching bytes ${start}–${endInclusive} (offline, blocked by CORS, or the server closed the connection): ${String(e)}`,
-        { cause: e },
-      );
+    let res: Response | null = null;
+    for (let attempt = 0; ; attempt++) {
+      const last = attempt >= retries;
+      try {
+        res = await doFetch(url, { headers: { Range: `bytes=${start}-${endInclusive}` }, signal: options.signal });
+      } catch (e) {
+        if (isAbort(e)) throw e;
+        if (!last) { await new Promise((r) => setTimeout(r, delay * 4 ** attempt)); continue; }
+        throw new WeightFileError(
+          'io', name,
+          `network error while fetching bytes ${start}–${endInclusive} (offline, blocked by CORS, or the server closed the connection): ${String(e)}`,
+          { cause: e },
+        );
+      }
+      if ((res.status >= 500 || res.status === 429) && !last) {
+        await res.body?.cancel().catch(() => undefined);
+        await new Promise((r) => setTimeout(r, delay * 4 ** attempt));
+        continue;
+      }
+      break;
     }
     if (res.status === 200) {
       await res.body?.cancel().catch(() => undefined);
@@ -150,6 +173,7 @@ export async function openUrlSource(url: string, options: UrlSourceOptions = {})
       try {
         buf = await res.arrayBuffer();
       } catch (e) {
+        if (isAbort(e)) throw e;
         throw new WeightFileError('io', name, `download interrupted at bytes ${offset}–${offset + length - 1}: ${String(e)}`, { cause: e });
       }
       if (buf.byteLength !== length) {

@@ -15,6 +15,7 @@ const file = writeSafetensors([
 let server: Server;
 let base = '';
 let rangeRequests = 0;
+let flaky = 0;
 
 beforeAll(async () => {
   server = createServer((req, res) => {
@@ -23,6 +24,7 @@ beforeAll(async () => {
     if (path === '/gated.safetensors') { res.writeHead(403).end('forbidden'); return; }
     if (path === '/norange.safetensors') { res.writeHead(200, { 'Content-Length': file.length }).end(Buffer.from(file)); return; }
     if (path === '/drop.safetensors') { req.socket.destroy(); return; }
+    if (path === '/flaky.safetensors' && flaky++ % 2 === 0) { res.writeHead(503).end('busy'); return; }
     const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
     if (!m) { res.writeHead(200, { 'Content-Length': file.length }).end(Buffer.from(file)); return; }
     rangeRequests++;
@@ -71,9 +73,18 @@ describe('byte sources', () => {
     await expect(openUrlSource(`${base}/norange.safetensors`)).rejects.toMatchObject({ code: 'no-range', message: expect.stringMatching(/ignores HTTP Range/) });
     const wrong = await openUrlSource(`${base}/wrongrange.safetensors`);
     await expect(wrong.read(10, 5)).rejects.toMatchObject({ code: 'io', message: expect.stringMatching(/asked for bytes 10–14, the server sent Content-Range "bytes 11-14/) });
-    await expect(openUrlSource(`${base}/drop.safetensors`)).rejects.toMatchObject({ code: 'io', message: expect.stringMatching(/network error/) });
+    await expect(openUrlSource(`${base}/drop.safetensors`, { retryDelayMs: 0 })).rejects.toMatchObject({ code: 'io', message: expect.stringMatching(/network error/) });
     const src = await openUrlSource(`${base}/model.safetensors`);
     await expect(src.read(file.length - 2, 4)).rejects.toMatchObject({ code: 'truncated' });
+  });
+
+  it('retries transient failures (503) and lets an abort through untouched', async () => {
+    const src = await openUrlSource(`${base}/flaky.safetensors`, { retryDelayMs: 0 });
+    expect(Array.from(await src.read(0, 16))).toEqual(Array.from(file.subarray(0, 16)));
+    await expect(openUrlSource(`${base}/flaky.safetensors`, { retries: 0 })).rejects.toMatchObject({ code: 'io', message: expect.stringMatching(/HTTP status 503/) });
+    const ac = new AbortController();
+    ac.abort();
+    await expect(openUrlSource(`${base}/model.safetensors`, { signal: ac.signal })).rejects.toMatchObject({ name: 'AbortError' });
   });
 
   it('reads a Blob lazily and a Node file', async () => {
