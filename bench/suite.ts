@@ -22,7 +22,9 @@ export interface Row {
   plainMs?: number;
   /** plain ms / ours ms: > 1 means ours is faster. */
   ratio?: number;
+  /** How each side was timed: GPU timestamp queries or wall clock. */
   timing?: 'gpu' | 'wall';
+  plainTiming?: 'gpu' | 'wall';
   error?: string;
 }
 
@@ -63,7 +65,7 @@ export async function runSuite(e: Engine, factories: { file: string; cases: Case
           row.plainName = c.plain.name;
           const plain = await measure(e, c.plain.run, opts.reps);
           row.plainMs = plain.ms;
-          if (!plain.gpu) row.timing = 'wall';
+          row.plainTiming = plain.gpu ? 'gpu' : 'wall';
           row.ratio = plain.ms / ours.ms;
         }
       } catch (err) {
@@ -77,6 +79,9 @@ export async function runSuite(e: Engine, factories: { file: string; cases: Case
   return rows;
 }
 
+/** "gpu", "wall", or "gpu / wall" when ours and plain were timed differently (e.g. an onnxruntime-web baseline). */
+const timingText = (r: Row) => (r.plainTiming && r.plainTiming !== r.timing ? `${r.timing} / ${r.plainTiming}` : r.timing ?? '');
+
 const ms = (x?: number) => (x === undefined ? '' : x < 10 ? x.toFixed(3) : x.toFixed(1));
 
 /** A Markdown table (also readable as plain text) with a header block naming the adapter. */
@@ -85,14 +90,14 @@ export function formatTable(h: Header, rows: Row[]): string {
     `adapter: ${h.adapter}`,
     `runtime: ${h.runtime}, dtype: ${h.dtype}, date: ${h.date}`,
     `shapes: ${h.full ? 'real SD1.5 (--full)' : 'scaled down where marked (software adapter); run with --full on a real GPU'}`,
-    `timing: median of 3 after a warm-up; "gpu" = timestamp queries, "wall" = wall clock incl. submit/readback sync`,
+    `timing: median of 3 after a warm-up; "gpu" = sum of compute-pass timestamp queries, "wall" = wall clock incl. submit and sync (ours / plain when they differ)`,
     '',
     '| case | shape | ours ms | throughput | plain | plain ms | plain/ours | timing |',
     '|---|---|---:|---:|---|---:|---:|---|',
   ];
   for (const r of rows) {
     if (r.error) lines.push(`| ${r.name} | ${r.shape} | error: ${r.error.replace(/\|/g, '/')} | | | | | |`);
-    else lines.push(`| ${r.name} | ${r.shape} | ${ms(r.oursMs)} | ${r.rate ?? ''} | ${r.plainName ?? ''} | ${ms(r.plainMs)} | ${r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}×`} | ${r.timing ?? ''} |`);
+    else lines.push(`| ${r.name} | ${r.shape} | ${ms(r.oursMs)} | ${r.rate ?? ''} | ${r.plainName ?? ''} | ${ms(r.plainMs)} | ${r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}×`} | ${timingText(r)} |`);
   }
   return lines.join('\n');
 }
