@@ -41,6 +41,7 @@ export interface GenerateSettings {
   steps: number;
   guidance: number;
   scheduler: SchedulerName;
+  /** A1111 "CLIP skip": 1 (default) = the text encoder's last layer, 2 = the one before, … */
   clipSkip?: number;
 }
 

@@ -101,7 +101,8 @@ export async function runGeneration(engine: Engine, models: LoadedModels, settin
     steps: settings.steps,
     guidance: settings.guidance,
     scheduler: schedulerFor(settings.scheduler),
-    clipSkip: settings.clipSkip,
+    // The UI counts like A1111 (1 = the last layer); the pipeline like diffusers (layers skipped).
+    clipSkip: settings.clipSkip ? settings.clipSkip - 1 : 0,
   }, {
     signal,
     onStep: (info) => {

@@ -95,7 +95,7 @@ export function Viewer({ result, preview, streaming, version, fps, onFps, loop, 
     }
   }, [set, index, count, version, onFrameShown]);
 
-  const small = set ? Math.max(set.width, set.height) <= 256 : false;
+  const small = set ? Math.max(set.width, set.height) <= 128 : false;
   return (
     <div className="viewer">
       <div className="stage">
