@@ -1,0 +1,144 @@
+// UNetMotion vs the oracle (unet_motion_tiny/vA: diffusers UNetMotionModel.from_unet2d(UNet2DConditionModel,
+// MotionAdapter) with random weights; SD1.5 topology scaled down, v2-class with a mid-block motion module;
+// 2 samples × 16 frames of 16×16 latents; calls t501 = [501, 501] and t_mixed = [981, 1]).
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseTensorFile, type RefTensor } from '../../src/conformance/tensor-file';
+import type { Tensor } from '../../src/gpu/tensor';
+import { hyperParamsFromDiffusers, inferUNetTopology, type Semantics } from '../../src/models/config';
+import type { WeightMap } from '../../src/models/layers';
+import { UNetMotion } from '../../src/models/unet';
+import { openNodeFileSource } from '../../src/platform/node-file-source';
+import { openSafetensors } from '../../src/weights/safetensors';
+import { testEngine } from '../gpu';
+import { maxAbsDiff } from '../random';
+
+const DIR = path.resolve(__dirname, '../../../shared/oracle/vectors/unet_motion_tiny/vA');
+const config = JSON.parse(readFileSync(path.join(DIR, 'config.json'), 'utf8'));
+const inputs = parseTensorFile(readFileSync(path.join(DIR, 'inputs.safetensors')), 'inputs');
+const outputs = parseTensorFile(readFileSync(path.join(DIR, 'outputs.safetensors')), 'outputs');
+
+/** Several safetensors files as one name → tensor map (names must not collide). */
+async function mergedWeights(files: string[]): Promise<WeightMap> {
+  const sts = await Promise.all(files.map(async (f) => openSafetensors(await openNodeFileSource(path.join(DIR, f)))));
+  const owner = (n: string) => sts.find((st) => st.tensors.has(n));
+  return {
+    has: (n) => owner(n) !== undefined,
+    shape: (n) => owner(n)!.tensors.get(n)!.shape,
+    read: (n) => owner(n)!.read(n),
+  };
+}
+
+/** (b, c, f, h, w) → [b*f, h, w, c] (frames folded into the batch frame-major, channels last). */
+function videoToFramesNhwc(t: RefTensor): Float32Array {
+  const [b, c, f, h, w] = t.shape;
+  const out = new Float32Array(t.data.length);
+  for (let i = 0; i < b; i++) for (let ch = 0; ch < c; ch++) for (let fr = 0; fr < f; fr++) for (let p = 0; p < h * w; p++) {
+    out[((i * f + fr) * h * w + p) * c + ch] = t.data[(((i * c + ch) * f + fr) * h * w) + p];
+  }
+  return out;
+}
+
+/** (n, c, h, w) → [n, h, w, c]. */
+function nchwToNhwc(t: RefTensor): Float32Array {
+  const [n, c, h, w] = t.shape;
+  const out = new Float32Array(t.data.length);
+  for (let i = 0; i < n; i++) for (let ch = 0; ch < c; ch++) for (let p = 0; p < h * w; p++) out[(i * h * w + p) * c + ch] = t.data[(i * c + ch) * h * w + p];
+  return out;
+}
+
+const absMax = (a: ArrayLike<number>) => { let m = 0; for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i])); return m; };
+
+const sample = inputs.get('sample')!;
+const [B, , F, H, W] = sample.shape;
+const text = inputs.get('encoder_hidden_states')!;
+const calls = [...inputs.keys()].filter((k) => k.startsWith('timestep_')).map((k) => k.slice('timestep_'.length));
+const hyper = hyperParamsFromDiffusers(config.unet_config, config.motion_adapter_config);
+
+describe('UNetMotion topology from weights', () => {
+  it('reads channels, layer counts, attention and motion placement from the weight shapes', async () => {
+    const topo = inferUNetTopology(await mergedWeights(['unet_diffusers.safetensors', 'motion_adapter_diffusers.safetensors']));
+    const u = config.unet_config;
+    expect(topo.down.map((d) => d.channels)).toEqual(u.block_out_channels);
+    expect(topo.down.map((d) => d.attention)).toEqual(u.down_block_types.map((t: string) => t.startsWith('CrossAttn')));
+    expect(topo.up.map((d) => d.attention)).toEqual(u.up_block_types.map((t: string) => t.startsWith('CrossAttn')));
+    expect(topo.down.every((d) => d.layers === u.layers_per_block && d.motionModules === d.layers)).toBe(true);
+    expect(topo.up.every((d) => d.layers === u.layers_per_block + 1 && d.motionModules === d.layers)).toBe(true);
+    expect(topo.mid.motion).toBe(config.motion_adapter_config.use_motion_mid_block);
+    expect(topo.crossAttentionDim).toBe(u.cross_attention_dim);
+    expect(topo.timeProjDim).toBe(u.block_out_channels[0]);
+    expect(topo.motionVersion).toBe('v2');
+  });
+});
+
+/** One loaded UNet (f32, diffusers layout) and its uploaded inputs, shared by the tests below. */
+let shared: Promise<{ unet: UNetMotion; lat: Tensor; txt: Tensor; before: number; loaded: number }> | null = null;
+function loadShared() {
+  shared ??= (async () => {
+    const e = await testEngine('f32');
+    const before = e.pool.stats().buffersInUse;
+    const unet = await UNetMotion.load(e, await mergedWeights(['unet_diffusers.safetensors', 'motion_adapter_diffusers.safetensors']), hyper);
+    const loaded = e.pool.stats().buffersInUse;
+    const lat = e.upload(videoToFramesNhwc(sample), [B * F, H, W, 4]);
+    const txt = e.upload(Float32Array.from(text.data), text.shape);
+    return { unet, lat, txt, before, loaded };
+  })();
+  return shared;
+}
+
+/**
+ * Run one call in one semantics; compare the output with its float64 reference at the oracle's f32 tolerance
+ * (max(atol, rel·max|ref|), 20× PyTorch's own float32 error) and every stored intermediate of the call.
+ */
+async function checkCall(call: string, semantics: Semantics): Promise<void> {
+  const e = await testEngine('f32');
+  const { unet, lat, txt } = await loadShared();
+  const suffix = semantics === 'diffusers' ? '' : '_official';
+  const timesteps = Array.from(inputs.get(`timestep_${call}`)!.data);
+  const pending: [string, Promise<Float32Array>][] = [];
+  const onIntermediate = (block: string, t: Tensor) => {
+    const key = block === 'time_embedding' ? `inter_${call}.${block}` : `inter_${call}${suffix}.${block}`;
+    if (outputs.has(key)) pending.push([key, e.read(t)]);
+  };
+  const t0 = performance.now();
+  const y = unet.forward(lat, timesteps, txt, F, { semantics, onIntermediate });
+  const got = await e.read(y);
+  const ms = performance.now() - t0;
+  y.release();
+  // Intermediates (float32 references, batch element 0 = the first F rows): the README's single-module rule,
+  // 2e-5 of the reference maximum (at least 1e-4); an indexing or pooling bug is off by O(0.1–1).
+  for (const [key, p] of pending) {
+    const ref = outputs.get(key)!;
+    const refNhwc = ref.shape.length === 4 ? nchwToNhwc(ref) : Float32Array.from(ref.data);
+    const { maxAbs } = maxAbsDiff((await p).subarray(0, refNhwc.length), refNhwc);
+    console.log(`  ${key}: max_abs ${maxAbs.toExponential(2)}`);
+    expect(maxAbs, key).toBeLessThan(Math.max(1e-4, 2e-5 * absMax(refNhwc)));
+  }
+  const name = `out_${call}${suffix}`;
+  const ref = videoToFramesNhwc(outputs.get(`${name}_f64`)!);
+  const { maxAbs } = maxAbsDiff(got, ref);
+  const tol = config.recommended_tolerance_f32[name];
+  const bound = Math.max(tol.atol, tol.rel_to_ref_max * absMax(ref));
+  console.log(`${name}: max_abs ${maxAbs.toExponential(2)} (bound ${bound.toExponential(2)}) in ${ms.toFixed(0)} ms`);
+  expect(maxAbs, name).toBeLessThan(bound);
+}
+
+describe('UNetMotion (unet_motion_tiny/vA, f32, diffusers layout)', () => {
+  for (const call of calls) {
+    for (const semantics of ['diffusers', 'official_animatediff'] as Semantics[]) {
+      it(`out_${call}${semantics === 'diffusers' ? '' : '_official'} (${semantics} semantics)`, () => checkCall(call, semantics), 400_000); // software Vulkan on shared cores: the first call compiles every pipeline
+    }
+  }
+
+  it('releases every activation and every weight', async () => {
+    const e = await testEngine('f32');
+    const { unet, lat, txt, before, loaded } = await loadShared();
+    lat.release();
+    txt.release();
+    expect(e.pool.stats().buffersInUse, 'activations released').toBe(loaded);
+    unet.release();
+    shared = null;
+    expect(e.pool.stats().buffersInUse, 'weights released').toBeLessThanOrEqual(before + 1); // +1: GEMM placeholder
+  });
+});
