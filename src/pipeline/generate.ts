@@ -60,6 +60,8 @@ export interface GenerateRequest {
   schedulerNoise?: NoiseSource;
   /** Skip the VAE (returns latents only). */
   decode?: boolean;
+  /** Decode only the first N frames (quick look at a long clip; tests). Default: all. */
+  decodeFrames?: number;
   /** Also return the decoded frames as float32 NHWC in [0, 1] (what diffusers' output_type='np' holds). */
   keepFloatFrames?: boolean;
 }
@@ -198,7 +200,8 @@ export async function generate(m: PipelineModels, r: GenerateRequest, hooks: Gen
     if (r.decode === false) return result;
     const t1 = performance.now();
     if (r.keepFloatFrames) result.floatFrames = [];
-    for (let f = 0; f < F; f++) {
+    const toDecode = Math.min(F, r.decodeFrames ?? F);
+    for (let f = 0; f < toDecode; f++) {
       abortIfNeeded(hooks.signal, 'decoding');
       const img = m.vae.decodeFrame(latentFrame(latents, C, F, h, w, f), h, w);
       let raw: Float32Array;

@@ -1,0 +1,118 @@
+// The whole generation loop vs the oracle pipeline_tiny/vA (diffusers AnimateDiffPipeline with the tiny UNet +
+// MotionAdapter of unet_motion_tiny/vA and the VAE of vae_decoder_tiny/vA), replaying its initial noise and
+// prompt embeddings (and LCM's injected noise), diffusers semantics; plus cancellation.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { compare, toleranceFor } from '../src/conformance/compare';
+import { parseTensorFile, toF32 } from '../src/conformance/tensor-file';
+import { hyperParamsFromDiffusers } from '../src/models/config';
+import { UNetMotion } from '../src/models/unet';
+import { VaeDecoder } from '../src/models/vae-decoder';
+import { GenerationCancelledError } from '../src/pipeline/errors';
+import { generate, type GenerateRequest, type PipelineModels } from '../src/pipeline/generate';
+import { openNodeFileSource } from '../src/platform/node-file-source';
+import type { SchedulerClass } from '../src/schedulers';
+import { loadWeights } from '../src/weights/load';
+import { openSafetensors } from '../src/weights/safetensors';
+import { testEngine } from './gpu';
+
+const VECTORS = path.resolve(__dirname, '../../shared/oracle/vectors');
+const DIR = path.join(VECTORS, 'pipeline_tiny/vA');
+const config = JSON.parse(readFileSync(path.join(DIR, 'config.json'), 'utf8'));
+const inputs = parseTensorFile(readFileSync(path.join(DIR, 'inputs.safetensors')), 'inputs');
+const outputs = parseTensorFile(readFileSync(path.join(DIR, 'outputs.safetensors')), 'outputs');
+const unetConfig = JSON.parse(readFileSync(path.join(VECTORS, 'unet_motion_tiny/vA/config.json'), 'utf8'));
+const vaeConfig = JSON.parse(readFileSync(path.join(VECTORS, 'vae_decoder_tiny/vA/config.json'), 'utf8')).vae_config;
+
+const open = async (rel: string) => openSafetensors(await openNodeFileSource(path.resolve(DIR, rel)));
+
+let models: Promise<PipelineModels> | null = null;
+function loadModels(): Promise<PipelineModels> {
+  models ??= (async () => {
+    const e = await testEngine('f32');
+    // The weight files named in config.json `weights` (paths relative to this folder), through src/weights.
+    const rel = (s: string) => s.split(' ')[0];
+    const w = await loadWeights([await open(rel(config.weights.unet)), await open(rel(config.weights.motion_adapter)), await open(rel(config.weights.vae))]);
+    const unet = await UNetMotion.load(e, w.unet!, hyperParamsFromDiffusers(unetConfig.unet_config, unetConfig.motion_adapter_config), { semantics: 'diffusers' });
+    const vae = await VaeDecoder.load(e, w.vae!, { groups: vaeConfig.norm_num_groups, scalingFactor: vaeConfig.scaling_factor });
+    return { engine: e, unet, vae };
+  })();
+  return models;
+}
+
+const [, , F, h, w] = inputs.get('latents_init')!.shape;
+const dim = inputs.get('prompt_embeds')!.shape[2];
+
+function requestFor(run: string, extra: Partial<GenerateRequest> = {}): GenerateRequest {
+  const r = config.runs[run];
+  const lcmNoise = (_n: number, step: number) => toF32(outputs.get(`${run}.lcm_noise${step}`) ?? (() => { throw new Error(`${run}: no lcm_noise${step}`); })());
+  return {
+    seed: 0, frames: config.num_frames, width: config.width, height: config.height,
+    steps: r.num_inference_steps, guidance: r.guidance_scale,
+    scheduler: { className: r.scheduler_class as SchedulerClass, config: r.scheduler_config },
+    embeddings: { positive: toF32(inputs.get('prompt_embeds')!), negative: toF32(inputs.get('negative_prompt_embeds')!), tokens: 77, dim },
+    initialNoise: toF32(inputs.get('latents_init')!),
+    schedulerNoise: lcmNoise,
+    semantics: 'diffusers',
+    keepFloatFrames: true,
+    ...extra,
+  };
+}
+
+describe('generate() vs pipeline_tiny/vA (f32, diffusers semantics)', () => {
+  for (const run of ['ddim_4', 'euler_trailing_4', 'lcm_4']) {
+    it(`${run}: timesteps, final latents and decoded video`, async () => {
+      const m = await loadModels();
+      const decoded = outputs.has(`${run}.video`);
+      const framesSeen: number[] = [];
+      const previews: number[] = [];
+      // ddim_4 decodes every frame; the other runs only the frames `video` holds (the VAE dominates the test time).
+      const decodeFrames = run === 'ddim_4' ? F : outputs.get(`${run}.video`)?.shape[1];
+      const res = await generate(m, requestFor(run, { decode: decoded, decodeFrames }), {
+        onFrame: (i, rgba, W, H) => { framesSeen.push(i); expect(rgba.length).toBe(W * H * 4); },
+        onPreview: (p) => { previews.push(p.frames.length); expect(p.width).toBe(w); },
+      });
+      expect(res.timesteps).toEqual(config.runs[run].timesteps);
+      expect(previews).toEqual(new Array(res.timesteps.length).fill(F));
+      // Tolerance: the oracle's runs.<run>.recommended_tolerance_f32.latents_final, vs the float64 run.
+      const ref = outputs.get(`${run}.latents_final_f64`)!;
+      const c = compare(res.latents, ref.data, toleranceFor(config, `${run}.latents_final`, 'F32'));
+      expect(c.maxAbs, `latents_final max abs ${c.maxAbs} (bound ${c.bound})`).toBeLessThanOrEqual(c.bound);
+      if (!decoded) return;
+      expect(framesSeen).toEqual([...Array(decodeFrames).keys()]);
+      // `video` holds the first frames (b, f, H, W, 3) in [0, 1]; ours are NHWC per frame.
+      const video = outputs.get(`${run}.video`)!;
+      const [, vf, H, W] = video.shape;
+      const got = new Float32Array(vf * H * W * 3);
+      for (let f = 0; f < vf; f++) got.set(res.floatFrames![f], f * H * W * 3);
+      const cv = compare(got, video.data, toleranceFor(config, `${run}.video`, 'F32'));
+      expect(cv.maxAbs, `video max abs ${cv.maxAbs} (bound ${cv.bound})`).toBeLessThanOrEqual(cv.bound);
+    });
+  }
+
+  it('cancels after step 1 with GenerationCancelledError and releases every GPU tensor', async () => {
+    const m = await loadModels();
+    // Warm-up (one step, no decode) so one-time placeholder buffers of the ops exist before counting.
+    await generate(m, requestFor('ddim_4', { steps: 1, decode: false }));
+    const before = m.engine.pool.stats().buffersInUse;
+    const ac = new AbortController();
+    const steps: number[] = [];
+    const p = generate(m, requestFor('ddim_4'), { signal: ac.signal, onStep: (s) => { steps.push(s.step); if (s.step === 1) ac.abort(); } });
+    await expect(p).rejects.toBeInstanceOf(GenerationCancelledError);
+    await expect(p).rejects.toMatchObject({ name: 'AbortError', stage: 'denoising', step: 1 });
+    expect(steps).toEqual([1]);
+    expect(m.engine.pool.stats().buffersInUse).toBe(before);
+  });
+
+  it('cancels between VAE frames', async () => {
+    const m = await loadModels();
+    const ac = new AbortController();
+    const before = m.engine.pool.stats().buffersInUse;
+    const seen: number[] = [];
+    const p = generate(m, requestFor('euler_trailing_4', { steps: 1 }), { signal: ac.signal, onFrame: (i) => { seen.push(i); if (i === 1) ac.abort(); } });
+    await expect(p).rejects.toMatchObject({ name: 'AbortError', stage: 'decoding' });
+    expect(seen).toEqual([0, 1]);
+    expect(m.engine.pool.stats().buffersInUse).toBe(before);
+  });
+});
