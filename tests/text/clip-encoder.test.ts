@@ -2,13 +2,15 @@
 // against transformers' CLIPTextModel outputs in the oracle set clip_text_tiny.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { openNodeFileSource } from '../../src/platform/node-file-source';
 import { createClipTextEncoder, type WeightMap } from '../../src/text/clip-encoder';
+import { loadWeights, openSafetensors } from '../../src/weights';
 
 const DIR = '/work/shared/oracle/vectors/clip_text_tiny/vA';
 
 interface StEntry { dtype: string; shape: number[]; data_offsets: [number, number] }
 
-/** Minimal safetensors reader (F32/F64/I64) for the oracle files. */
+/** Minimal safetensors reader (F32/F64/I64) for the oracle's inputs/outputs (int64 ids, float64 references). */
 function readSafetensors(path: string): { header: Record<string, StEntry>; get(name: string): Float32Array | Float64Array | BigInt64Array } {
   const buf = readFileSync(path);
   const n = Number(buf.readBigUInt64LE(0));
@@ -30,14 +32,20 @@ function readSafetensors(path: string): { header: Record<string, StEntry>; get(n
   };
 }
 
-/** A WeightMap over a safetensors file whose keys are `prefix` + canonical names. */
-function weightMap(path: string, prefix = ''): WeightMap {
+/** Weights as the app loads them: src/weights maps either layout to canonical `text_model.*` names. */
+async function loadTextEncoder(path: string): Promise<WeightMap> {
+  const loaded = await loadWeights([await openSafetensors(await openNodeFileSource(path))]);
+  if (!loaded.textEncoder) throw new Error(`${path}: no text encoder found`);
+  return loaded.textEncoder;
+}
+
+/** A WeightMap straight over a file's own keys (no mapping), for the missing-weight error. */
+function rawWeightMap(path: string): WeightMap {
   const st = readSafetensors(path);
-  const key = (name: string) => prefix + name;
   return {
-    has: (name) => key(name) in st.header,
-    shape: (name) => st.header[key(name)].shape,
-    read: async (name) => st.get(key(name)) as Float32Array,
+    has: (name) => name in st.header,
+    shape: (name) => st.header[name].shape,
+    read: async (name) => st.get(name) as Float32Array,
   };
 }
 
@@ -63,15 +71,15 @@ function expectClose(got: Float32Array, name: string) {
 }
 
 const tc = config.text_config;
-const layouts: [string, string, string][] = [
-  ['transformers', 'text_encoder_transformers.safetensors', ''],
-  ['LDM single-file', 'text_encoder_ldm.safetensors', 'cond_stage_model.transformer.'],
+const layouts: [string, string][] = [
+  ['transformers', 'text_encoder_transformers.safetensors'],
+  ['LDM single-file', 'text_encoder_ldm.safetensors'],
 ];
 
 describe('CLIP text encoder (onnxruntime-web, wasm EP)', () => {
-  for (const [layout, file, prefix] of layouts) {
+  for (const [layout, file] of layouts) {
     it(`${layout} weights: last_hidden_state and clip-skip-1 (penultimate + final LN) match transformers`, async () => {
-      const weights = weightMap(`${DIR}/${file}`, prefix);
+      const weights = await loadTextEncoder(`${DIR}/${file}`);
       const common = { heads: tc.num_attention_heads, hiddenAct: tc.hidden_act, layerNormEps: tc.layer_norm_eps, executionProviders: ['wasm' as const] };
       const enc = await createClipTextEncoder(weights, common);
       expect(enc.ep).toBe('wasm');
@@ -90,7 +98,7 @@ describe('CLIP text encoder (onnxruntime-web, wasm EP)', () => {
   }
 
   it('each batch row is encoded independently (row 1 alone = row 1 of the batch)', async () => {
-    const enc = await createClipTextEncoder(weightMap(`${DIR}/text_encoder_transformers.safetensors`), {
+    const enc = await createClipTextEncoder(await loadTextEncoder(`${DIR}/text_encoder_transformers.safetensors`), {
       heads: tc.num_attention_heads, executionProviders: ['wasm'],
     });
     const both = await enc.encode(ids, batch);
@@ -101,11 +109,11 @@ describe('CLIP text encoder (onnxruntime-web, wasm EP)', () => {
   });
 
   it('rejects bad input with specific messages', async () => {
-    const weights = weightMap(`${DIR}/text_encoder_transformers.safetensors`);
+    const weights = await loadTextEncoder(`${DIR}/text_encoder_transformers.safetensors`);
     await expect(createClipTextEncoder(weights, { heads: 5 })).rejects.toThrow(/not divisible into 5 heads/);
     await expect(createClipTextEncoder(weights, { heads: tc.num_attention_heads, clipSkip: tc.num_hidden_layers }))
       .rejects.toThrow(/clipSkip/);
-    const ldmUnstripped = weightMap(`${DIR}/text_encoder_ldm.safetensors`);
+    const ldmUnstripped = rawWeightMap(`${DIR}/text_encoder_ldm.safetensors`); // LDM keys, not canonical names
     await expect(createClipTextEncoder(ldmUnstripped)).rejects.toThrow(/token_embedding.weight' is missing/);
     const enc = await createClipTextEncoder(weights, { heads: tc.num_attention_heads, executionProviders: ['wasm'] });
     await expect(enc.encode(new Int32Array(seqLen + 1))).rejects.toThrow(/are not .* × 77/);
