@@ -104,15 +104,11 @@ export function dispatchGemm(e: Engine, d: GemmDispatch): void {
     .u32(d.strideA).u32(d.strideB).u32(d.strideC).u32(d.colOffset)
     .u32(rb?.rowsPerEntry ?? 1).u32(rb?.table.shape[0] ?? 1).u32(rb ? rb.table.shape[1] : 0).i32(c.pad)
     .u32(c.H).u32(c.W).u32(c.Cin).u32(c.KW)
-    .u32(c.Ho).u32(c.Wo).u32(c.stride).u32(d.transB ? d.K : d.N);
+    .u32(c.Ho).u32(c.Wo).u32(c.stride).u32(d.transB ? d.K : d.N)
+    .u32((ep.bias ? 1 : 0) | (rb ? 2 : 0) | (ep.residual ? 4 : 0));
   const unused = dummy(e, out.dtype);
   // Booleans go in as 0/1: GPUProgrammableStage.constants only takes numbers (Dawn rejects true/false).
-  const constants: Record<string, number> = {
-    ACT: ACTIVATION_ID[ep.act ?? 'none'],
-    HAS_BIAS: ep.bias ? 1 : 0,
-    HAS_ROW_BIAS: rb ? 1 : 0,
-    HAS_RESIDUAL: ep.residual ? 1 : 0,
-  };
+  const constants: Record<string, number> = { ACT: ACTIVATION_ID[ep.act ?? 'none'] };
   if (!vecB) constants.TRANS_B = d.transB ? 1 : 0;
   const maxWg = e.limits.maxComputeWorkgroupsPerDimension;
   const wg = [Math.ceil(d.N / GEMM_TILE), Math.ceil(d.M / GEMM_TILE), d.batch] as const;
