@@ -6,6 +6,7 @@
 // that semantics or "both", against the `_f64` twin where present (else the f32 reference), at the
 // tolerance of `recommended_tolerance_f32` (see compare.ts).
 import type { Engine } from '../gpu/engine';
+import type { ByteSource } from '../weights/source';
 import type { RefTensor } from './tensor-file';
 
 /** Which motion-module GroupNorm a run uses (README "Two semantics"). */
@@ -34,6 +35,10 @@ export interface FolderReader {
   read(relPath: string): Promise<Uint8Array>;
   /** Names of the files directly in the folder. */
   list(): Promise<string[]>;
+  /** A random-access source for the weight loaders (src/weights). */
+  source(relPath: string): Promise<ByteSource>;
+  /** Release what `source` opened (file handles); called when the harness is done. */
+  close?(): Promise<void>;
 }
 
 /** One way the folder's weights are stored: a label for the report and the weight files that make it up. */

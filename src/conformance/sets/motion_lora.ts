@@ -1,0 +1,86 @@
+// Runner for `motion_lora` folders: the base UNet + motion modules of `config.base_model` (another folder) with a
+// MotionLoRA merged by the project's loader (src/weights: W_eff = W + s·up@down) at each scale s the outputs name
+// (`out_scale<s>`), and without it (`out_no_lora`); `_official` twins in official semantics.
+import { hyperParamsFromDiffusers } from '../../models/config';
+import type { WeightMap } from '../../models/layers';
+import { UNetMotion } from '../../models/unet';
+import { mergeLora, parseLora } from '../../weights/lora';
+import { openSafetensorsBytes } from '../../weights/safetensors';
+import type { WeightMap as LoaderWeightMap } from '../../weights/weight-map';
+import { ConformanceError, type FolderReader, layoutsPresent, type RunContext, type RunOutputs, type SetRunner, type VectorConfig, type WeightLayout } from '../registry';
+import { runUNetCall, semanticsSuffix, uploadUNetInputs } from './unet_motion_tiny';
+
+/** `base_model` is a relative folder path, possibly followed by a note ("../../unet_motion_tiny/vA/ (same …)"). */
+function baseDir(config: VectorConfig): string {
+  const raw = typeof config.base_model === 'string' ? config.base_model.trim().split(/\s+/)[0] : '';
+  if (!raw) throw new ConformanceError('config.json has no base_model folder');
+  return raw.endsWith('/') ? raw : `${raw}/`;
+}
+
+const LORA_FILE = { diffusers: 'motion_lora_diffusers.safetensors', original: 'motion_lora_original.safetensors' } as const;
+
+/** The output's LoRA scale: `out_scale0.5` → 0.5, `out_no_lora` → null. */
+function scaleOf(name: string): number | null {
+  const m = /^out_scale([0-9.]+)$/.exec(name);
+  return m ? Number(m[1]) : null;
+}
+
+async function readBaseConfig(files: FolderReader, base: string): Promise<VectorConfig> {
+  try {
+    return JSON.parse(new TextDecoder().decode(await files.read(`${base}config.json`)));
+  } catch (e) {
+    throw new ConformanceError(`${files.dir}/${base}config.json (the base model's config) cannot be read: ${(e as Error).message}`);
+  }
+}
+
+export const runner: SetRunner = {
+  name: 'motion_lora',
+  matches: (config: VectorConfig) => config.set === 'motion_lora',
+  layouts(config, files): Promise<WeightLayout[]> {
+    const b = baseDir(config);
+    return layoutsPresent(files, [
+      { name: 'diffusers', files: [`${b}unet_diffusers.safetensors`, `${b}motion_adapter_diffusers.safetensors`, LORA_FILE.diffusers] },
+      { name: 'ldm+original', files: [`${b}unet_ldm.safetensors`, `${b}motion_module_original.safetensors`, LORA_FILE.original] },
+    ], 'base model + MotionLoRA');
+  },
+
+  async run(ctx: RunContext): Promise<RunOutputs> {
+    const { engine: e, inputs, config } = ctx;
+    const loraPath = ctx.layout.files.find((f) => f === LORA_FILE.diffusers || f === LORA_FILE.original);
+    if (!loraPath) throw new ConformanceError(`${ctx.dir}: layout ${ctx.layout.name} has no MotionLoRA file`);
+    const baseConfig = await readBaseConfig(ctx.files, baseDir(config));
+    const hyper = hyperParamsFromDiffusers(baseConfig.unet_config ?? {}, baseConfig.motion_adapter_config ?? {});
+    const base = await ctx.loadWeights(ctx.layout.files.filter((f) => f !== loraPath));
+    const baseMap: LoaderWeightMap = { has: (n) => base.has(n), shape: (n) => [...base.shape(n)], read: (n) => base.read(n), names: () => [...base.names()] };
+    const lora = await parseLora(await openSafetensorsBytes(await ctx.files.read(loraPath), loraPath), { unet: baseMap });
+    const t = inputs.get('timestep');
+    if (!t) throw new ConformanceError(`${ctx.dir}: inputs.safetensors has no timestep`);
+    const timesteps = Array.from(t.data);
+    const sfx = semanticsSuffix(ctx.semantics);
+    const out: RunOutputs = new Map();
+    const x = uploadUNetInputs(e, inputs, ctx.dir);
+    try {
+      for (const name of ctx.wanted) {
+        if (!name.endsWith(sfx) || !name.startsWith('out_') || (sfx === '' && name.endsWith('_official'))) continue;
+        const plain = sfx ? name.slice(0, -sfx.length) : name;
+        const s = scaleOf(plain);
+        if (s === null && plain !== 'out_no_lora') continue;
+        let weights: WeightMap = base;
+        if (s !== null) {
+          const merged = mergeLora(baseMap, lora, s);
+          if (merged.skipped.length) throw new ConformanceError(`${loraPath}: ${merged.skipped.length} LoRA targets missing from the base model`);
+          weights = merged.weights;
+        }
+        const unet = await UNetMotion.load(e, weights, hyper);
+        try {
+          await runUNetCall(e, unet, x, timesteps, ctx.semantics, { out: plain }, ctx.wanted, out);
+        } finally {
+          unet.release();
+        }
+      }
+    } finally {
+      x.release();
+    }
+    return out;
+  },
+};
