@@ -1,7 +1,10 @@
 // Model configuration: a small set of hyper-parameters that weights cannot tell (head counts, GroupNorm groups,
 // eps), plus the topology read from the weight shapes (channels, block counts, attention / motion placement).
 // Nothing here hard-codes SD1.5's 320/640/1280: those come from the weights.
+import type { MotionVersion } from '../weights/layouts/motion';
 import { ModelWeightsError, Scope, type WeightMap } from './layers';
+
+export type { MotionVersion };
 
 /**
  * Which reference the motion modules (and, for v1 modules, the ResNet GroupNorms) follow:
@@ -13,9 +16,6 @@ import { ModelWeightsError, Scope, type WeightMap } from './layers';
  * Statistics are never pooled across batch elements (CFG halves are different samples).
  */
 export type Semantics = 'official_animatediff' | 'diffusers';
-
-/** AnimateDiff motion-module generation (research notes §1.3): decides the official ResNet GroupNorm mode. */
-export type MotionVersion = 'v1' | 'v2' | 'v3';
 
 /** What the weights cannot say. Field names follow diffusers' config.json where one exists. */
 export interface UNetHyperParams {
@@ -32,7 +32,10 @@ export interface UNetHyperParams {
   motionHeads: number;
   /** `motion_norm_num_groups` (32). */
   motionNormGroups: number;
-  /** Override the motion-module version found in the weights (only affects official semantics). */
+  /**
+   * Motion-module version (the loader's `LoadedWeights.motion.version`, or the user's choice): under official
+   * semantics 'v1' pools the ResNet / conv_norm_out GroupNorms over frames. Default: inferred from the weights.
+   */
   motionVersion?: MotionVersion;
 }
 

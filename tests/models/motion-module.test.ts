@@ -7,6 +7,7 @@ import { parseTensorFile, type RefTensor } from '../../src/conformance/tensor-fi
 import { MotionModule } from '../../src/models/motion-module';
 import type { WeightMap } from '../../src/models/layers';
 import { openNodeFileSource } from '../../src/platform/node-file-source';
+import { loadWeights } from '../../src/weights/load';
 import { openSafetensors } from '../../src/weights/safetensors';
 import { hasF16, testEngine } from '../gpu';
 import { maxAbsDiff } from '../random';
@@ -16,9 +17,11 @@ const config = JSON.parse(readFileSync(path.join(DIR, 'config.json'), 'utf8'));
 const inputs = parseTensorFile(readFileSync(path.join(DIR, 'inputs.safetensors')), 'inputs');
 const outputs = parseTensorFile(readFileSync(path.join(DIR, 'outputs.safetensors')), 'outputs');
 
-async function safetensorsMap(file: string): Promise<WeightMap & { names(): string[] }> {
-  const st = await openSafetensors(await openNodeFileSource(path.join(DIR, file)));
-  return { has: (n) => st.tensors.has(n), shape: (n) => st.tensors.get(n)!.shape, read: (n) => st.read(n), names: () => [...st.tensors.keys()] };
+/** A weight file through the project's loader (src/weights): canonical diffusers names whatever the layout. */
+async function canonical(file: string): Promise<WeightMap> {
+  const loaded = await loadWeights([await openSafetensors(await openNodeFileSource(path.join(DIR, file)))]);
+  if (!loaded.unet) throw new Error(`${file}: the loader found no motion module`);
+  return loaded.unet;
 }
 
 /** NCHW float64 reference → NHWC float32 (upload order). */
@@ -41,12 +44,17 @@ describe('MotionModule (motion_module/vA)', () => {
     { out: 'out_original', framesPerGroup: 1, what: 'official semantics (GroupNorm per frame)' },
   ] as const;
 
-  for (const precision of ['f32', 'f16'] as const) {
-    it(`matches ${cases.map((c) => c.out).join(' and ')} (${precision}, diffusers layout)`, async () => {
+  const runs = [
+    { precision: 'f32', layout: 'diffusers', file: 'weights_diffusers.safetensors' },
+    { precision: 'f32', layout: 'original', file: 'weights_original.safetensors' },
+    { precision: 'f16', layout: 'diffusers', file: 'weights_diffusers.safetensors' },
+  ] as const;
+  for (const { precision, layout, file } of runs) {
+    it(`matches ${cases.map((c) => c.out).join(' and ')} (${precision}, ${layout} layout)`, async () => {
       if (precision === 'f16' && !(await hasF16())) return;
       const e = await testEngine(precision);
       const before = e.pool.stats().buffersInUse;
-      const mm = await MotionModule.load(e, await safetensorsMap('weights_diffusers.safetensors'), {
+      const mm = await MotionModule.load(e, await canonical(file), {
         heads: cfg.num_attention_heads, groups: cfg.norm_num_groups, peLength: cfg.num_positional_embeddings,
       });
       const loaded = e.pool.stats().buffersInUse;
@@ -62,7 +70,7 @@ describe('MotionModule (motion_module/vA)', () => {
         // f32: the oracle's bound max(atol, rel·max|ref|) = 20× the float32-vs-float64 error of PyTorch itself;
         // f16: 2e-2 of the output maximum (README: f16 single modules; measured f16 error there is 1e-3 relative).
         const bound = precision === 'f32' ? Math.max(tol.atol, tol.rel_to_ref_max * refMax(c.out)) : 2e-2 * refMax(c.out);
-        console.log(`${precision} ${c.out}: max_abs ${maxAbs.toExponential(2)} (bound ${bound.toExponential(2)})`);
+        console.log(`${precision} ${layout} ${c.out}: max_abs ${maxAbs.toExponential(2)} (bound ${bound.toExponential(2)})`);
         expect(maxAbs, c.what).toBeLessThan(bound);
       }
       xt.release();
@@ -80,7 +88,7 @@ describe('MotionModule (motion_module/vA)', () => {
 
   it('names a missing weight and leaks nothing', async () => {
     const e = await testEngine('f32');
-    const full = await safetensorsMap('weights_diffusers.safetensors');
+    const full = await canonical('weights_diffusers.safetensors');
     const broken: WeightMap = { ...full, has: (k) => k !== 'transformer_blocks.1.attn2.to_v.weight' && full.has(k) };
     const before = e.pool.stats().buffersInUse;
     await expect(MotionModule.load(e, broken, { heads: 8, groups: 32 })).rejects.toThrow(/transformer_blocks\.1\.attn2\.to_v\.weight/);
