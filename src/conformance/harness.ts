@@ -25,7 +25,8 @@ export interface HarnessOptions {
 export interface ResultLine {
   name: string;
   layout: string;
-  semantics: Semantics;
+  /** The mode the run used; 'both' when every output of the folder is semantics-free. */
+  semantics: Semantics | 'both';
   status: 'PASS' | 'FAIL' | 'NOT COMPARED';
   maxAbs?: number;
   rel?: number;
@@ -122,7 +123,8 @@ export async function runConformance(opts: HarnessOptions): Promise<HarnessResul
   if (!names.length) throw new ConformanceError(`${files.dir}: no reference outputs to compare`);
   const sem = new Map(names.map((n) => [n, semanticsOf(n, semTable)]));
   const modes: Semantics[] = (['diffusers', 'official_animatediff'] as const).filter((m) => [...sem.values()].includes(m));
-  if (!modes.length) modes.push('diffusers'); // only "both" outputs: either mode holds
+  const onlyBoth = !modes.length;
+  if (onlyBoth) modes.push('diffusers'); // only "both" outputs: either mode holds
   const skip = runner.notProduced?.(config) ?? [];
 
   const layouts: WeightLayout[] = await runner.layouts(config, files);
@@ -139,6 +141,7 @@ export async function runConformance(opts: HarnessOptions): Promise<HarnessResul
     for (const [mi, mode] of modes.entries()) {
       const wanted = names.filter((n) => sem.get(n) === mode || (sem.get(n) === 'both' && mi === 0));
       if (!wanted.length) continue;
+      const label = onlyBoth ? 'both' : mode;
       let produced: RunOutputs;
       const before = engine.pool.stats().buffersInUse;
       try {
@@ -147,31 +150,31 @@ export async function runConformance(opts: HarnessOptions): Promise<HarnessResul
           loadWeights: (paths) => (opts.loadWeights ?? loadCanonicalWeights)(files, paths),
         });
       } catch (e) {
-        emit({ name: `(run ${runner.name})`, layout: layout.name, semantics: mode, status: 'FAIL', message: `run failed: ${(e as Error).stack ?? e}` });
+        emit({ name: `(run ${runner.name})`, layout: layout.name, semantics: label, status: 'FAIL', message: `run failed: ${(e as Error).stack ?? e}` });
         continue;
       }
       const leaked = engine.pool.stats().buffersInUse - before;
       if (leaked > 0) {
-        emit({ name: `(run ${runner.name})`, layout: layout.name, semantics: mode, status: 'FAIL', message: `${leaked} GPU buffers still in use after the run (leak)` });
+        emit({ name: `(run ${runner.name})`, layout: layout.name, semantics: label, status: 'FAIL', message: `${leaked} GPU buffers still in use after the run (leak)` });
       }
       for (const name of wanted) {
         const got = produced.get(name);
         if (!got) {
           if (skip.some((re) => re.test(name))) {
-            emit({ name, layout: layout.name, semantics: mode, status: 'NOT COMPARED', message: 'not computed by this runner' });
+            emit({ name, layout: layout.name, semantics: label, status: 'NOT COMPARED', message: 'not computed by this runner' });
           } else {
-            emit({ name, layout: layout.name, semantics: mode, status: 'FAIL', message: 'not produced by the runner' });
+            emit({ name, layout: layout.name, semantics: label, status: 'FAIL', message: 'not produced by the runner' });
           }
           continue;
         }
         const f32 = refs.get(name)!;
         const ref = refs.get(`${name}_f64`) ?? f32;
         if (got.length !== ref.data.length) {
-          emit({ name, layout: layout.name, semantics: mode, status: 'FAIL', message: `produced ${got.length} values, reference ${JSON.stringify(ref.shape)} has ${ref.data.length}` });
+          emit({ name, layout: layout.name, semantics: label, status: 'FAIL', message: `produced ${got.length} values, reference ${JSON.stringify(ref.shape)} has ${ref.data.length}` });
           continue;
         }
         const c = compare(got, ref.data, toleranceFor(config, name, f32.dtype));
-        emit({ name, layout: layout.name, semantics: mode, status: c.pass ? 'PASS' : 'FAIL', maxAbs: c.maxAbs, rel: c.rel, bound: c.bound });
+        emit({ name, layout: layout.name, semantics: label, status: c.pass ? 'PASS' : 'FAIL', maxAbs: c.maxAbs, rel: c.rel, bound: c.bound });
       }
     }
   }

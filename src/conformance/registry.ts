@@ -21,7 +21,7 @@ export type VectorConfig = Record<string, any> & { set?: string };
  */
 export interface CanonicalWeights {
   has(name: string): boolean;
-  shape(name: string): readonly number[];
+  shape(name: string): number[];
   read(name: string): Promise<Float32Array>;
   /** Every canonical name. */
   names(): Iterable<string>;
