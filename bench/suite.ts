@@ -1,7 +1,20 @@
 // Runs benchmark case factories on one engine and formats the result table. Shared by the Node
 // runner (bench/run.ts) and the browser page (bench/browser.ts); no Node or DOM APIs here.
 import type { Engine } from '../src/gpu/engine';
-import { type CaseFactory, measure } from './harness';
+import { type BenchCase, type CaseFactory, measure } from './harness';
+
+/**
+ * A case that is an external baseline (e.g. onnxruntime-web) for one of our cases: `versus` names
+ * our case; the table then prints our time over theirs. Cases may set it; known ones are mapped here.
+ */
+export type VersusCase = BenchCase & { versus?: string };
+
+const KNOWN_BASELINES: [RegExp, string][] = [
+  // bench/cases/ort.ts: the ONNX graph of exactly the work of our fused temporalAttention.
+  [/^ORT-web temporal attention core\b/, 'temporal attention (motion module)'],
+];
+
+const versusOf = (c: VersusCase): string | undefined => c.versus ?? KNOWN_BASELINES.find(([re]) => re.test(c.name))?.[1];
 
 export interface SuiteOptions {
   full: boolean;
@@ -25,6 +38,8 @@ export interface Row {
   /** How each side was timed: GPU timestamp queries or wall clock. */
   timing?: 'gpu' | 'wall';
   plainTiming?: 'gpu' | 'wall';
+  /** This row is an external baseline for our case of this name. */
+  versus?: string;
   error?: string;
 }
 
@@ -52,7 +67,7 @@ export async function runSuite(e: Engine, factories: { file: string; cases: Case
     }
     for (const c of list) {
       if (opts.filter && !`${file} ${c.name}`.toLowerCase().includes(opts.filter.toLowerCase())) { c.dispose(); continue; }
-      const row: Row = { file, name: c.name, shape: c.shape };
+      const row: Row = { file, name: c.name, shape: c.shape, versus: versusOf(c) };
       try {
         const ours = await measure(e, c.run, opts.reps);
         row.oursMs = ours.ms;
@@ -98,6 +113,15 @@ export function formatTable(h: Header, rows: Row[]): string {
   for (const r of rows) {
     if (r.error) lines.push(`| ${r.name} | ${r.shape} | error: ${r.error.replace(/\|/g, '/')} | | | | | |`);
     else lines.push(`| ${r.name} | ${r.shape} | ${ms(r.oursMs)} | ${r.rate ?? ''} | ${r.plainName ?? ''} | ${ms(r.plainMs)} | ${r.ratio === undefined ? '' : `${r.ratio.toFixed(2)}×`} | ${timingText(r)} |`);
+  }
+  const pairs = rows.filter((r) => r.versus && r.oursMs !== undefined)
+    .map((r) => ({ theirs: r, ours: rows.find((o) => o.name === r.versus && o.oursMs !== undefined) }))
+    .filter((x): x is { theirs: Row; ours: Row } => x.ours !== undefined);
+  if (pairs.length) {
+    lines.push('', '| ours vs external baseline | ours ms | baseline | baseline ms | ours/baseline |', '|---|---:|---|---:|---:|');
+    for (const { ours, theirs } of pairs) {
+      lines.push(`| ${ours.name} | ${ms(ours.oursMs)} (${ours.timing}) | ${theirs.name} | ${ms(theirs.oursMs)} (${theirs.timing}) | ${(ours.oursMs! / theirs.oursMs!).toFixed(2)} |`);
+    }
   }
   return lines.join('\n');
 }

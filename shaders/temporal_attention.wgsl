@@ -13,11 +13,14 @@
 //   softmax in f32:  s[j] = exp(s[j] - max s),  l = Σ s[j]
 //   pass 2: out[i,d] = Σ_j s[j]·v[j,d] / l       (each chunk of d is complete: no cross-chunk state)
 // Bindings: 0 params, 1 qkv, 2 out.
-struct Params { frames: u32, positions: u32, heads: u32, scale: f32 }
+struct Params { positions: u32, heads: u32, scale: f32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> qkv: array<T>;
 @group(0) @binding(2) var<storage, read_write> out: array<T>;
 
+// Frame count and head dim are pipeline constants so every loop over frames has a fixed trip count and
+// the score row s[] can live in registers (a runtime bound would force dynamic indexing into memory).
+override F: u32 = 16u;   // frames (≤ 64)
 override D: u32 = 40u;   // head dim
 override DT: u32 = 40u;  // head-dim columns per chunk (≤ 64: 64 rows × DT f32 ≤ 16 KiB)
 const WG: u32 = 64u;
@@ -27,7 +30,6 @@ var<workgroup> tile: array<f32, WG * DT>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let F = p.frames;
   let P = p.positions;
   let C = p.heads * D;
   let C3 = 3u * C;
@@ -45,7 +47,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let my_row = (b * F + i) * P + pos;
 
   var s: array<f32, MAX_F>;
-  for (var j = 0u; j < MAX_F; j++) { s[j] = 0.0; }
+  for (var j = 0u; j < F; j++) { s[j] = 0.0; }
 
   // ---- pass 1: scores
   for (var d0 = 0u; d0 < D; d0 += DT) {

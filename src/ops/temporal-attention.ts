@@ -50,9 +50,9 @@ export function temporalAttention(e: Engine, qkv: Tensor, opts: TemporalAttentio
   e.dispatch({
     kernel: TEMPORAL,
     dtype: qkv.dtype,
-    bindings: [new Params().u32(r.f).u32(r.p).u32(r.heads).f32(r.scale).bytes(), qkv, out],
+    bindings: [new Params().u32(r.p).u32(r.heads).f32(r.scale).bytes(), qkv, out],
     workgroups: [Math.ceil(r.p / positionsPerGroup), r.heads, r.b],
-    constants: { D: r.d, DT: temporalChunk(r.d) },
+    constants: { F: r.f, D: r.d, DT: temporalChunk(r.d) },
   });
   return out;
 }
