@@ -60,8 +60,7 @@ describe('OnnxGraphBuilder', () => {
 /** Float64 reference of the temporal attention (see src/onnx/temporal-attention-graph.ts). */
 function temporalAttentionRef(x: Float32Array, s: { batch: number; frames: number; positions: number; channels: number; heads: number },
   w: { wq: Float32Array; wk: Float32Array; wv: Float32Array; wo: Float32Array; bo: Float32Array }): Float64Array {
-  const { batch: B, frames: F, positions: P, channels: C, heads: H } = s;
-  const D = C / H, N = B * F * P;
+  const C = s.channels, N = s.batch * s.frames * s.positions;
   const mm = (m: Float32Array) => {
     const o = new Float64Array(N * C);
     for (let r = 0; r < N; r++) for (let j = 0; j < C; j++) {
