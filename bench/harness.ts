@@ -19,18 +19,22 @@ export interface BenchCase {
 /** A module under bench/cases/ exports `cases(engine, { full })`; `full` = real SD1.5 shapes (real GPU). */
 export type CaseFactory = (e: Engine, opts: { full: boolean }) => BenchCase[] | Promise<BenchCase[]>;
 
-export interface Timing { ms: number; gpu: boolean }
+/** `ms`: GPU time where timestamps exist, else wall; `wallMs`: wall-clock median (for comparisons with wall-timed baselines). */
+export interface Timing { ms: number; gpu: boolean; wallMs: number }
 
 /** Warm up once, then take the median of `reps` runs; GPU timestamps where available, else wall time. */
 export async function measure(e: Engine, run: () => void | Promise<void>, reps = 3): Promise<Timing> {
   await e.time(run);
   const samples: number[] = [];
+  const walls: number[] = [];
   let gpu = true;
   for (let i = 0; i < reps; i++) {
     const t = await e.time(run);
     if (t.gpuMs === null) gpu = false;
     samples.push(t.gpuMs ?? t.wallMs);
+    walls.push(t.wallMs);
   }
-  samples.sort((a, b) => a - b);
-  return { ms: samples[Math.floor(samples.length / 2)], gpu };
+  const median = (x: number[]) => x.sort((a, b) => a - b)[Math.floor(x.length / 2)];
+  // Mixed samples (a timestamp missing in one rep) fall back to wall time throughout.
+  return gpu ? { ms: median(samples), gpu, wallMs: median(walls) } : { ms: median(walls), gpu, wallMs: median(walls) };
 }
