@@ -29,6 +29,8 @@ export interface Row {
   name: string;
   shape: string;
   oursMs?: number;
+  /** Wall-clock median of ours (equals oursMs when wall-timed). */
+  oursWallMs?: number;
   /** "12.3 GFLOP/s" or "4.5 GB/s" (both when the case gives both). */
   rate?: string;
   plainName?: string;
@@ -71,6 +73,7 @@ export async function runSuite(e: Engine, factories: { file: string; cases: Case
       try {
         const ours = await measure(e, c.run, opts.reps);
         row.oursMs = ours.ms;
+        row.oursWallMs = ours.wallMs;
         row.timing = ours.gpu ? 'gpu' : 'wall';
         const rates: string[] = [];
         if (c.flops) rates.push(`${(c.flops / ours.ms / 1e6).toFixed(2)} GFLOP/s`);
@@ -118,9 +121,12 @@ export function formatTable(h: Header, rows: Row[]): string {
     .map((r) => ({ theirs: r, ours: rows.find((o) => o.name === r.versus && o.oursMs !== undefined) }))
     .filter((x): x is { theirs: Row; ours: Row } => x.ours !== undefined);
   if (pairs.length) {
+    // Compared like for like: wall against wall when the baseline is wall-timed (ORT's device is not ours).
     lines.push('', '| ours vs external baseline | ours ms | baseline | baseline ms | ours/baseline |', '|---|---:|---|---:|---:|');
     for (const { ours, theirs } of pairs) {
-      lines.push(`| ${ours.name} | ${ms(ours.oursMs)} (${ours.timing}) | ${theirs.name} | ${ms(theirs.oursMs)} (${theirs.timing}) | ${(ours.oursMs! / theirs.oursMs!).toFixed(2)} |`);
+      const wall = theirs.timing === 'wall';
+      const mine = wall ? ours.oursWallMs! : ours.oursMs!;
+      lines.push(`| ${ours.name} | ${ms(mine)} (${wall ? 'wall' : ours.timing}) | ${theirs.name} | ${ms(theirs.oursMs)} (${theirs.timing}) | ${(mine / theirs.oursMs!).toFixed(2)} |`);
     }
   }
   return lines.join('\n');
