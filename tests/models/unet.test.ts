@@ -10,6 +10,7 @@ import { hyperParamsFromDiffusers, inferUNetTopology, type Semantics } from '../
 import type { WeightMap } from '../../src/models/layers';
 import { UNetMotion } from '../../src/models/unet';
 import { openNodeFileSource } from '../../src/platform/node-file-source';
+import { loadWeights } from '../../src/weights/load';
 import { openSafetensors } from '../../src/weights/safetensors';
 import { testEngine } from '../gpu';
 import { maxAbsDiff } from '../random';
@@ -19,15 +20,16 @@ const config = JSON.parse(readFileSync(path.join(DIR, 'config.json'), 'utf8'));
 const inputs = parseTensorFile(readFileSync(path.join(DIR, 'inputs.safetensors')), 'inputs');
 const outputs = parseTensorFile(readFileSync(path.join(DIR, 'outputs.safetensors')), 'outputs');
 
-/** Several safetensors files as one name → tensor map (names must not collide). */
-async function mergedWeights(files: string[]): Promise<WeightMap> {
-  const sts = await Promise.all(files.map(async (f) => openSafetensors(await openNodeFileSource(path.join(DIR, f)))));
-  const owner = (n: string) => sts.find((st) => st.tensors.has(n));
-  return {
-    has: (n) => owner(n) !== undefined,
-    shape: (n) => owner(n)!.tensors.get(n)!.shape,
-    read: (n) => owner(n)!.read(n),
-  };
+const LAYOUTS = {
+  diffusers: ['unet_diffusers.safetensors', 'motion_adapter_diffusers.safetensors'],
+  'ldm+original': ['unet_ldm.safetensors', 'motion_module_original.safetensors'],
+} as const;
+
+/** Weight files through the project's loader (src/weights): one canonical UNetMotionModel map, whatever the layout. */
+async function canonical(files: readonly string[]): Promise<WeightMap & { names(): string[] }> {
+  const loaded = await loadWeights(await Promise.all(files.map(async (f) => openSafetensors(await openNodeFileSource(path.join(DIR, f))))));
+  if (!loaded.unet) throw new Error(`${files.join(' + ')}: the loader found no UNet`);
+  return loaded.unet;
 }
 
 /** (b, c, f, h, w) → [b*f, h, w, c] (frames folded into the batch frame-major, channels last). */
@@ -58,7 +60,7 @@ const hyper = hyperParamsFromDiffusers(config.unet_config, config.motion_adapter
 
 describe('UNetMotion topology from weights', () => {
   it('reads channels, layer counts, attention and motion placement from the weight shapes', async () => {
-    const topo = inferUNetTopology(await mergedWeights(['unet_diffusers.safetensors', 'motion_adapter_diffusers.safetensors']));
+    const topo = inferUNetTopology(await canonical(LAYOUTS.diffusers));
     const u = config.unet_config;
     expect(topo.down.map((d) => d.channels)).toEqual(u.block_out_channels);
     expect(topo.down.map((d) => d.attention)).toEqual(u.down_block_types.map((t: string) => t.startsWith('CrossAttn')));
@@ -78,7 +80,7 @@ function loadShared() {
   shared ??= (async () => {
     const e = await testEngine('f32');
     const before = e.pool.stats().buffersInUse;
-    const unet = await UNetMotion.load(e, await mergedWeights(['unet_diffusers.safetensors', 'motion_adapter_diffusers.safetensors']), hyper);
+    const unet = await UNetMotion.load(e, await canonical(LAYOUTS.diffusers), hyper);
     const loaded = e.pool.stats().buffersInUse;
     const lat = e.upload(videoToFramesNhwc(sample), [B * F, H, W, 4]);
     const txt = e.upload(Float32Array.from(text.data), text.shape);
@@ -91,9 +93,10 @@ function loadShared() {
  * Run one call in one semantics; compare the output with its float64 reference at the oracle's f32 tolerance
  * (max(atol, rel·max|ref|), 20× PyTorch's own float32 error) and every stored intermediate of the call.
  */
-async function checkCall(call: string, semantics: Semantics): Promise<void> {
+async function checkCall(call: string, semantics: Semantics, model?: UNetMotion): Promise<void> {
   const e = await testEngine('f32');
-  const { unet, lat, txt } = await loadShared();
+  const { unet: sharedUnet, lat, txt } = await loadShared();
+  const unet = model ?? sharedUnet;
   const suffix = semantics === 'diffusers' ? '' : '_official';
   const timesteps = Array.from(inputs.get(`timestep_${call}`)!.data);
   const pending: [string, Promise<Float32Array>][] = [];
@@ -130,6 +133,24 @@ describe('UNetMotion (unet_motion_tiny/vA, f32, diffusers layout)', () => {
       it(`out_${call}${semantics === 'diffusers' ? '' : '_official'} (${semantics} semantics)`, () => checkCall(call, semantics), 400_000); // software Vulkan on shared cores: the first call compiles every pipeline
     }
   }
+
+  it('LDM single-file UNet + original motion-module layout: same canonical weights, same output', async () => {
+    const e = await testEngine('f32');
+    const [a, b] = await Promise.all([canonical(LAYOUTS.diffusers), canonical(LAYOUTS['ldm+original'])]);
+    const names = a.names().filter((n) => !n.endsWith('pos_embed.pe')).sort(); // PE buffers: computed, never read
+    expect(b.names().filter((n) => !n.endsWith('pos_embed.pe')).sort()).toEqual(names);
+    for (const n of names) {
+      expect(b.shape(n), n).toEqual(a.shape(n));
+      expect(maxAbsDiff(await b.read(n), await a.read(n)).maxAbs, n).toBe(0);
+    }
+    // One full call from this layout (the loader is exact, so every other call follows).
+    const unet = await UNetMotion.load(e, b, hyper);
+    try {
+      await checkCall(calls[calls.length - 1], 'official_animatediff', unet);
+    } finally {
+      unet.release();
+    }
+  }, 400_000);
 
   it('releases every activation and every weight', async () => {
     const e = await testEngine('f32');
