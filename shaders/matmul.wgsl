@@ -83,31 +83,27 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_
     }
     workgroupBarrier();
   }
+  // Epilogue over this thread's 4x4 outputs: out = act(acc + bias + row_bias) + residual.
+  // Written once as a loop (not per row) so the activation is compiled once.
+  let accs = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
   let r0 = m0 + lid.y * 4u;
   let c0 = n0 + lid.x * 4u;
-  store_row(batch, r0 + 0u, c0, acc0);
-  store_row(batch, r0 + 1u, c0, acc1);
-  store_row(batch, r0 + 2u, c0, acc2);
-  store_row(batch, r0 + 3u, c0, acc3);
-}
-
-// Epilogue for 4 consecutive columns of one output row: bias, per-row-group bias, activation, residual.
-fn store_row(batch: u32, r: u32, c0: u32, acc: vec4<f32>) {
-  if (r >= p.M) { return; }
-  let obase = batch * p.strideC + r * p.ldc + p.colOffset;
   let has_bias = (p.flags & 1u) != 0u;
   let has_row_bias = (p.flags & 2u) != 0u;
   let has_residual = (p.flags & 4u) != 0u;
-  var tbase = 0u;
-  if (has_row_bias) { tbase = ((r / p.rowsPerEntry) % p.entries) * p.tableStride + p.colOffset; }
-  for (var j = 0u; j < 4u; j++) {
-    let col = c0 + j;
-    if (col >= p.N) { return; }
-    var v = acc[j];
+  // Runtime trip count (the rows of this thread's tile inside M): keeps compilers from unrolling
+  // 16 copies of the epilogue, which made CPU adapters (lavapipe) spend seconds compiling.
+  let n_out = 4u * min(4u, p.M - min(r0, p.M));
+  for (var t = 0u; t < n_out; t++) {
+    let r = r0 + t / 4u;
+    let col = c0 + t % 4u;
+    if (col >= p.N) { continue; }
+    let o = batch * p.strideC + r * p.ldc + p.colOffset + col;
+    var v = accs[t / 4u][t % 4u];
     if (has_bias) { v += f32(bias[p.colOffset + col]); }
-    if (has_row_bias) { v += f32(row_bias[tbase + col]); }
+    if (has_row_bias) { v += f32(row_bias[((r / p.rowsPerEntry) % p.entries) * p.tableStride + p.colOffset + col]); }
     v = activate(v, ACT);
-    if (has_residual) { v += f32(residual[obase + col]); }
-    out[obase + col] = T(v);
+    if (has_residual) { v += f32(residual[o]); }
+    out[o] = T(v);
   }
 }

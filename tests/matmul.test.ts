@@ -57,6 +57,8 @@ describe('linear (tiled GEMM)', () => {
     const acts: Activation[] = ['none', 'silu', 'gelu', 'quick_gelu', 'gelu_tanh'];
     for (const dt of await precisions()) {
       for (const [i, act] of acts.entries()) {
+        // The activation code is dtype-independent (f32 math); f16 re-checks two of them to keep compiles down.
+        if (dt === 'f16' && act !== 'none' && act !== 'gelu') continue;
         await runLinear(dt, { rows: [67], K: 45, N: 37, bias: i % 2 === 0, act, residual: i % 2 === 1 }, 10 + i);
       }
     }
