@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+// `npm test`: typecheck, unit/kernel/model/conformance tests (vitest, Node + software WebGPU), then the
+// Playwright e2e suite (headless Chromium WebGPU). Every stage runs even if an earlier one fails, so a
+// run reports everything at once; the last line totals both suites as "N passed, M failed".
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+
+const out = '.cache/test-results';
+rmSync(out, { recursive: true, force: true });
+mkdirSync(out, { recursive: true });
+const run = (cmd, args, env = {}) => spawnSync(cmd, args, { stdio: 'inherit', env: { ...process.env, ...env } }).status ?? 1;
+
+const failures = [];
+if (run('npx', ['tsc', '--noEmit', '-p', 'tsconfig.json']) !== 0) failures.push('typecheck');
+if (run('node', ['scripts/with-gpu.mjs', 'npx', 'vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile=${out}/vitest.json`]) !== 0) failures.push('unit');
+if (run('npx', ['vite', 'build']) !== 0) failures.push('build');
+else if (run('npx', ['playwright', 'test'], { PLAYWRIGHT_JSON_OUTPUT_NAME: `${out}/e2e.json` }) !== 0) failures.push('e2e');
+
+let passed = 0, failed = 0;
+const readJson = (f) => (existsSync(f) ? JSON.parse(readFileSync(f, 'utf8')) : null);
+const vitest = readJson(`${out}/vitest.json`);
+if (vitest) { passed += vitest.numPassedTests; failed += vitest.numFailedTests; }
+const e2e = readJson(`${out}/e2e.json`);
+if (e2e?.stats) { passed += e2e.stats.expected + (e2e.stats.flaky ?? 0); failed += e2e.stats.unexpected; }
+failed += failures.filter((f) => f === 'typecheck' || f === 'build').length;
+if (failures.length) console.log(`\nfailed stages: ${failures.join(', ')}`);
+console.log(`\nTotal: ${passed} passed, ${failed} failed`);
+process.exit(failures.length ? 1 : 0);
