@@ -146,7 +146,7 @@ export async function runConformance(opts: HarnessOptions): Promise<HarnessResul
       const before = engine.pool.stats().buffersInUse;
       try {
         produced = await runner.run({
-          dir: files.dir, config, inputs, wanted, engine, files, layout, semantics: mode,
+          dir: files.dir, config, inputs, references: refs, wanted, engine, files, layout, semantics: mode,
           loadWeights: (paths) => (opts.loadWeights ?? loadCanonicalWeights)(files, paths),
         });
       } catch (e) {

@@ -54,6 +54,11 @@ export interface RunContext {
   config: VectorConfig;
   /** inputs.safetensors, parsed (empty map for sets without one, e.g. clip_tokenizer). */
   inputs: Map<string, RefTensor>;
+  /**
+   * The reference outputs. Only for replaying randomness the reference recorded (LCM's injected noise
+   * `<run>.lcm_noise{i}`), never for producing a compared output.
+   */
+  references: Map<string, RefTensor>;
   /** Names in outputs.safetensors that this run must produce (those of this semantics or "both"). */
   wanted: string[];
   engine: Engine;

@@ -72,6 +72,8 @@ export interface StepInfo { step: number; steps: number; elapsedMs: number; etaM
 export interface StepRecord {
   step: number;
   t: number;
+  /** The scheduler's sample before the step. */
+  latentsIn: Float32Array;
   latentModelInput: Float32Array;
   noisePredUncond?: Float32Array;
   noisePredText?: Float32Array;
@@ -180,10 +182,11 @@ export async function generate(m: PipelineModels, r: GenerateRequest, hooks: Gen
       } else {
         noisePred = framesNhwcToVideo(out, 1, C, F, h, w);
       }
+      const latentsIn = latents;
       const res = scheduler.step(noisePred, t, latents);
       latents = res.prevSample;
       hooks.onStepRecord?.({
-        step: i, t, latentModelInput: modelInput, noisePredUncond: uncond, noisePredText: textPred, noisePred,
+        step: i, t, latentsIn, latentModelInput: modelInput, noisePredUncond: uncond, noisePredText: textPred, noisePred,
         latentsOut: latents, predOriginalSample: res.predOriginalSample,
       });
       if (hooks.onPreview) hooks.onPreview({ frames: latentPreview(res.predOriginalSample, F, h, w), width: w, height: h });

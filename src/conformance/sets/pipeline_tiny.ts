@@ -1,0 +1,133 @@
+// Runner for `pipeline_tiny` folders: the whole text-to-video loop (src/pipeline/generate.ts) with the folder's
+// prompt embeddings and initial noise, once per run in config.json `runs` (scheduler class + config, steps,
+// guidance), replaying LCM's recorded noise. The UNet / motion adapter / VAE are the files config.json `weights`
+// points to (relative paths into sibling folders); their hyper-parameters come from those folders' config.json.
+// Produces per run: scheduler tables, every per-step record, latents_final and the decoded `video` frames.
+import { hyperParamsFromDiffusers, type Semantics } from '../../models/config';
+import { UNetMotion } from '../../models/unet';
+import { VaeDecoder } from '../../models/vae-decoder';
+import { generate, type StepRecord } from '../../pipeline/generate';
+import { createScheduler, EulerDiscreteScheduler, type SchedulerClass } from '../../schedulers';
+import { ConformanceError, type FolderReader, type RunContext, type RunOutputs, type SetRunner, type VectorConfig } from '../registry';
+import { toF32 } from '../tensor-file';
+
+const dirname = (p: string) => p.slice(0, p.lastIndexOf('/') + 1);
+
+/** config.weights entries look like "../../x/vA/unet_diffusers.safetensors (or unet_ldm.safetensors)". */
+function weightFiles(config: VectorConfig, dir: string): Record<'unet' | 'motion_adapter' | 'vae', { primary: string; alternative?: string }> {
+  const w = config.weights ?? {};
+  const out: Record<string, { primary: string; alternative?: string }> = {};
+  for (const k of ['unet', 'motion_adapter', 'vae']) {
+    const s = w[k];
+    if (typeof s !== 'string') throw new ConformanceError(`${dir}: config.json weights.${k} is missing`);
+    const m = /^(\S+)(?:\s*\(or\s+(\S+)\))?/.exec(s.trim())!;
+    out[k] = { primary: m[1], alternative: m[2] ? dirname(m[1]) + m[2] : undefined };
+  }
+  return out as ReturnType<typeof weightFiles>;
+}
+
+async function readJson(files: FolderReader, rel: string): Promise<any> {
+  if (!(await files.exists(rel))) throw new ConformanceError(`${files.dir}: ${rel} is missing`);
+  return JSON.parse(new TextDecoder().decode(await files.read(rel)));
+}
+
+const sfx = (s: Semantics) => (s === 'diffusers' ? '' : '_official');
+
+export const runner: SetRunner = {
+  name: 'pipeline_tiny',
+  matches: (config: VectorConfig) => config.set === 'pipeline_tiny',
+  async layouts(config, files) {
+    const w = weightFiles(config, files.dir);
+    const layouts = [{ name: 'diffusers', files: [w.unet.primary, w.motion_adapter.primary, w.vae.primary] }];
+    if (w.unet.alternative && w.motion_adapter.alternative && w.vae.alternative) {
+      layouts.push({ name: 'ldm+original', files: [w.unet.alternative, w.motion_adapter.alternative, w.vae.alternative] });
+    }
+    const present = [];
+    for (const l of layouts) if ((await Promise.all(l.files.map((f) => files.exists(f)))).every(Boolean)) present.push(l);
+    if (!present.length) throw new ConformanceError(`${files.dir}: the weight files of config.json "weights" are missing (${layouts[0].files.join(', ')})`);
+    return present;
+  },
+  // The recorded LCM noise is an input replayed into the scheduler, not an output.
+  notProduced: () => [/\.lcm_noise\d+$/],
+
+  async run(ctx: RunContext): Promise<RunOutputs> {
+    const { engine: e, config, inputs, files } = ctx;
+    const runs = config.runs as Record<string, any> | undefined;
+    if (!runs || !Object.keys(runs).length) throw new ConformanceError(`${ctx.dir}: config.json has no runs`);
+    for (const k of ['latents_init', 'prompt_embeds', 'negative_prompt_embeds']) {
+      if (!inputs.has(k)) throw new ConformanceError(`${ctx.dir}: inputs.safetensors has no ${k}`);
+    }
+    const wf = weightFiles(config, ctx.dir);
+    const unetCfg = await readJson(files, `${dirname(wf.unet.primary)}config.json`);
+    const vaeCfg = (await readJson(files, `${dirname(wf.vae.primary)}config.json`)).vae_config ?? {};
+    const weights = await ctx.loadWeights(ctx.layout.files);
+    const unet = await UNetMotion.load(e, weights, hyperParamsFromDiffusers(unetCfg.unet_config ?? {}, unetCfg.motion_adapter_config ?? {}));
+    const out: RunOutputs = new Map();
+    const put = (name: string, v: Float32Array, semantic = true) => {
+      // Semantics-dependent records carry `_official` in official mode; semantics-free ones never do.
+      const n = semantic ? name + sfx(ctx.semantics) : name;
+      if (ctx.wanted.includes(n)) out.set(n, v);
+      else if (semantic && ctx.wanted.includes(name)) out.set(name, v); // stored once as "both"
+    };
+    let vae: VaeDecoder | null = null;
+    try {
+      vae = await VaeDecoder.load(e, weights, { groups: vaeCfg.norm_num_groups, scalingFactor: vaeCfg.scaling_factor });
+      const latentsInit = inputs.get('latents_init')!;
+      const [, , F] = latentsInit.shape;
+      const pos = inputs.get('prompt_embeds')!, neg = inputs.get('negative_prompt_embeds')!;
+      const [, tokens, dim] = pos.shape;
+      for (const [run, r] of Object.entries(runs)) {
+        if (!ctx.wanted.some((n) => n.startsWith(`${run}.`))) continue;
+        const video = ctx.references.get(`${run}.video`);
+        const scheduler = { className: r.scheduler_class as SchedulerClass, config: r.scheduler_config };
+        const records: StepRecord[] = [];
+        const res = await generate({ engine: e, unet, vae }, {
+          seed: 0, frames: config.num_frames ?? F, width: config.width, height: config.height,
+          steps: r.num_inference_steps, guidance: r.guidance_scale, scheduler,
+          embeddings: { positive: toF32(pos), negative: toF32(neg), tokens, dim },
+          initialNoise: toF32(latentsInit),
+          schedulerNoise: (_n, i) => {
+            const t = ctx.references.get(`${run}.lcm_noise${i}`);
+            if (!t) throw new ConformanceError(`${ctx.dir}: ${run} needs ${run}.lcm_noise${i} to replay the scheduler's noise`);
+            return toF32(t);
+          },
+          semantics: ctx.semantics,
+          decode: video !== undefined, decodeFrames: video?.shape[1], keepFloatFrames: true,
+        }, { onStepRecord: (rec) => records.push(rec) });
+
+        // Scheduler tables (semantics-free), from the same scheduler construction the pipeline uses.
+        const sch = createScheduler(scheduler.className, scheduler.config, r.num_inference_steps);
+        put(`${run}.timesteps`, Float32Array.from(res.timesteps), false);
+        put(`${run}.alphas_cumprod`, sch.alphasCumprod, false);
+        put(`${run}.init_noise_sigma`, Float32Array.of(sch.initNoiseSigma), false);
+        if (sch instanceof EulerDiscreteScheduler) put(`${run}.sigmas`, sch.sigmas, false);
+        for (const rec of records) {
+          const p = `${run}.step${rec.step}`;
+          put(`${p}.t`, Float32Array.of(rec.t), false);
+          put(`${p}.latent_model_input`, rec.latentModelInput);
+          put(`${p}.latents_in`, rec.latentsIn);
+          if (rec.noisePredUncond) {
+            put(`${p}.noise_pred_uncond`, rec.noisePredUncond);
+            put(`${p}.noise_pred_text`, rec.noisePredText!);
+            put(`${p}.noise_pred_guided`, rec.noisePred);
+          } else {
+            put(`${p}.noise_pred`, rec.noisePred);
+          }
+          put(`${p}.latents_out`, rec.latentsOut);
+          put(`${p}.pred_original_sample`, rec.predOriginalSample);
+        }
+        put(`${run}.latents_final`, res.latents);
+        if (video && res.floatFrames) {
+          const [, vf, H, W, C] = video.shape;
+          const v = new Float32Array(vf * H * W * C);
+          for (let f = 0; f < vf; f++) v.set(res.floatFrames[f], f * H * W * C);
+          put(`${run}.video`, v);
+        }
+      }
+    } finally {
+      vae?.release();
+      unet.release();
+    }
+    return out;
+  },
+};

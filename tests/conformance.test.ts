@@ -1,0 +1,108 @@
+// The conformance harness on every oracle set (../shared/oracle/vectors/<set>/vA), and its failure modes.
+// A set without a runner is a failing test, not a skip.
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { compare, toleranceFor } from '../src/conformance/compare';
+import { runConformance } from '../src/conformance/harness';
+import { ConformanceError, type SetRunner } from '../src/conformance/registry';
+import { nodeFolderReader } from '../src/platform/node-folder-reader';
+import { testEngine } from './gpu';
+
+const repoRoot = path.resolve(__dirname, '..');
+const VECTORS = path.resolve(repoRoot, '../shared/oracle/vectors');
+const sets = existsSync(VECTORS) ? readdirSync(VECTORS).filter((s) => existsSync(path.join(VECTORS, s, 'vA'))) : [];
+
+describe('tolerances', () => {
+  it('pass when max|out-ref| <= max(atol, rel·max|ref|), integers exactly', () => {
+    const cfg = { recommended_tolerance_f32: { image: { atol: 1e-3, rel_to_ref_max: 1e-2 } }, runs: { r: { recommended_tolerance_f32: { latents_final: { atol: 1, rel_to_ref_max: 0 } } } } };
+    const tol = toleranceFor(cfg, 'image', 'F32');
+    expect(compare([10.05, 0], [10, 0], tol)).toMatchObject({ pass: true, bound: 0.1 }); // rel term wins: 1e-2 · 10
+    expect(compare([10.2, 0], [10, 0], tol).pass).toBe(false);
+    expect(compare([0.0009], [0], tol).pass).toBe(true); // atol wins at a zero reference
+    expect(compare([NaN], [0], tol).pass).toBe(false);
+    expect(toleranceFor(cfg, 'r.latents_final', 'F32')).toMatchObject({ atol: 1, rel: 0 });
+    expect(toleranceFor(cfg, 'r.step0.noise_pred', 'F32').source).toMatch(/multi-step/);
+    const exact = toleranceFor(cfg, 'ids', 'I64');
+    expect(compare([1, 2], [1, 2], exact).pass).toBe(true);
+    expect(compare([1, 3], [1, 2], exact).pass).toBe(false);
+  });
+});
+
+describe('conformance harness on every oracle set (vA)', () => {
+  it('finds the oracle sets', () => {
+    expect(sets.length, `no sets under ${VECTORS}`).toBeGreaterThanOrEqual(7);
+  });
+  for (const set of sets) {
+    it(`${set}/vA: every compared tensor passes`, async () => {
+      const e = await testEngine('f32');
+      const lines: string[] = [];
+      const r = await runConformance({ engine: e, files: nodeFolderReader(path.join(VECTORS, set, 'vA')), log: (l) => lines.push(l) });
+      const failures = lines.filter((l) => l.startsWith('FAIL'));
+      expect(failures, failures.join('\n')).toEqual([]);
+      expect(r.passed).toBeGreaterThan(0);
+      expect(lines.at(-1)).toBe(`${r.passed} passed, 0 failed`);
+    }, 3_600_000);
+  }
+});
+
+describe('harness failure modes', () => {
+  const vae = path.join(VECTORS, 'vae_decoder_tiny/vA');
+
+  function tempFolder(files: Record<string, string | null>): string {
+    const dir = mkdtempSync(path.join(tmpdir(), 'adw-conformance-'));
+    for (const [name, content] of Object.entries(files)) {
+      if (content === null) copyFileSync(path.join(vae, name), path.join(dir, name));
+      else writeFileSync(path.join(dir, name), content);
+    }
+    return dir;
+  }
+
+  it('rejects an unknown set and a folder without outputs.safetensors with a ConformanceError naming the problem', async () => {
+    const e = await testEngine('f32');
+    const unknown = tempFolder({ 'config.json': JSON.stringify({ set: 'no_such_set' }) });
+    const noOutputs = tempFolder({ 'config.json': null, 'inputs.safetensors': null, 'vae_diffusers.safetensors': null });
+    try {
+      await expect(runConformance({ engine: e, files: nodeFolderReader(unknown), log: () => {} })).rejects.toThrow(/unknown set "no_such_set"/);
+      await expect(runConformance({ engine: e, files: nodeFolderReader(noOutputs), log: () => {} })).rejects.toThrow(ConformanceError);
+      await expect(runConformance({ engine: e, files: nodeFolderReader(noOutputs), log: () => {} })).rejects.toThrow(/outputs\.safetensors is missing/);
+    } finally {
+      for (const d of [unknown, noOutputs]) rmSync(d, { recursive: true, force: true });
+    }
+  });
+
+  it('counts a runner that produces a wrong tensor or throws as failures', async () => {
+    const e = await testEngine('f32');
+    const base: Omit<SetRunner, 'run'> = {
+      name: 'vae_decoder_tiny', matches: (c) => c.set === 'vae_decoder_tiny',
+      layouts: async () => [{ name: 'none', files: [] }], notProduced: () => [/^inter\./],
+    };
+    const wrong: SetRunner = { ...base, run: async (ctx) => new Map([['image', new Float32Array(ctx.references.get('image')!.data.length)]]) };
+    const lines: string[] = [];
+    const r = await runConformance({ engine: e, files: nodeFolderReader(vae), runners: [wrong], log: (l) => lines.push(l) });
+    expect(r.failed).toBe(1);
+    expect(lines.at(-1)).toBe('0 passed, 1 failed');
+    const throws: SetRunner = { ...base, run: async () => { throw new Error('boom'); } };
+    const r2 = await runConformance({ engine: e, files: nodeFolderReader(vae), runners: [throws], log: () => {} });
+    expect(r2.failed).toBeGreaterThan(0);
+  });
+
+  it('the CLI exits non-zero with a clear message for a broken folder', () => {
+    const unknown = tempFolder({ 'config.json': JSON.stringify({ set: 'no_such_set' }) });
+    const noOutputs = tempFolder({ 'config.json': null, 'inputs.safetensors': null, 'vae_diffusers.safetensors': null });
+    try {
+      for (const [dir, msg] of [[unknown, /unknown set "no_such_set"/], [noOutputs, /outputs\.safetensors is missing/], [path.join(unknown, 'nope'), /is not a folder/]] as const) {
+        const r = spawnSync('node', ['scripts/with-gpu.mjs', 'vite-node', 'scripts/conformance.ts', '--', dir], {
+          cwd: repoRoot, encoding: 'utf8', env: { ...process.env, PATH: `${path.join(repoRoot, 'node_modules/.bin')}:${process.env.PATH}` },
+        });
+        expect(r.status, r.stderr).not.toBe(0);
+        expect(r.stderr).toMatch(msg);
+      }
+    } finally {
+      rmSync(unknown, { recursive: true, force: true });
+      rmSync(noOutputs, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
