@@ -12,7 +12,7 @@ import { UNetMotion } from '../../src/models/unet';
 import { openNodeFileSource } from '../../src/platform/node-file-source';
 import { loadWeights } from '../../src/weights/load';
 import { openSafetensors } from '../../src/weights/safetensors';
-import { testEngine } from '../gpu';
+import { hasF16, testEngine } from '../gpu';
 import { maxAbsDiff } from '../random';
 
 const DIR = path.resolve(__dirname, '../../../shared/oracle/vectors/unet_motion_tiny/vA');
@@ -162,4 +162,27 @@ describe('UNetMotion (unet_motion_tiny/vA, f32, diffusers layout)', () => {
     shared = null;
     expect(e.pool.stats().buffersInUse, 'weights released').toBeLessThanOrEqual(before + 1); // +1: GEMM placeholder
   });
+});
+
+describe('UNetMotion (unet_motion_tiny/vA, f16)', () => {
+  it('out_t501_official in f16 compute (f32 accumulation)', async () => {
+    if (!(await hasF16())) return;
+    const e = await testEngine('f16');
+    const before = e.pool.stats().buffersInUse;
+    const unet = await UNetMotion.load(e, await canonical(LAYOUTS.diffusers), hyper);
+    const lat = e.upload(videoToFramesNhwc(sample), [B * F, H, W, 4]);
+    const txt = e.upload(Float32Array.from(text.data), text.shape);
+    const y = unet.forward(lat, Array.from(inputs.get('timestep_t501')!.data), txt, F, { semantics: 'official_animatediff' });
+    const got = await e.read(y);
+    for (const t of [y, lat, txt]) t.release();
+    unet.release();
+    expect(e.pool.stats().buffersInUse).toBeLessThanOrEqual(before + 1); // +1: GEMM placeholder
+    const ref = videoToFramesNhwc(outputs.get('out_t501_official_f64')!);
+    const { maxAbs } = maxAbsDiff(got, ref);
+    // README: ≈ 2e-2 of the output maximum for f16 compute; the oracle's own f16 run is off by 2e-3 relative
+    // (half_precision_error), a wrong layout or pooling by > 5e-2 relative (semantics_effect_f64).
+    const bound = 2e-2 * absMax(ref);
+    console.log(`f16 out_t501_official: max_abs ${maxAbs.toExponential(2)} (bound ${bound.toExponential(2)})`);
+    expect(maxAbs).toBeLessThan(bound);
+  }, 400_000);
 });
