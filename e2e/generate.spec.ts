@@ -12,7 +12,7 @@ async function recordProgress(page: Page): Promise<void> {
     const w = window as unknown as { __statuses: string[]; __showing: string[] };
     w.__statuses = [];
     w.__showing = [];
-    const status = document.querySelector('[role="status"]')!;
+    const status = document.querySelector('p.status')!;
     const canvas = document.querySelector('canvas')!;
     new MutationObserver(() => w.__statuses.push(status.textContent ?? '')).observe(status, { childList: true, subtree: true, characterData: true });
     new MutationObserver(() => w.__showing.push(canvas.dataset.showing ?? '')).observe(canvas, { attributes: true, attributeFilter: ['data-showing'] });
@@ -25,25 +25,29 @@ const recorded = (page: Page) => page.evaluate(() => {
 });
 
 const generateButton = (page: Page) => page.getByRole('button', { name: 'Generate' });
-const status = (page: Page) => page.getByRole('status').first();
+const status = (page: Page) => page.getByRole('status', { name: 'Generation status' });
 
-test('generate with the tiny model: progress, preview, frames on the canvas, GIF export, history, same seed = same frames', async ({ page }) => {
-  test.setTimeout(600_000);
+// One test, so the models load once: the tiny model still takes minutes on CI's software WebGPU (SwiftShader).
+// Guidance 1 (no classifier-free guidance: half the UNet work), 2 steps, 8 frames of 64×64.
+test('generate with the tiny model; cancel mid-run; the same seed again gives the same frames', async ({ page }) => {
+  test.setTimeout(1_200_000);
   await page.goto('/');
-  await useTinyModel(page, { frames: 8, steps: 3, size: 64 });
+  await useTinyModel(page, { frames: 8, steps: 2, size: 64 });
+  await page.getByLabel('Guidance', { exact: true }).fill('1');
   await page.getByLabel('Prompt', { exact: true }).fill('a tiny test animation of colourful noise');
   await page.getByLabel('New random seed each run').uncheck();
   await page.getByLabel('Seed', { exact: true }).fill('1234');
+
+  // 1. Generate: progress, preview, frames drawn one by one.
   await recordProgress(page);
   await generateButton(page).click();
   await expect(page.getByRole('button', { name: 'Cancel' })).toBeVisible();
-  await expect(status(page)).toContainText(/^Done: 8 frames in/, { timeout: 480_000 });
-
+  await expect(status(page)).toContainText(/^Done: 8 frames in/, { timeout: 900_000 });
   const { statuses, showing } = await recorded(page);
   expect(statuses.some((s) => s.startsWith('Loading models'))).toBe(true);
-  for (const i of [1, 2, 3]) expect(statuses.some((s) => s.startsWith(`Step ${i} of 3`)), `saw "Step ${i} of 3"`).toBe(true);
+  for (const i of [1, 2]) expect(statuses.some((s) => s.startsWith(`Step ${i} of 2`)), `saw "Step ${i} of 2"`).toBe(true);
   expect(statuses.some((s) => /elapsed · about \d+:\d\d left/.test(s))).toBe(true);
-  expect(statuses.some((s) => s.startsWith('Decoding frame'))).toBe(true);
+  for (const i of [1, 8]) expect(statuses.some((s) => s.startsWith(`Decoding frame ${i} of 8`)), `saw "Decoding frame ${i} of 8"`).toBe(true);
   expect(showing).toContain('preview');
   expect(showing.at(-1)).toBe('result');
 
@@ -63,37 +67,29 @@ test('generate with the tiny model: progress, preview, frames on the canvas, GIF
   const gif = new GifReader(new Uint8Array(readFileSync((await dl.path())!)));
   expect(gif.numFrames()).toBe(8);
   expect([gif.width, gif.height]).toEqual([64, 64]);
-
   // History keeps it.
   await expect(page.getByRole('button', { name: 'Open "a tiny test animation of colourful noise" (seed 1234)' })).toBeVisible();
 
-  // The same seed and settings give the same frames (models stay loaded: no second "Loading models").
+  // 2. Cancel mid-run: returns to ready within one step; the last animation stays on screen.
+  await page.getByLabel('Steps', { exact: true }).fill('30');
+  await generateButton(page).click();
+  await expect(status(page)).toContainText(/^Step 1 of 30/, { timeout: 300_000 });
+  await recordProgress(page);
+  await page.getByRole('button', { name: 'Cancel' }).click();
+  await expect(status(page)).toHaveText('Cancelled.', { timeout: 300_000 });
+  const after = (await recorded(page)).statuses.filter((s) => /^Step \d+ of 30/.test(s));
+  expect(after.length, `steps shown after Cancel: ${after.join(', ')}`).toBeLessThanOrEqual(1);
+  await expect(generateButton(page)).toBeEnabled();
+  await expect(page.locator('canvas')).toHaveAttribute('data-showing', 'result');
+
+  // 3. The same seed and settings again: identical pixels, and the models stay loaded.
+  await page.getByLabel('Steps', { exact: true }).fill('2');
   await recordProgress(page);
   await generateButton(page).click();
-  await expect(status(page)).toContainText(/^Done: 8 frames in/, { timeout: 300_000 });
+  await expect(status(page)).toContainText(/^Done: 8 frames in/, { timeout: 600_000 });
   expect((await recorded(page)).statuses.some((s) => s.startsWith('Loading models'))).toBe(false);
   await showFrame(page, 0);
   expect(meanAbsDiff((await canvasPixels(page)).data, first.data)).toBe(0);
-});
-
-test('cancel mid-run returns to ready within a step, and the next run works', async ({ page }) => {
-  test.setTimeout(600_000);
-  await page.goto('/');
-  await useTinyModel(page, { frames: 8, steps: 40, size: 64 });
-  await page.getByLabel('Prompt', { exact: true }).fill('cancel me');
-  await generateButton(page).click();
-  await expect(status(page)).toContainText(/^Step \d+ of 40/, { timeout: 300_000 });
-  await recordProgress(page);
-  await page.getByRole('button', { name: 'Cancel' }).click();
-  await expect(status(page)).toHaveText('Cancelled.', { timeout: 120_000 });
-  const steps = (await recorded(page)).statuses.map((s) => /^Step (\d+) of 40/.exec(s)?.[1]).filter(Boolean).map(Number);
-  // At most one more step finished after the click (the one already running).
-  expect(steps.length).toBeLessThanOrEqual(2);
-  await expect(generateButton(page)).toBeEnabled();
-  await expect(page.locator('canvas')).not.toHaveAttribute('data-showing', 'preview');
-
-  await page.getByLabel('Steps', { exact: true }).fill('2');
-  await generateButton(page).click();
-  await expect(status(page)).toContainText(/^Done: 8 frames in/, { timeout: 300_000 });
-  await expect(page.locator('canvas')).toHaveAttribute('data-showing', 'result');
+  await showFrame(page, 7);
+  expect(meanAbsDiff((await canvasPixels(page)).data, last.data)).toBe(0);
 });

@@ -1,11 +1,13 @@
-// The tiny random-weight test model, served at /tiny-model/<file> from the oracle vectors in ../shared
-// (the repo's sibling folder, both here and in CI). Used by the e2e tests (Playwright page.route) and by
-// `vite dev`/`vite preview` (a small middleware in vite.config.ts), so the "Tiny test model" preset works in demos.
+// The tiny random-weight test model, served at /tiny-model/<file>: UNet, motion adapter and VAE from the oracle
+// vectors in ../shared (the repo's sibling folder, both here and in CI), a generated text encoder (below), the CLIP
+// tokenizer, and component configs. Served by `vite dev`/`vite preview` through a small middleware in
+// vite.config.ts, so the "Tiny test model" preset works in the e2e tests and in demos alike.
 // Weight files are answered with HTTP Range support (206 + Content-Range), as the app's URL loader requires.
 
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type TensorToWrite, writeSafetensors } from '../src/weights/safetensors';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const ORACLE_DIR = path.resolve(repoRoot, '../shared/oracle');
@@ -17,7 +19,6 @@ const WEIGHTS: Record<string, string> = {
   'unet_diffusers.safetensors': V('unet_motion_tiny/vA/unet_diffusers.safetensors'),
   'motion_adapter_diffusers.safetensors': V('unet_motion_tiny/vA/motion_adapter_diffusers.safetensors'),
   'vae_diffusers.safetensors': V('vae_decoder_tiny/vA/vae_diffusers.safetensors'),
-  'text_encoder_transformers.safetensors': V('clip_text_tiny/vA/text_encoder_transformers.safetensors'),
   'tokenizer.json': path.join(ORACLE_DIR, 'tokenizer/tokenizer.json'),
   'tokenizer_config.json': path.join(ORACLE_DIR, 'tokenizer/tokenizer_config.json'),
 };
@@ -27,17 +28,64 @@ const WEIGHTS: Record<string, string> = {
  * files are (`_class_name` for diffusers, `architectures` for transformers), so the loader tells them apart by content.
  */
 const CONFIGS: Record<string, () => object> = {
+  'text_encoder_config.json': () => ({ architectures: ['CLIPTextModel'], model_type: 'clip_text_model', ...TEXT }),
   'unet_config.json': () => ({ _class_name: 'UNet2DConditionModel', ...oracleConfig('unet_motion_tiny').unet_config }),
   'motion_adapter_config.json': () => ({ _class_name: 'MotionAdapter', ...oracleConfig('unet_motion_tiny').motion_adapter_config }),
   'vae_config.json': () => ({ _class_name: 'AutoencoderKL', ...oracleConfig('vae_decoder_tiny').vae_config }),
-  'text_encoder_config.json': () => ({ architectures: ['CLIPTextModel'], model_type: 'clip_text_model', ...oracleConfig('clip_text_tiny').text_config }),
 };
+
+/**
+ * The tiny text encoder. The oracle's tiny CLIP (width 12) and tiny UNet (cross-attention width 32) come from
+ * separate model sets and do not fit together, so the tiny model's text encoder is generated here: the oracle
+ * CLIP's architecture and key layout (transformers CLIPTextModel, quick_gelu) at the UNet's width, with seeded
+ * random weights as strong as the oracle's (norm weights 1 + 0.2·N, biases 0.1·N, weights N/√fan_in,
+ * embeddings 0.5·N); the token embedding is stored in F16, as published checkpoints often are.
+ */
+const TEXT = { hidden_size: 32, intermediate_size: 128, num_attention_heads: 4, num_hidden_layers: 2, max_position_embeddings: 77, vocab_size: 49408, hidden_act: 'quick_gelu', layer_norm_eps: 1e-5, projection_dim: 32, bos_token_id: 49406, eos_token_id: 49407, pad_token_id: 49407 };
+
+function tinyTextEncoder(): Buffer {
+  let state = 0x5eed1234;
+  const uniform = () => {
+    // mulberry32
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const normal = (n: number, scale: number, shift = 0) => Float32Array.from({ length: n }, () => shift + scale * Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform()));
+  const D = TEXT.hidden_size, I = TEXT.intermediate_size;
+  const t: TensorToWrite[] = [];
+  const add = (name: string, shape: number[], data: Float32Array, dtype: 'F32' | 'F16' = 'F32') => t.push({ name: `text_model.${name}`, dtype, shape, data });
+  add('embeddings.token_embedding.weight', [TEXT.vocab_size, D], normal(TEXT.vocab_size * D, 0.5), 'F16');
+  add('embeddings.position_embedding.weight', [TEXT.max_position_embeddings, D], normal(TEXT.max_position_embeddings * D, 0.5));
+  for (let l = 0; l < TEXT.num_hidden_layers; l++) {
+    const p = `encoder.layers.${l}.`;
+    for (const n of ['layer_norm1', 'layer_norm2']) {
+      add(`${p}${n}.weight`, [D], normal(D, 0.2, 1));
+      add(`${p}${n}.bias`, [D], normal(D, 0.1));
+    }
+    for (const n of ['q_proj', 'k_proj', 'v_proj', 'out_proj']) {
+      add(`${p}self_attn.${n}.weight`, [D, D], normal(D * D, 1 / Math.sqrt(D)));
+      add(`${p}self_attn.${n}.bias`, [D], normal(D, 0.1));
+    }
+    add(`${p}mlp.fc1.weight`, [I, D], normal(I * D, 1 / Math.sqrt(D)));
+    add(`${p}mlp.fc1.bias`, [I], normal(I, 0.1));
+    add(`${p}mlp.fc2.weight`, [D, I], normal(D * I, 1 / Math.sqrt(I)));
+    add(`${p}mlp.fc2.bias`, [D], normal(D, 0.1));
+  }
+  add('final_layer_norm.weight', [D], normal(D, 0.2, 1));
+  add('final_layer_norm.bias', [D], normal(D, 0.1));
+  return Buffer.from(writeSafetensors(t, { format: 'pt' }));
+}
+
+let textEncoderBytes: Buffer | null = null;
 
 function oracleConfig(set: string): Record<string, object> {
   return JSON.parse(readFileSync(V(`${set}/vA/config.json`), 'utf8'));
 }
 
-export const TINY_MODEL_FILES = [...Object.keys(WEIGHTS), ...Object.keys(CONFIGS)];
+export const TINY_MODEL_FILES = [...Object.keys(WEIGHTS), 'text_encoder_transformers.safetensors', ...Object.keys(CONFIGS)];
 
 export function tinyModelAvailable(): boolean {
   return Object.values(WEIGHTS).every((p) => existsSync(p));
@@ -57,6 +105,8 @@ export function tinyModelResponse(name: string, range: string | undefined): Tiny
   if (CONFIGS[name]) {
     body = Buffer.from(JSON.stringify(CONFIGS[name](), null, 2));
     type = 'application/json';
+  } else if (name === 'text_encoder_transformers.safetensors') {
+    body = textEncoderBytes ??= tinyTextEncoder();
   } else if (WEIGHTS[name] && existsSync(WEIGHTS[name])) {
     body = readFileSync(WEIGHTS[name]);
     if (name.endsWith('.json')) type = 'application/json';
@@ -78,7 +128,3 @@ export function tinyModelResponse(name: string, range: string | undefined): Tiny
   };
 }
 
-/** Size of a served weight file (for tests that check downloads). */
-export function tinyModelSize(name: string): number {
-  return statSync(WEIGHTS[name]).size;
-}

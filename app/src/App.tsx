@@ -390,7 +390,7 @@ export function App() {
             </div>
           )}
           <div className="status-row">
-            <p role="status" aria-live="polite" className="status">{status}</p>
+            <p role="status" aria-live="polite" aria-label="Generation status" className="status">{status}</p>
             <progress aria-label="Generation progress" max={1} value={fraction ?? undefined} hidden={!busy} />
           </div>
           <Viewer

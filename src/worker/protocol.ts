@@ -121,8 +121,6 @@ export interface ModelSummary {
   precision: 'f16' | 'f32';
   /** A line per loaded component, e.g. "UNet (diffusers, 1.7 GB)". */
   components: string[];
-  /** Total bytes of weights held on the GPU. */
-  gpuBytes: number;
   adapter: string;
   loadMs: number;
 }
