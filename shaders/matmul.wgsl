@@ -5,11 +5,12 @@
 //
 // This file is never compiled alone: src/ops/matmul.ts appends one A loader (matmul_a*.wgsl: dense
 // [B, M, K]; conv2d*.wgsl: im2col gather from an NHWC image) and one B loader (matmul_b*.wgsl), each
-// declaring its binding (1 = A, 2 = B) and providing
-//   a_row(batch, m) -> ARow,  load_a4(ARow, k) -> vec4<f32>   (A at k..k+3 of row m, zero outside)
-//   b_col(batch, n) -> BCol,  load_b4(BCol, k) -> vec4<f32>   (B at k..k+3 of column n, zero outside)
-// The row/column context is computed once per thread (its load row is fixed for the whole K loop),
-// so the conv gather decomposes m -> (image, oy, ox) once, not per element.
+// declaring its binding (1 = A, 2 = B) and providing a cursor over one row of A / column of B:
+//   a_cursor(batch, m, k) -> ACursor,  a_next(&cursor) -> vec4<f32>   (A[m, k..k+3], zero outside; then k += TK)
+//   b_cursor(batch, n, k) -> BCursor,  b_next(&cursor) -> vec4<f32>   (B[k..k+3, n], zero outside; then k += TK)
+// Each thread's load rows are fixed for the whole K loop, so the cursors advance incrementally:
+// the conv gather steps its (ky, kx, ci) position instead of dividing k by Cin and KW per load
+// (integer division is slow on SIMD CPUs and costs more than the FMAs it feeds).
 //
 // Blocking: a 16x16 workgroup computes a 64x64 output block, each thread a 4x4 register tile
 // (rows 4*ly.., columns 4*lx..). Per K step of 32, each of the 256 threads loads two vec4s of A
@@ -52,8 +53,10 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_
   // This thread's load slots: row/column lr of the block, k-quads lq and lq + 4 of the K step.
   let lr = li / 4u;
   let lq = li % 4u;
-  let arow = a_row(batch, m0 + lr);
-  let bcol = b_col(batch, n0 + lr);
+  var a_lo = a_cursor(batch, m0 + lr, lq * 4u);
+  var a_hi = a_cursor(batch, m0 + lr, lq * 4u + 16u);
+  var b_lo = b_cursor(batch, n0 + lr, lq * 4u);
+  var b_hi = b_cursor(batch, n0 + lr, lq * 4u + 16u);
   var acc0 = vec4<f32>(0.0);
   var acc1 = vec4<f32>(0.0);
   var acc2 = vec4<f32>(0.0);
@@ -62,10 +65,10 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_
   let ar = lid.y * 4u * KQ;
   let bc = lid.x * 4u * KQ;
   for (var k0 = 0u; k0 < p.K; k0 += TK) {
-    As[lr * KQ + lq + 0u] = load_a4(arow, k0 + (lq + 0u) * 4u);
-    Bs[lr * KQ + lq + 0u] = load_b4(bcol, k0 + (lq + 0u) * 4u);
-    As[lr * KQ + lq + 4u] = load_a4(arow, k0 + (lq + 4u) * 4u);
-    Bs[lr * KQ + lq + 4u] = load_b4(bcol, k0 + (lq + 4u) * 4u);
+    As[lr * KQ + lq] = a_next(&a_lo);
+    As[lr * KQ + lq + 4u] = a_next(&a_hi);
+    Bs[lr * KQ + lq] = b_next(&b_lo);
+    Bs[lr * KQ + lq + 4u] = b_next(&b_hi);
     workgroupBarrier();
     for (var kq = 0u; kq < KQ; kq++) {
       let a0 = As[ar + kq];

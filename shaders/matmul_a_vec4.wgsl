@@ -2,13 +2,16 @@
 // every row starts on a vec4 boundary and the 4 values at k..k+3 are one vec4 load.
 @group(0) @binding(1) var<storage, read> a: array<vec4<T>>;
 
-struct ARow { base: u32, ok: bool }
+struct ACursor { idx: u32, k: u32, ok: bool }
 
-fn a_row(batch: u32, m: u32) -> ARow {
-  return ARow((batch * p.strideA + m * p.K) / 4u, m < p.M);
+fn a_cursor(batch: u32, m: u32, k: u32) -> ACursor {
+  return ACursor((batch * p.strideA + m * p.K + k) / 4u, k, m < p.M);
 }
 
-fn load_a4(r: ARow, k: u32) -> vec4<f32> {
-  if (!r.ok || k >= p.K) { return vec4<f32>(0.0); }
-  return vec4<f32>(a[r.base + k / 4u]);
+fn a_next(c: ptr<function, ACursor>) -> vec4<f32> {
+  var v = vec4<f32>(0.0);
+  if ((*c).ok && (*c).k < p.K) { v = vec4<f32>(a[(*c).idx]); }
+  (*c).idx += TK / 4u;
+  (*c).k += TK;
+  return v;
 }

@@ -5,18 +5,21 @@
 
 override TRANS_B: bool = true;
 
-struct BCol { base: u32, step: u32, ok: bool }
+struct BCursor { idx: u32, step: u32, k: u32, ok: bool }
 
-fn b_col(batch: u32, n: u32) -> BCol {
-  if (TRANS_B) { return BCol(batch * p.strideB + n * p.K, 1u, n < p.N); }
-  return BCol(batch * p.strideB + n, p.ldb, n < p.N);
+fn b_cursor(batch: u32, n: u32, k: u32) -> BCursor {
+  if (TRANS_B) { return BCursor(batch * p.strideB + n * p.K + k, 1u, k, n < p.N); }
+  return BCursor(batch * p.strideB + k * p.ldb + n, p.ldb, k, n < p.N);
 }
 
-fn load_b4(col: BCol, k: u32) -> vec4<f32> {
+fn b_next(c: ptr<function, BCursor>) -> vec4<f32> {
   var v = vec4<f32>(0.0);
-  if (!col.ok) { return v; }
-  for (var i = 0u; i < 4u; i++) {
-    if (k + i < p.K) { v[i] = f32(b[col.base + (k + i) * col.step]); }
+  if ((*c).ok) {
+    for (var i = 0u; i < 4u; i++) {
+      if ((*c).k + i < p.K) { v[i] = f32(b[(*c).idx + i * (*c).step]); }
+    }
   }
+  (*c).idx += TK * (*c).step;
+  (*c).k += TK;
   return v;
 }
