@@ -11,6 +11,8 @@ import { UNetMotion } from '../src/models/unet';
 import { VaeDecoder } from '../src/models/vae-decoder';
 import { GenerationCancelledError } from '../src/pipeline/errors';
 import { generate, type GenerateRequest, type PipelineModels } from '../src/pipeline/generate';
+import { loadModels, schedulerDefaultsFor } from '../src/pipeline/load';
+import { gaussian, initialNoise, lowbias32 } from '../src/pipeline/rng';
 import { openNodeFileSource } from '../src/platform/node-file-source';
 import type { SchedulerClass } from '../src/schedulers';
 import { loadWeights } from '../src/weights/load';
@@ -28,7 +30,7 @@ const vaeConfig = JSON.parse(readFileSync(path.join(VECTORS, 'vae_decoder_tiny/v
 const open = async (rel: string) => openSafetensors(await openNodeFileSource(path.resolve(DIR, rel)));
 
 let models: Promise<PipelineModels> | null = null;
-function loadModels(): Promise<PipelineModels> {
+function oracleModels(): Promise<PipelineModels> {
   models ??= (async () => {
     const e = await testEngine('f32');
     // The weight files named in config.json `weights` (paths relative to this folder), through src/weights.
@@ -63,7 +65,7 @@ function requestFor(run: string, extra: Partial<GenerateRequest> = {}): Generate
 describe('generate() vs pipeline_tiny/vA (f32, diffusers semantics)', () => {
   for (const run of ['ddim_4', 'euler_trailing_4', 'lcm_4']) {
     it(`${run}: timesteps, final latents and decoded video`, async () => {
-      const m = await loadModels();
+      const m = await oracleModels();
       const decoded = outputs.has(`${run}.video`);
       const framesSeen: number[] = [];
       const previews: number[] = [];
@@ -92,7 +94,7 @@ describe('generate() vs pipeline_tiny/vA (f32, diffusers semantics)', () => {
   }
 
   it('cancels after step 1 with GenerationCancelledError and releases every GPU tensor', async () => {
-    const m = await loadModels();
+    const m = await oracleModels();
     // Warm-up (one step, no decode) so one-time placeholder buffers of the ops exist before counting.
     await generate(m, requestFor('ddim_4', { steps: 1, decode: false }));
     const before = m.engine.pool.stats().buffersInUse;
@@ -106,7 +108,7 @@ describe('generate() vs pipeline_tiny/vA (f32, diffusers semantics)', () => {
   });
 
   it('cancels between VAE frames', async () => {
-    const m = await loadModels();
+    const m = await oracleModels();
     const ac = new AbortController();
     const before = m.engine.pool.stats().buffersInUse;
     const seen: number[] = [];
@@ -114,5 +116,60 @@ describe('generate() vs pipeline_tiny/vA (f32, diffusers semantics)', () => {
     await expect(p).rejects.toMatchObject({ name: 'AbortError', stage: 'decoding' });
     expect(seen).toEqual([0, 1]);
     expect(m.engine.pool.stats().buffersInUse).toBe(before);
+  });
+});
+
+describe('loadModels (tiny oracle files through src/weights)', () => {
+  it('loads UNet + motion module (+ MotionLoRA), VAE, text encoder and tokenizer; picks the version defaults; releases everything', async () => {
+    const e = await testEngine('f32');
+    const src = async (rel: string) => openNodeFileSource(path.join(VECTORS, rel));
+    const tokDir = path.resolve(VECTORS, '../tokenizer');
+    const clip = JSON.parse(readFileSync(path.join(VECTORS, 'clip_text_tiny/vA/config.json'), 'utf8'));
+    const before = e.pool.stats().buffersInUse;
+    const stages: string[] = [];
+    const m = await loadModels(e, {
+      base: [await src('unet_motion_tiny/vA/unet_ldm.safetensors'), await src('vae_decoder_tiny/vA/vae_ldm.safetensors'), await src('clip_text_tiny/vA/text_encoder_transformers.safetensors')],
+      motionModule: await src('unet_motion_tiny/vA/motion_module_original.safetensors'),
+      motionLoras: [{ source: await src('motion_lora/vA/motion_lora_original.safetensors'), strength: 0.5 }],
+      tokenizer: { json: JSON.parse(readFileSync(path.join(tokDir, 'tokenizer.json'), 'utf8')), config: JSON.parse(readFileSync(path.join(tokDir, 'tokenizer_config.json'), 'utf8')) },
+      configs: { unet: unetConfig.unet_config, motionAdapter: unetConfig.motion_adapter_config, vae: vaeConfig, text: clip.text_config },
+    }, (p) => stages.push(p.stage));
+    try {
+      expect(stages.at(-1)).toBe('done');
+      expect(m.motion?.version).toBe('v2');
+      expect(m.defaults).toEqual(schedulerDefaultsFor('v2'));
+      expect(m.defaults.className).toBe('DDIMScheduler');
+      // Prompts → the clip_text_tiny reference (same prompts, same weights).
+      const clipOut = parseTensorFile(readFileSync(path.join(VECTORS, 'clip_text_tiny/vA/outputs.safetensors')), 'clip');
+      const emb = await m.text.encode(clip.prompts, 0);
+      const c = compare(emb, clipOut.get('last_hidden_state_f64')!.data, toleranceFor(clip, 'last_hidden_state', 'F32'));
+      expect(c.pass, `text max abs ${c.maxAbs}`).toBe(true);
+    } finally {
+      m.release();
+    }
+    expect(e.pool.stats().buffersInUse).toBeLessThanOrEqual(before + 2); // at most the GEMM placeholders created on first use
+    expect(schedulerDefaultsFor('lightning').className).toBe('EulerDiscreteScheduler');
+    expect(schedulerDefaultsFor('lcm').className).toBe('LCMScheduler');
+  });
+});
+
+describe('initial-noise RNG', () => {
+  it('is a fixed, documented function of the seed (pinned values) and standard normal', () => {
+    expect(lowbias32(0)).toBe(0);
+    expect(lowbias32(1)).toBe(1753845952);
+    // Values of the formula in docs/pipeline.md, computed independently (a separate script): any change to the
+    // generator changes every user's seeds, so it must fail here.
+    expect(Array.from(gaussian(42, 4))).toEqual([-1.1463974714279175, -0.13199163973331451, -1.0610277652740479, 0.4166186451911926]);
+    const a = gaussian(42, 8);
+    expect(Array.from(gaussian(42, 8))).toEqual(Array.from(a)); // deterministic
+    expect(Array.from(gaussian(42, 5, 3))).toEqual(Array.from(a.subarray(3))); // counter-based: any offset
+    expect(Array.from(gaussian(43, 8))).not.toEqual(Array.from(a));
+    expect(initialNoise(7, 4, 2, 3, 3)).toEqual(gaussian(7, 72));
+    const n = 200_000, z = gaussian(123, n);
+    let mean = 0, sq = 0;
+    for (const v of z) { mean += v; sq += v * v; }
+    mean /= n; sq /= n;
+    expect(Math.abs(mean)).toBeLessThan(0.01); // 4.5 sigma of the sample mean
+    expect(Math.abs(sq - 1)).toBeLessThan(0.015);
   });
 });

@@ -1,0 +1,124 @@
+// Model loading for the pipeline: weight files (any supported layout, src/weights) → UNet + motion modules (with
+// MotionLoRA / SD LoRA merged at the requested strengths), VAE decoder, CLIP text encoder + tokenizer, and the
+// scheduler defaults of the detected motion-module version.
+import type { Engine } from '../gpu/engine';
+import { hyperParamsFromDiffusers, type MotionVersion as UNetMotionVersion, type Semantics } from '../models/config';
+import { UNetMotion } from '../models/unet';
+import { VaeDecoder } from '../models/vae-decoder';
+import { defaultSchedulerFor, type MotionModuleVersion, type SchedulerDefaults } from '../schedulers';
+import { type ClipTextEncoder, type ClipTextEncoderOptions, createClipTextEncoder } from '../text/clip-encoder';
+import { type ClipTokenizer, createClipTokenizer } from '../text/tokenizer';
+import { WeightFileError } from '../weights/errors';
+import { loadWeights } from '../weights/load';
+import type { MotionModuleInfo, MotionVersion } from '../weights/layouts/motion';
+import { openSafetensors, type SafetensorsFile } from '../weights/safetensors';
+import type { ByteSource } from '../weights/source';
+import type { WeightMap } from '../weights/weight-map';
+import type { PipelineModels, TextConditioner } from './generate';
+
+export interface ModelSources {
+  /** SD1.5 weights: a single-file checkpoint, or separate UNet / VAE / text-encoder files (any layout). */
+  base: ByteSource[];
+  /** The motion module (original AnimateDiff or diffusers MotionAdapter layout). */
+  motionModule: ByteSource;
+  /** MotionLoRA files (camera motions) and SD LoRAs, merged into the weights at `strength`. */
+  motionLoras?: { source: ByteSource; strength: number }[];
+  loras?: { source: ByteSource; strength: number }[];
+  /** Parsed tokenizer.json (+ tokenizer_config.json). */
+  tokenizer: { json: object; config?: object };
+  /**
+   * diffusers / transformers config.json objects, when known: head counts and GroupNorm groups are not in the
+   * weights. Default: SD1.5 (8 heads, 32 groups; VAE 32 groups, scaling 0.18215; CLIP ViT-L/14).
+   */
+  configs?: { unet?: Record<string, any>; motionAdapter?: Record<string, any>; vae?: Record<string, any>; text?: Record<string, any> };
+  /** Overrides the detected motion-module version (v1/v3 and v2/Lightning/LCM share key layouts). */
+  motionVersion?: MotionVersion;
+  /** Motion-module GroupNorm semantics (default official AnimateDiff). */
+  semantics?: Semantics;
+}
+
+export type LoadStage = 'open' | 'map' | 'unet' | 'vae' | 'text' | 'done';
+export type LoadProgress = (p: { stage: LoadStage; done: number; total: number }) => void;
+
+export interface LoadedPipeline extends PipelineModels {
+  text: TextConditioner;
+  /** The motion module's detected version etc. */
+  motion?: MotionModuleInfo;
+  /** Scheduler, steps and guidance to use with this motion module unless the user picks others. */
+  defaults: SchedulerDefaults;
+  warnings: string[];
+  release(): void;
+}
+
+/** Scheduler defaults per motion-module version: DDIM 25 × CFG 7.5 (v1–v3), Euler trailing (Lightning), LCM (AnimateLCM). */
+export function schedulerDefaultsFor(version: MotionVersion | undefined): SchedulerDefaults {
+  const map: Record<MotionVersion, MotionModuleVersion> = { v1: 'v1', v2: 'v2', v3: 'v3', lightning: 'lightning', lcm: 'animatelcm' };
+  return defaultSchedulerFor(map[version ?? 'v2']);
+}
+
+/** The UNet's official-semantics version: Lightning and AnimateLCM are v2-class modules. */
+const unetVersion = (v: MotionVersion | undefined): UNetMotionVersion | undefined => (v === 'v1' || v === 'v3' ? v : v ? 'v2' : undefined);
+
+/** Prompts → embeddings with one ORT session per CLIP-skip value (created on first use). */
+function textConditioner(tokenizer: ClipTokenizer, weights: WeightMap, opts: ClipTextEncoderOptions, first: ClipTextEncoder): TextConditioner & { dispose(): void } {
+  const encoders = new Map<number, Promise<ClipTextEncoder>>([[0, Promise.resolve(first)]]);
+  return {
+    tokens: tokenizer.maxLength,
+    dim: first.width,
+    async encode(prompts, clipSkip) {
+      let enc = encoders.get(clipSkip);
+      if (!enc) encoders.set(clipSkip, (enc = createClipTextEncoder(weights, { ...opts, clipSkip })));
+      const ids = new Int32Array(prompts.length * tokenizer.maxLength);
+      prompts.forEach((p, i) => ids.set(tokenizer.tokenize(p), i * tokenizer.maxLength));
+      return (await enc).encode(ids, prompts.length);
+    },
+    dispose() {
+      for (const e of encoders.values()) void e.then((x) => x.dispose()).catch(() => undefined);
+    },
+  };
+}
+
+export async function loadModels(engine: Engine, sources: ModelSources, onProgress: LoadProgress = () => {}): Promise<LoadedPipeline> {
+  const all = [...sources.base, sources.motionModule];
+  const loraSources = [...(sources.motionLoras ?? []), ...(sources.loras ?? [])];
+  const total = all.length + loraSources.length;
+  const files: SafetensorsFile[] = [];
+  for (const [i, s] of [...all, ...loraSources.map((l) => l.source)].entries()) {
+    onProgress({ stage: 'open', done: i, total });
+    files.push(await openSafetensors(s));
+  }
+  onProgress({ stage: 'map', done: 0, total: 1 });
+  const w = await loadWeights(files.slice(0, all.length), {
+    motionVersion: sources.motionVersion,
+    loras: loraSources.map((l, i) => ({ file: files[all.length + i], strength: l.strength })),
+  });
+  const missing = [!w.unet && 'UNet', !w.motionConfig && 'motion module', !w.vae && 'VAE decoder', !w.textEncoder && 'text encoder'].filter(Boolean);
+  if (missing.length || !w.unet || !w.vae || !w.textEncoder) {
+    throw new WeightFileError('missing-keys', files.map((f) => f.name).join(', '), `the files do not provide the ${missing.join(', ')}`);
+  }
+  const cfg = sources.configs ?? {};
+  const release: (() => void)[] = [];
+  try {
+    onProgress({ stage: 'unet', done: 0, total: 3 });
+    const hyper = { ...hyperParamsFromDiffusers(cfg.unet ?? {}, cfg.motionAdapter ?? {}), motionVersion: unetVersion(w.motion?.version) };
+    const unet = await UNetMotion.load(engine, w.unet, hyper, { semantics: sources.semantics });
+    release.push(() => unet.release());
+    onProgress({ stage: 'vae', done: 1, total: 3 });
+    const vae = await VaeDecoder.load(engine, w.vae, { groups: cfg.vae?.norm_num_groups, scalingFactor: cfg.vae?.scaling_factor });
+    release.push(() => vae.release());
+    onProgress({ stage: 'text', done: 2, total: 3 });
+    const t = cfg.text ?? {};
+    const textOpts: ClipTextEncoderOptions = { heads: t.num_attention_heads, hiddenAct: t.hidden_act === 'gelu' ? 'gelu' : 'quick_gelu', layerNormEps: t.layer_norm_eps };
+    const encoder = await createClipTextEncoder(w.textEncoder, textOpts);
+    const text = textConditioner(createClipTokenizer(sources.tokenizer.json, sources.tokenizer.config ?? {}), w.textEncoder, textOpts, encoder);
+    release.push(() => text.dispose());
+    onProgress({ stage: 'done', done: 3, total: 3 });
+    return {
+      engine, unet, vae, text, motion: w.motion, defaults: schedulerDefaultsFor(w.motion?.version), warnings: w.warnings,
+      release: () => release.splice(0).reverse().forEach((r) => r()),
+    };
+  } catch (e) {
+    release.splice(0).reverse().forEach((r) => r());
+    throw e;
+  }
+}
