@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Engine } from '../src/gpu/engine';
-import type { Tensor } from '../src/gpu/tensor';
+import { GpuCapabilityError } from '../src/gpu/errors';
+import { Tensor } from '../src/gpu/tensor';
 import { type Activation } from '../src/ops/activation';
 import { linear, linearNaive } from '../src/ops/linear';
 import { matmul } from '../src/ops/matmul';
@@ -101,6 +102,17 @@ describe('linear (tiled GEMM)', () => {
     expect(() => prepareLinear(e, randn(10, 1), [3, 4])).toThrow(/prepareLinear: 10 values for weight shape \[3,4\]/);
     expect(() => prepareLinear(e, randn(12, 1), [3, 4], undefined, 8)).toThrow(/over the 8-byte binding limit/);
     for (const t of [x, x2, badRes]) t.release();
+    releaseWeight(lw);
+  });
+  it('refuses an input over the binding limit with a clear error (before any GPU work)', async () => {
+    const e = await testEngine('f32');
+    const lw = prepareLinear(e, randn(8 * 4, 1), [8, 4]);
+    const small = e.upload(randn(4, 2), [1, 4]);
+    // A view claiming 40M rows of 4 floats (640 MB) over a small buffer: the op must refuse it up front.
+    const huge = new Tensor(e, small.buffer, [40_000_000, 4], 'f32', 0, false);
+    expect(() => linear(e, huge, lw)).toThrow(GpuCapabilityError);
+    expect(() => linear(e, huge, lw)).toThrow(/linear: input A Tensor<f32>\[40000000,4\] is 640000000 bytes, over the 134217728-byte binding limit/);
+    small.release();
     releaseWeight(lw);
   });
 });

@@ -8,7 +8,7 @@ import { Params } from '../gpu/params';
 import type { Tensor } from '../gpu/tensor';
 import { ACTIVATION_ID, ACTIVATIONS_WGSL, type Activation } from './activation';
 import { linear } from './linear';
-import { checkBindable, checkEpilogue, dispatchGemm, type GemmEpilogue } from './matmul';
+import { checkBindable, checkBindableShape, checkEpilogue, dispatchGemm, type GemmEpilogue } from './matmul';
 import { type Conv2dWeight, outFeatures, weightParts } from './weights';
 import naiveWgsl from '../../shaders/conv2d_naive.wgsl?raw';
 
@@ -57,6 +57,8 @@ export function conv2d(e: Engine, x: Tensor, w: Conv2dWeight, opts: Conv2dOption
   }
   const ep: GemmEpilogue = { act: opts.act, bias: w.bias, residual: opts.residual, rowBias: opts.rowBias };
   checkEpilogue('conv2d', ep, outShape, g.Cout);
+  checkBindable(e, 'conv2d', 'input', x);
+  checkBindableShape(e, 'conv2d', 'output', outShape, x.dtype);
   const out = e.empty(outShape, x.dtype);
   const K = g.KH * g.KW * g.Cin;
   let col = 0;
@@ -80,8 +82,9 @@ export function conv2dNaive(e: Engine, x: Tensor, w: Conv2dWeight, opts: Omit<Co
   const g = geometry('conv2dNaive', x, parts, opts);
   const outShape = [g.n, g.Ho, g.Wo, g.Cout];
   checkEpilogue('conv2dNaive', { bias: w.bias }, outShape, g.Cout);
+  checkBindable(e, 'conv2dNaive', 'input', x);
+  checkBindableShape(e, 'conv2dNaive', 'output', outShape, x.dtype);
   const out = e.empty(outShape, x.dtype);
-  for (const [what, t] of [['input', x], ['weight', parts[0]], ['output', out]] as const) checkBindable(e, 'conv2dNaive', what, t);
   e.dispatch({
     kernel: NAIVE,
     dtype: x.dtype,

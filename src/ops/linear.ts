@@ -4,7 +4,7 @@ import { kernel } from '../gpu/kernel';
 import { Params } from '../gpu/params';
 import type { Tensor } from '../gpu/tensor';
 import { ACTIVATION_ID, ACTIVATIONS_WGSL, type Activation } from './activation';
-import { checkBindable, checkEpilogue, dispatchGemm, type GemmEpilogue } from './matmul';
+import { checkBindable, checkBindableShape, checkEpilogue, dispatchGemm, type GemmEpilogue } from './matmul';
 import { type LinearWeight, outFeatures, weightParts } from './weights';
 import naiveWgsl from '../../shaders/matmul_naive.wgsl?raw';
 
@@ -38,6 +38,8 @@ export function linear(e: Engine, x: Tensor, w: LinearWeight, opts: LinearOption
   const outShape = [...x.shape.slice(0, -1), N];
   const ep: GemmEpilogue = { act: opts.act, bias: w.bias, rowBias: opts.rowBias, residual: opts.residual };
   checkEpilogue('linear', ep, outShape, N);
+  checkBindable(e, 'linear', 'input A', x);
+  checkBindableShape(e, 'linear', 'output', outShape, x.dtype);
   const out = e.empty(outShape, x.dtype);
   let col = 0;
   for (const part of parts) {
@@ -60,8 +62,9 @@ export function linearNaive(e: Engine, x: Tensor, w: LinearWeight, opts: { act?:
   const N = parts[0].shape[0];
   const outShape = [...x.shape.slice(0, -1), N];
   checkEpilogue('linearNaive', { bias: w.bias }, outShape, N);
+  checkBindable(e, 'linearNaive', 'input', x);
+  checkBindableShape(e, 'linearNaive', 'output', outShape, x.dtype);
   const out = e.empty(outShape, x.dtype);
-  for (const [what, t] of [['input', x], ['weight', parts[0]], ['output', out]] as const) checkBindable(e, 'linearNaive', what, t);
   e.dispatch({
     kernel: NAIVE,
     dtype: x.dtype,

@@ -4,7 +4,7 @@ import type { Engine } from '../gpu/engine';
 import { GpuCapabilityError } from '../gpu/errors';
 import { type Kernel, kernel } from '../gpu/kernel';
 import { Params } from '../gpu/params';
-import { type DType, fmtShape, type Tensor } from '../gpu/tensor';
+import { bytesPerElement, type DType, fmtShape, numel, type Tensor } from '../gpu/tensor';
 import { ACTIVATION_ID, ACTIVATIONS_WGSL, type Activation } from './activation';
 import coreWgsl from '../../shaders/matmul.wgsl?raw';
 import aDenseWgsl from '../../shaders/matmul_a.wgsl?raw';
@@ -82,8 +82,14 @@ function dummy(e: Engine, dtype: DType): Tensor {
 
 /** Throw a clear error when a tensor is too big to bind (splitting activations is the caller's job). */
 export function checkBindable(e: Engine, op: string, what: string, t: Tensor): void {
-  if (t.byteLength > e.maxBindingBytes) {
-    throw new GpuCapabilityError(`${op}: ${what} ${t} is ${t.byteLength} bytes, over the ${e.maxBindingBytes}-byte binding limit; split the work (fewer frames or rows per call)`);
+  checkBindableShape(e, op, what, t.shape, t.dtype);
+}
+
+/** The same check for a tensor about to be allocated (so an oversize output is refused before allocation). */
+export function checkBindableShape(e: Engine, op: string, what: string, shape: readonly number[], dtype: DType): void {
+  const bytes = numel(shape) * bytesPerElement(dtype);
+  if (bytes > e.maxBindingBytes) {
+    throw new GpuCapabilityError(`${op}: ${what} Tensor<${dtype}>${fmtShape(shape)} is ${bytes} bytes, over the ${e.maxBindingBytes}-byte binding limit; split the work (fewer frames or rows per call)`);
   }
 }
 
@@ -162,6 +168,8 @@ export function matmul(e: Engine, a: Tensor, b: Tensor, opts: MatmulOptions = {}
   if (a.dtype !== b.dtype) throw new TypeError(`matmul: a is ${a.dtype}, b is ${b.dtype}`);
   const outShape = [B, M, N];
   checkEpilogue('matmul', opts, outShape, N);
+  checkBindable(e, 'matmul', 'input A', a);
+  checkBindableShape(e, 'matmul', 'output', outShape, a.dtype);
   const out = e.empty(outShape, a.dtype);
   dispatchGemm(e, {
     op: 'matmul', aKind: 'dense', a, b, out, transB, batch: B, M, N, K,
