@@ -61,6 +61,6 @@ export const cases: CaseFactory = (e, { full }) =>
     : [
       linearCase(e, 'linear (attn proj, level 0)', 512, 320, 320, false),
       linearCase(e, 'linear (GEGLU in, level 0)', 128, 320, 2560, false),
-      convCase(e, 'conv2d 3x3 (level 0)', 12, 12, 320, 320, false),
+      convCase(e, 'conv2d 3x3 (level 0)', 16, 12, 320, 320, false),
       convCase(e, 'conv2d 3x3 (level 3)', 8, 8, 320, 320, false),
     ];
