@@ -92,6 +92,14 @@ function warmUp(e: Engine): void {
 const fmt = (x: number | undefined): string => (x === undefined ? '-' : x === Infinity ? 'inf' : x.toExponential(2));
 
 export async function runConformance(opts: HarnessOptions): Promise<HarnessResult> {
+  try {
+    return await runFolder(opts);
+  } finally {
+    await opts.files.close?.();
+  }
+}
+
+async function runFolder(opts: HarnessOptions): Promise<HarnessResult> {
   const { files, engine, log } = opts;
   const config = await readConfig(files);
   const runners = opts.runners ?? (await loadRunners());
@@ -180,7 +188,6 @@ export async function runConformance(opts: HarnessOptions): Promise<HarnessResul
   }
   const passed = lines.filter((l) => l.status === 'PASS').length;
   const failed = lines.filter((l) => l.status === 'FAIL').length;
-  await files.close?.();
   log(`${passed} passed, ${failed} failed`);
   return { set: runner.name, passed, failed, lines };
 }

@@ -188,7 +188,7 @@ export class VaeDecoder {
    * it is scaled by the float32 reciprocal of the scaling factor and transposed to NHWC on the CPU.
    * Returns the raw decoder output [1, 8h, 8w, 3] (≈ [-1, 1]); the caller releases it.
    */
-  decodeFrame(latent: Float32Array, h: number, w: number): Tensor {
+  decodeFrame(latent: Float32Array, h: number, w: number, onIntermediate?: (name: string, t: Tensor) => void): Tensor {
     const c = this.latentChannels;
     if (latent.length !== c * h * w) throw new RangeError(`VaeDecoder.decodeFrame: ${latent.length} values for a (${c}, ${h}, ${w}) latent`);
     const inv = Math.fround(1 / this.scalingFactor);
@@ -198,26 +198,34 @@ export class VaeDecoder {
     }
     const z = this.e.upload(nhwc, [1, h, w, c]);
     try {
-      return this.decodeScaled(z);
+      return this.decodeScaled(z, onIntermediate);
     } finally {
       z.release();
     }
   }
 
-  /** The decoder on an already-scaled NHWC input z [n, h, w, 4] (no scaling). */
-  decodeScaled(z: Tensor): Tensor {
+  /**
+   * The decoder on an already-scaled NHWC input z [n, h, w, 4] (no scaling). `onIntermediate` sees the outputs of
+   * `post_quant_conv`, `decoder.conv_in`, `decoder.mid_block` and `decoder.up_blocks.i` (NHWC; released after the
+   * call returns, so read it synchronously: `engine.read` records its copy at once).
+   */
+  decodeScaled(z: Tensor, onIntermediate?: (name: string, t: Tensor) => void): Tensor {
     const e = this.e;
     let h = conv2d(e, z, this.postQuantConv);
+    onIntermediate?.('post_quant_conv', h);
     h = this.step(h, (x) => conv2d(e, x, this.convIn));
+    onIntermediate?.('decoder.conv_in', h);
     h = this.step(h, (x) => this.resnet(x, this.mid.resnet0));
     h = this.step(h, (x) => this.midAttention(x));
     h = this.step(h, (x) => this.resnet(x, this.mid.resnet1));
-    for (const block of this.up) {
+    onIntermediate?.('decoder.mid_block', h);
+    for (const [i, block] of this.up.entries()) {
       for (const r of block.resnets) h = this.step(h, (x) => this.resnet(x, r));
       if (block.upsample) {
         h = this.step(h, (x) => upsampleNearest2x(e, x));
         h = this.step(h, (x) => conv2d(e, x, block.upsample!));
       }
+      onIntermediate?.(`decoder.up_blocks.${i}`, h);
     }
     h = this.step(h, (x) => groupNorm(e, x, this.normOut.gamma, this.normOut.beta, { groups: this.groups, eps: EPS, act: 'silu' }));
     return this.step(h, (x) => conv2d(e, x, this.convOut));
