@@ -73,12 +73,14 @@ test('generate with the tiny model; cancel mid-run; the same seed again gives th
   // 2. Cancel mid-run: returns to ready within one step; the last animation stays on screen.
   await page.getByLabel('Steps', { exact: true }).fill('30');
   await generateButton(page).click();
-  await expect(status(page)).toContainText(/^Step 1 of 30/, { timeout: 300_000 });
-  await recordProgress(page);
+  await expect(status(page)).toContainText(/^Step \d+ of 30/, { timeout: 300_000 });
+  const before = Number(/^Step (\d+)/.exec((await status(page).textContent())!)![1]);
   await page.getByRole('button', { name: 'Cancel' }).click();
-  await expect(status(page)).toHaveText('Cancelled.', { timeout: 300_000 });
-  const after = (await recorded(page)).statuses.filter((s) => /^Step \d+ of 30/.test(s));
-  expect(after.length, `steps shown after Cancel: ${after.join(', ')}`).toBeLessThanOrEqual(1);
+  await expect(status(page)).toContainText(/^Cancelled after step \d+ of 30\.$/, { timeout: 300_000 });
+  const stoppedAt = Number(/after step (\d+)/.exec((await status(page).textContent())!)![1]);
+  // At most the step that was running when Cancel was clicked finished.
+  expect(stoppedAt).toBeGreaterThanOrEqual(before);
+  expect(stoppedAt).toBeLessThanOrEqual(before + 1);
   await expect(generateButton(page)).toBeEnabled();
   await expect(page.locator('canvas')).toHaveAttribute('data-showing', 'result');
 

@@ -7,7 +7,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type TensorToWrite, writeSafetensors } from '../src/weights/safetensors';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const ORACLE_DIR = path.resolve(repoRoot, '../shared/oracle');
@@ -55,7 +54,7 @@ function tinyTextEncoder(): Buffer {
   };
   const normal = (n: number, scale: number, shift = 0) => Float32Array.from({ length: n }, () => shift + scale * Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform()));
   const D = TEXT.hidden_size, I = TEXT.intermediate_size;
-  const t: TensorToWrite[] = [];
+  const t: SafetensorsTensor[] = [];
   const add = (name: string, shape: number[], data: Float32Array, dtype: 'F32' | 'F16' = 'F32') => t.push({ name: `text_model.${name}`, dtype, shape, data });
   add('embeddings.token_embedding.weight', [TEXT.vocab_size, D], normal(TEXT.vocab_size * D, 0.5), 'F16');
   add('embeddings.position_embedding.weight', [TEXT.max_position_embeddings, D], normal(TEXT.max_position_embeddings * D, 0.5));
@@ -76,7 +75,51 @@ function tinyTextEncoder(): Buffer {
   }
   add('final_layer_norm.weight', [D], normal(D, 0.2, 1));
   add('final_layer_norm.bias', [D], normal(D, 0.1));
-  return Buffer.from(writeSafetensors(t, { format: 'pt' }));
+  return safetensorsBytes(t);
+}
+
+interface SafetensorsTensor { name: string; dtype: 'F32' | 'F16'; shape: number[]; data: Float32Array }
+
+/**
+ * A safetensors file: u64 LE header length, JSON header {name: {dtype, shape, data_offsets}}, then the data.
+ * (Written here rather than with src/weights' writer so vite.config.ts, which imports this file, stays small.)
+ */
+function safetensorsBytes(tensors: SafetensorsTensor[]): Buffer {
+  const header: Record<string, unknown> = { __metadata__: { format: 'pt' } };
+  const parts: Buffer[] = [];
+  let offset = 0;
+  for (const t of tensors) {
+    let bytes: Buffer;
+    if (t.dtype === 'F32') {
+      bytes = Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+    } else {
+      bytes = Buffer.alloc(t.data.length * 2);
+      t.data.forEach((v, i) => bytes.writeUInt16LE(f16Bits(v), i * 2));
+    }
+    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes.length] };
+    parts.push(bytes);
+    offset += bytes.length;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (json.length % 8)) % 8);
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(json.length));
+  return Buffer.concat([len, Buffer.from(json), ...parts]);
+}
+
+/** IEEE half-precision bits of `v`, round to nearest even (normal range; tiny values flush to zero). */
+function f16Bits(v: number): number {
+  const f32 = new Float32Array([v]);
+  const x = new Uint32Array(f32.buffer)[0];
+  const sign = (x >>> 16) & 0x8000;
+  const exp = ((x >>> 23) & 0xff) - 127 + 15;
+  const mant = x & 0x7fffff;
+  if (exp <= 0) return sign;
+  if (exp >= 31) return sign | 0x7c00;
+  let h = sign | (exp << 10) | (mant >>> 13);
+  const rest = mant & 0x1fff;
+  if (rest > 0x1000 || (rest === 0x1000 && (h & 1))) h++;
+  return h;
 }
 
 let textEncoderBytes: Buffer | null = null;

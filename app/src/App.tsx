@@ -152,14 +152,14 @@ export function App() {
       }
       case 'cancelled':
         previewRef.current = null;
-        if (resultRef.current && !resultRef.current.done) resultRef.current = lastDone.current;
+        if (!resultRef.current?.done) resultRef.current = lastDone.current;
         setRun(null);
-        setNotice('Cancelled.');
+        setNotice(msg.afterStep > 0 ? `Cancelled after step ${msg.afterStep} of ${msg.steps}.` : 'Cancelled.');
         bump();
         return;
       case 'error':
         previewRef.current = null;
-        if (resultRef.current && !resultRef.current.done) resultRef.current = lastDone.current;
+        if (!resultRef.current?.done) resultRef.current = lastDone.current;
         setError(msg.error);
         setRun(null);
         bump();
@@ -251,7 +251,9 @@ export function App() {
     }
     pendingSettings.current = settings;
     pendingModels.current = choiceLabel(models);
+    // The canvas shows the live preview, then the new frames; the last result comes back if this run fails or is cancelled.
     lastDone.current = resultRef.current?.done ? resultRef.current : lastDone.current;
+    resultRef.current = null;
     const id = client.nextId();
     const state: RunState = { id, phase: 'loading', decoded: 0, frames: settings.frames };
     runRef.current = state;

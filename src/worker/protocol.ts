@@ -113,7 +113,8 @@ export type FromWorker =
   /** One final frame, RGBA, as the VAE decodes it. */
   | { type: 'frame'; id: number; index: number; frames: number; rgba: Uint8ClampedArray; width: number; height: number }
   | { type: 'done'; id: number; elapsedMs: number }
-  | { type: 'cancelled'; id: number }
+  /** `afterStep` sampling steps of `steps` had finished when the run stopped (0 when it stopped while loading). */
+  | { type: 'cancelled'; id: number; afterStep: number; steps: number }
   | { type: 'error'; id: number | null; error: UserError };
 
 export interface ModelSummary {

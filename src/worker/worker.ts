@@ -72,9 +72,10 @@ async function ensureModels(id: number, selection: ModelSelection, key: string, 
 
 async function generate(msg: Extract<ToWorker, { type: 'generate' }>): Promise<void> {
   if (cancelledIds.delete(msg.id)) {
-    post({ type: 'cancelled', id: msg.id });
+    post({ type: 'cancelled', id: msg.id, afterStep: 0, steps: msg.settings.steps });
     return;
   }
+  let afterStep = 0;
   const abort = new AbortController();
   running = { id: msg.id, abort };
   try {
@@ -82,7 +83,10 @@ async function generate(msg: Extract<ToWorker, { type: 'generate' }>): Promise<v
     const ready = await ensureModels(msg.id, msg.models, msg.modelsKey, msg.precision, abort.signal);
     const t0 = performance.now();
     await runGeneration(ready.engine, ready.models, msg.settings, abort.signal, {
-      onStep: (p) => post({ type: 'progress', id: msg.id, ...p }),
+      onStep: (p) => {
+        afterStep = p.step;
+        post({ type: 'progress', id: msg.id, ...p });
+      },
       onPreview: (step, frames, width, height) => post({ type: 'preview', id: msg.id, step, frames, width, height }),
       onFrame: (index, frames, rgba, width, height) => post({ type: 'frame', id: msg.id, index, frames, rgba, width, height }),
     });
@@ -92,7 +96,7 @@ async function generate(msg: Extract<ToWorker, { type: 'generate' }>): Promise<v
     if (!modelsKey) dropModels();
     if (abort.signal.aborted) {
       if (engine?.isLost) dropEngine();
-      post({ type: 'cancelled', id: msg.id });
+      post({ type: 'cancelled', id: msg.id, afterStep, steps: msg.settings.steps });
     } else {
       if (needsFreshEngine(e) || engine?.isLost) dropEngine();
       post({ type: 'error', id: msg.id, error: describeError(e) });
