@@ -22,7 +22,7 @@ import { linear } from '../ops/linear';
 import { sinusoidalPositionalEncoding } from '../ops/positional-encoding';
 import { temporalAttention } from '../ops/temporal-attention';
 import type { LinearWeight } from '../ops/weights';
-import { loadFusedLinear, loadLinear, loadNorm, type NormParams, releaseNorm, releaseWeight, Scope, type WeightMap } from './layers';
+import { loadFusedLinear, loadLinear, loadNorm, type NormParams, releaseNorm, releaseWeight, Scope, type WeightMap, ModelWeightsError } from './layers';
 import { feedForward, type FeedForward, loadFeedForward, releaseFeedForward } from './transformer2d';
 
 const GN_EPS = 1e-6;
@@ -137,12 +137,12 @@ export class MotionModule {
 
   private static async loadIn(e: Engine, scope: Scope, cfg: MotionModuleConfig): Promise<MotionModule> {
     const C = scope.shape('proj_in.weight')[0];
-    if (C % cfg.heads !== 0) throw new Error(`${scope.prefix || 'motion module'}: ${C} channels do not split into ${cfg.heads} heads`);
+    if (C % cfg.heads !== 0) throw new ModelWeightsError(`${scope.prefix || 'motion module'}: ${C} channels do not split into ${cfg.heads} heads`);
     const peLength = Math.max(cfg.peLength ?? DEFAULT_PE_LENGTH, 1);
     const norm = await loadNorm(e, scope, 'norm', C);
     const projIn = await loadLinear(e, scope, 'proj_in', { in: C, out: C, bias: 'required' });
     const count = scope.count('transformer_blocks', 'norm1.weight');
-    if (count < 1) throw new Error(`${scope.prefix || 'motion module'}: no transformer_blocks`);
+    if (count < 1) throw new ModelWeightsError(`${scope.prefix || 'motion module'}: no transformer_blocks`);
     const blocks: TemporalTransformerBlock[] = [];
     for (let i = 0; i < count; i++) {
       const b = scope.pp('transformer_blocks').pp(i);
@@ -159,7 +159,7 @@ export class MotionModule {
    * x [b*F, h, w, C] → same (a new tensor; x is not released). `framesPerGroup`: 1 = official per-frame GroupNorm,
    * F = diffusers' GroupNorm pooled over the frames of each sample.
    */
-  forward(e: Engine, x: Tensor, frames: number, framesPerGroup: 1 | number): Tensor {
+  forward(e: Engine, x: Tensor, frames: number, framesPerGroup: number): Tensor {
     const [nf, h, w, C] = x.shape;
     if (x.shape.length !== 4 || C !== this.channels) throw new RangeError(`MotionModule: input ${x}, expected [b*F, h, w, ${this.channels}]`);
     if (!Number.isInteger(frames) || frames < 1 || nf % frames !== 0) throw new RangeError(`MotionModule: ${nf} rows are not a whole number of ${frames}-frame clips`);

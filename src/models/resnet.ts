@@ -10,7 +10,7 @@ import { groupNorm } from '../ops/groupnorm';
 import { linear } from '../ops/linear';
 import type { Conv2dWeight, LinearWeight } from '../ops/weights';
 import type { ForwardContext } from './forward-context';
-import { loadConv, loadLinear, loadNorm, type NormParams, releaseNorm, releaseWeight, type Scope } from './layers';
+import { loadConv, loadLinear, loadNorm, type NormParams, releaseNorm, releaseWeight, type Scope, ModelWeightsError } from './layers';
 
 export interface ResnetConfig {
   groups: number;
@@ -42,7 +42,7 @@ export class ResnetBlock {
     const conv2 = await loadConv(e, s, 'conv2', { out, in: out, kernel: 3 });
     // diffusers uses a 1×1 conv shortcut (use_in_shortcut = Cin != Cout); over NHWC it is a linear layer.
     const shortcut = s.has('conv_shortcut.weight') ? await loadLinear(e, s, 'conv_shortcut', { out, in: inChannels }) : null;
-    if (!shortcut && inChannels !== out) throw new Error(`${s.prefix}: ${inChannels} → ${out} channels needs conv_shortcut, which the weights lack`);
+    if (!shortcut && inChannels !== out) throw new ModelWeightsError(`${s.prefix}: ${inChannels} → ${out} channels needs conv_shortcut, which the weights lack`);
     return new ResnetBlock(inChannels, out, cfg, norm1, conv1, timeEmbProj, norm2, conv2, shortcut);
   }
 

@@ -14,7 +14,7 @@ import { layerNorm } from '../ops/layernorm';
 import { linear } from '../ops/linear';
 import type { LinearWeight } from '../ops/weights';
 import type { ForwardContext } from './forward-context';
-import { loadFusedLinear, loadLinear, loadNorm, type NormParams, releaseNorm, releaseWeight, type Scope } from './layers';
+import { loadFusedLinear, loadLinear, loadNorm, type NormParams, releaseNorm, releaseWeight, type Scope, ModelWeightsError } from './layers';
 
 /** LayerNorm eps of BasicTransformerBlock (diffusers default norm_eps) and GroupNorm eps of Transformer2DModel. */
 const LN_EPS = 1e-5;
@@ -28,7 +28,7 @@ export interface FeedForward {
 
 export async function loadFeedForward(e: Engine, s: Scope, channels: number): Promise<FeedForward> {
   const inner2 = s.shape('ff.net.0.proj.weight')[0];
-  if (inner2 % 2 !== 0) throw new Error(`${s.name('ff.net.0.proj.weight')}: GEGLU needs an even output width, got ${inner2}`);
+  if (inner2 % 2 !== 0) throw new ModelWeightsError(`${s.name('ff.net.0.proj.weight')}: GEGLU needs an even output width, got ${inner2}`);
   return {
     proj: await loadLinear(e, s, 'ff.net.0.proj', { in: channels, out: inner2 }),
     out: await loadLinear(e, s, 'ff.net.2', { in: inner2 / 2, out: channels }),
@@ -145,13 +145,13 @@ export class Transformer2D {
   /** Weights under `s` (e.g. `down_blocks.0.attentions.1`). */
   static async load(e: Engine, s: Scope, channels: number, cfg: Transformer2DConfig): Promise<Transformer2D> {
     const C = channels;
-    if (C % cfg.heads !== 0) throw new Error(`${s.prefix}: ${C} channels do not split into ${cfg.heads} heads`);
+    if (C % cfg.heads !== 0) throw new ModelWeightsError(`${s.prefix}: ${C} channels do not split into ${cfg.heads} heads`);
     const inner = s.shape('proj_in.weight')[0];
-    if (inner !== C) throw new Error(`${s.prefix}: proj_in to ${inner} channels; only inner dim = in channels (SD1.5) is supported`);
+    if (inner !== C) throw new ModelWeightsError(`${s.prefix}: proj_in to ${inner} channels; only inner dim = in channels (SD1.5) is supported`);
     const norm = await loadNorm(e, s, 'norm', C);
     const projIn = await loadLinear(e, s, 'proj_in', { in: C, out: C });
     const count = s.count('transformer_blocks', 'norm1.weight');
-    if (count < 1) throw new Error(`${s.prefix}: no transformer_blocks`);
+    if (count < 1) throw new ModelWeightsError(`${s.prefix}: no transformer_blocks`);
     const blocks: BasicTransformerBlock[] = [];
     for (let i = 0; i < count; i++) blocks.push(await BasicTransformerBlock.load(e, s.pp('transformer_blocks').pp(i), C, cfg.heads, cfg.crossAttentionDim));
     const projOut = await loadLinear(e, s, 'proj_out', { in: C, out: C });

@@ -11,7 +11,7 @@ import { concatChannels, upsampleNearest2x } from '../ops/elementwise';
 import type { Conv2dWeight } from '../ops/weights';
 import type { BlockTopology } from './config';
 import type { ForwardContext } from './forward-context';
-import { loadConv, releaseWeight, type Scope } from './layers';
+import { loadConv, releaseWeight, type Scope, ModelWeightsError } from './layers';
 import { MotionModule, type MotionModuleConfig } from './motion-module';
 import { type ResnetConfig, ResnetBlock } from './resnet';
 import { Transformer2D, type Transformer2DConfig } from './transformer2d';
@@ -115,7 +115,7 @@ export class MidBlock {
 
   static async load(e: Engine, s: Scope, channels: number, t: { attention: boolean; motion: boolean }, cfg: BlockConfig): Promise<MidBlock> {
     const resnets = s.count('resnets', 'conv1.weight');
-    if (resnets !== 2) throw new Error(`${s.prefix}: ${resnets} resnets; the SD1.5 mid block has 2`);
+    if (resnets !== 2) throw new ModelWeightsError(`${s.prefix}: ${resnets} resnets; the SD1.5 mid block has 2`);
     return new MidBlock(
       await ResnetBlock.load(e, s.pp('resnets').pp(0), channels, cfg.resnet),
       t.attention ? await Transformer2D.load(e, s.pp('attentions').pp(0), channels, cfg.attention) : null,

@@ -19,7 +19,7 @@ import { timestepEmbedding } from '../ops/timestep';
 import type { Conv2dWeight, LinearWeight } from '../ops/weights';
 import { headsFor, inferUNetTopology, type Semantics, type UNetHyperParams, type UNetTopology } from './config';
 import type { ForwardContext } from './forward-context';
-import { loadConv, loadLinear, loadNorm, type NormParams, releaseNorm, releaseWeight, Scope, type WeightMap } from './layers';
+import { loadConv, loadLinear, loadNorm, type NormParams, releaseNorm, releaseWeight, Scope, type WeightMap, ModelWeightsError } from './layers';
 import { type BlockConfig, DownBlock, MidBlock, UpBlock } from './unet-blocks';
 
 export interface UNetForwardOptions {
@@ -84,16 +84,16 @@ export class UNetMotion {
       ch = t.channels;
       for (let l = 0; l < t.layers + (t.resample ? 1 : 0); l++) stack.push(ch);
     }
-    if (topo.mid.channels !== ch) throw new Error(`mid_block has ${topo.mid.channels} channels after a down path ending in ${ch}`);
+    if (topo.mid.channels !== ch) throw new ModelWeightsError(`mid_block has ${topo.mid.channels} channels after a down path ending in ${ch}`);
     const mid = await MidBlock.load(e, s.pp('mid_block'), ch, topo.mid, blockCfg(headsFor(hyper, topo.down.length - 1)));
     const up: UpBlock[] = [];
     for (const [i, t] of topo.up.entries()) {
-      if (stack.length < t.layers) throw new Error(`up_blocks.${i} needs ${t.layers} skip tensors, ${stack.length} left`);
+      if (stack.length < t.layers) throw new ModelWeightsError(`up_blocks.${i} needs ${t.layers} skip tensors, ${stack.length} left`);
       const skips = stack.splice(stack.length - t.layers).reverse();
       up.push(await UpBlock.load(e, s.pp('up_blocks').pp(i), ch, skips, t, blockCfg(headsFor(hyper, topo.down.length - 1 - i))));
       ch = t.channels;
     }
-    if (stack.length !== 0) throw new Error(`${stack.length} skip tensors left unused: the up blocks do not mirror the down blocks`);
+    if (stack.length !== 0) throw new ModelWeightsError(`${stack.length} skip tensors left unused: the up blocks do not mirror the down blocks`);
     const normOut = await loadNorm(e, s, 'conv_norm_out', ch);
     const convOut = await loadConv(e, s, 'conv_out', { in: ch, out: topo.outChannels });
     return new UNetMotion(topo, hyper, opts.semantics ?? 'official_animatediff', timeLinear1, timeLinear2, convIn, down, mid, up, normOut, convOut);
@@ -112,6 +112,7 @@ export class UNetMotion {
     const e = latents.engine;
     const topo = this.topology;
     const b = timesteps.length;
+    if (b < 1 || timesteps.some((t) => !Number.isFinite(t))) throw new RangeError(`UNetMotion: need one finite timestep per sample, got [${timesteps.join(', ')}]`);
     const [nf, h, w, cin] = latents.shape;
     if (latents.shape.length !== 4 || cin !== topo.inChannels) throw new RangeError(`UNetMotion: latents ${latents}, expected [b*F, h, w, ${topo.inChannels}]`);
     if (!Number.isInteger(frames) || frames < 1 || nf !== b * frames) throw new RangeError(`UNetMotion: latents ${latents} is not ${b} samples × ${frames} frames (one timestep per sample)`);
