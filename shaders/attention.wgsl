@@ -10,7 +10,7 @@
 // Per key tile of BK rows:  load K, V tile → scores S = Q·Kᵀ (BQ×BK, spread over all threads) →
 // every thread rescales its row's running (m, l, o) with m' = max(m, max_j S), corr = exp(m - m'):
 //   l = l*corr + Σ_j exp(S_j - m'),   o = o*corr + Σ_j exp(S_j - m')·V_j
-// (the row max/sum are recomputed by the TD threads of a row instead of being reduced: no extra barrier).
+// (the row max is recomputed by each of the row's TD threads; the exponentials are shared out among them).
 // Finally out = o / l. All of it in f32; Q is pre-multiplied by scale when staged.
 // Bindings: 0 params, 1 q, 2 k, 3 v, 4 out.
 struct Params {
@@ -35,7 +35,8 @@ override NT: u32 = BQ * TD;
 var<workgroup> qs: array<f32, BQ * D>;
 var<workgroup> ks: array<f32, BK * D>;
 var<workgroup> vs: array<f32, BK * D>;
-var<workgroup> ss: array<f32, BQ * BK>;
+var<workgroup> ss: array<f32, BQ * BK>; // scores of the tile
+var<workgroup> ps: array<f32, BQ * BK>; // their exponentials exp(s - m')
 
 @compute @workgroup_size(NT)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -87,13 +88,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     workgroupBarrier();
 
+    // New running max of row r (each of the row's TD threads reads the BK scores: compares only),
+    // then the exponentials are spread over the row's threads instead of recomputed by each.
     var mt = m;
     for (var j = 0u; j < nj; j++) { mt = max(mt, ss[r * BK + j]); }
+    for (var j = t; j < BK; j += TD) { ps[r * BK + j] = select(0.0, exp(ss[r * BK + j] - mt), j < nj); }
+    workgroupBarrier();
     let corr = exp(m - mt);
     l *= corr;
     for (var c = 0u; c < DPT; c++) { o[c] *= corr; }
     for (var j = 0u; j < nj; j++) {
-      let pj = exp(ss[r * BK + j] - mt);
+      let pj = ps[r * BK + j];
       l += pj;
       for (var c = 0u; c < DPT; c++) {
         let d = t + c * TD;

@@ -54,7 +54,7 @@ describe('attentionTiles', () => {
       expect(Math.ceil(d / td)).toBeLessThanOrEqual(8);
       expect(bq * td).toBeLessThanOrEqual(256);
       expect(bk).toBeGreaterThanOrEqual(1);
-      expect((bq * d + 2 * bk * d + bq * bk) * 4).toBeLessThanOrEqual(16384);
+      expect((bq * d + 2 * bk * d + 2 * bq * bk) * 4).toBeLessThanOrEqual(16384);
     }
     expect(attentionTiles(160)).toEqual({ bq: 8, bk: 8, td: 32 });
     expect(() => attentionTiles(257)).toThrow(/head dim 257/);

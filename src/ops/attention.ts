@@ -43,22 +43,21 @@ const MAX_THREADS = 256;
 /**
  * Tiles for head dim D: TD is the smallest power of two that leaves ≤ 8 output dims per thread,
  * BQ fills 256 threads (at most 64 rows), BK is the largest key tile (≤ 64) that keeps
- * Q (BQ·D) + K, V (2·BK·D) + scores (BQ·BK) within 16 KiB of f32.
- * D=40: 32×25×8, D=80: 16×16×16, D=160: 8×8×32, D=8: 64×44×1.
+ * Q (BQ·D) + K, V (2·BK·D) + scores and their exponentials (2·BQ·BK) within 16 KiB of f32.
  */
 export function attentionTiles(d: number): AttentionTiles {
   if (!Number.isInteger(d) || d < 1 || d > MAX_HEAD_DIM) throw new RangeError(`attention: head dim ${d} is outside 1..${MAX_HEAD_DIM}`);
   let td = 1;
   while (Math.ceil(d / td) > MAX_DPT) td *= 2;
   const bq = Math.min(64, MAX_THREADS / td);
-  const bk = Math.min(64, Math.floor((SMEM_FLOATS - bq * d) / (2 * d + bq)));
+  const bk = Math.min(64, Math.floor((SMEM_FLOATS - bq * d) / (2 * d + 2 * bq)));
   return { bq, bk, td };
 }
 
 function checkTiles(t: AttentionTiles, d: number): void {
   const { bq, bk, td } = t;
   const ok = [bq, bk, td].every((x) => Number.isInteger(x) && x >= 1) && Math.ceil(d / td) <= MAX_DPT &&
-    bq * td <= MAX_THREADS && bq * d + 2 * bk * d + bq * bk <= SMEM_FLOATS;
+    bq * td <= MAX_THREADS && bq * d + 2 * bk * d + 2 * bq * bk <= SMEM_FLOATS;
   if (!ok) throw new RangeError(`attention: tiles bq=${bq} bk=${bk} td=${td} do not fit head dim ${d} (≤${MAX_DPT} dims/thread, ≤${MAX_THREADS} threads, ≤16 KiB)`);
 }
 
