@@ -32,6 +32,10 @@ export interface UNetHyperParams {
   motionHeads: number;
   /** `motion_norm_num_groups` (32). */
   motionNormGroups: number;
+  /** Timestep sinusoid order (`flip_sin_to_cos`): [cos, sin] when true (SD1.5). Default true. */
+  flipSinToCos?: boolean;
+  /** `freq_shift` of the timestep sinusoid (SD1.5: 0). Default 0. */
+  freqShift?: number;
   /**
    * Motion-module version (the loader's `LoadedWeights.motion.version`, or the user's choice): under official
    * semantics 'v1' pools the ResNet / conv_norm_out GroupNorms over frames. Default: inferred from the weights.
@@ -42,10 +46,30 @@ export interface UNetHyperParams {
 /** SD1.5 (runwayml/stable-diffusion-v1-5 unet/config.json) with a real AnimateDiff motion adapter. */
 export const SD15_HYPER_PARAMS: UNetHyperParams = { heads: 8, normGroups: 32, normEps: 1e-5, motionHeads: 8, motionNormGroups: 32 };
 
-/** Hyper-parameters from diffusers' `UNet2DConditionModel` and `MotionAdapter` configs (e.g. an oracle config.json). */
+/** diffusers UNet2DConditionModel options this implementation does not have, with the value it assumes. */
+const UNSUPPORTED_UNET_OPTIONS: Record<string, unknown> = {
+  center_input_sample: false, resnet_time_scale_shift: 'default', resnet_skip_time_act: false, resnet_out_scale_factor: 1,
+  mid_block_scale_factor: 1, time_embedding_type: 'positional', time_embedding_act_fn: null, timestep_post_act: null,
+  time_cond_proj_dim: null, class_embed_type: null, addition_embed_type: null, encoder_hid_dim: null,
+  dual_cross_attention: false, only_cross_attention: false, cross_attention_norm: null, attention_type: 'default',
+  act_fn: 'silu',
+};
+
+/**
+ * Hyper-parameters from diffusers' `UNet2DConditionModel` and `MotionAdapter` configs (e.g. an oracle config.json).
+ * Throws for options that change the architecture in ways this implementation does not model.
+ */
 export function hyperParamsFromDiffusers(unetConfig: Record<string, any>, motionConfig: Record<string, any> = {}): UNetHyperParams {
+  for (const [k, v] of Object.entries(UNSUPPORTED_UNET_OPTIONS)) {
+    const got = unetConfig[k];
+    if (got !== undefined && got !== v && !(v === false && got === null)) {
+      throw new Error(`unet_config.${k} = ${JSON.stringify(got)} is not supported (SD1.5 UNets use ${JSON.stringify(v)})`);
+    }
+  }
   const heads = unetConfig.num_attention_heads ?? unetConfig.attention_head_dim ?? SD15_HYPER_PARAMS.heads;
   return {
+    flipSinToCos: unetConfig.flip_sin_to_cos ?? true,
+    freqShift: unetConfig.freq_shift ?? 0,
     heads,
     normGroups: unetConfig.norm_num_groups ?? SD15_HYPER_PARAMS.normGroups,
     normEps: unetConfig.norm_eps ?? SD15_HYPER_PARAMS.normEps,

@@ -1,7 +1,7 @@
 // SD1.5 UNet2DConditionModel with AnimateDiff motion modules (diffusers UNetMotionModel), on the engine.
 //
 //   latents [b*F, h, w, Cin] (NHWC, row n = b*F + f), timesteps (one per sample b), text [b, tokens, D]
-//   temb = linear_2(silu(linear_1(sinusoid(t))))     flip_sin_to_cos = True, freq_shift = 0; per sample, never per frame
+//   temb = linear_2(silu(linear_1(sinusoid(t))))     SD1.5: flip_sin_to_cos = True, freq_shift = 0; per sample, never per frame
 //   h = conv_in(latents);  skips = [h]
 //   down blocks (each layer's output and the downsampled output pushed on `skips`)
 //   mid block
@@ -125,7 +125,7 @@ export class UNetMotion {
     const hook = opts.onIntermediate;
 
     // Time embedding per sample; ResNets read silu(temb), so the SiLU is fused into linear_2.
-    const feats = timestepEmbedding(e, timesteps, topo.timeProjDim, { flipSinToCos: true, downscaleFreqShift: 0 });
+    const feats = timestepEmbedding(e, timesteps, topo.timeProjDim, { flipSinToCos: this.hyper.flipSinToCos ?? true, downscaleFreqShift: this.hyper.freqShift ?? 0 });
     const t1 = linear(e, feats, this.timeLinear1, { act: 'silu' });
     feats.release();
     if (hook) {

@@ -58,6 +58,21 @@ const text = inputs.get('encoder_hidden_states')!;
 const calls = [...inputs.keys()].filter((k) => k.startsWith('timestep_')).map((k) => k.slice('timestep_'.length));
 const hyper = hyperParamsFromDiffusers(config.unet_config, config.motion_adapter_config);
 
+describe('UNetMotion hyper-parameters from diffusers configs', () => {
+  it('takes heads (legacy attention_head_dim), groups, eps and the timestep sinusoid from unet_config', () => {
+    expect(hyper).toMatchObject({
+      heads: config.unet_config.attention_head_dim, normGroups: config.unet_config.norm_num_groups, normEps: config.unet_config.norm_eps,
+      motionHeads: config.motion_adapter_config.motion_num_attention_heads, motionNormGroups: config.motion_adapter_config.motion_norm_num_groups,
+      flipSinToCos: true, freqShift: 0,
+    });
+  });
+
+  it('refuses architecture options it does not implement, naming them', () => {
+    expect(() => hyperParamsFromDiffusers({ ...config.unet_config, resnet_time_scale_shift: 'scale_shift' })).toThrow(/resnet_time_scale_shift/);
+    expect(() => hyperParamsFromDiffusers({ ...config.unet_config, time_cond_proj_dim: 256 })).toThrow(/time_cond_proj_dim/);
+  });
+});
+
 describe('UNetMotion topology from weights', () => {
   it('reads channels, layer counts, attention and motion placement from the weight shapes', async () => {
     const topo = inferUNetTopology(await canonical(LAYOUTS.diffusers));
