@@ -19,6 +19,8 @@ const seen = (dt: DT, a: Float32Array) => (dt === 'f16' ? roundF16(a) : a);
 interface ConvCase {
   n: number; H: number; W: number; Cin: number; Cout: number; k: number; stride: 1 | 2; pad: number;
   bias: boolean; act?: Activation; residual?: boolean; maxPartBytes?: number; naive?: boolean;
+  /** A row-bias table of this many entries, one per group of n/P images (a ResNet's per-sample time embedding). */
+  rowBiasEntries?: number;
 }
 
 async function expectClose(e: Engine, t: Tensor, ref: Float64Array, K: number, dt: DT, what: string) {
@@ -40,14 +42,18 @@ async function runConv(dt: DT, c: ConvCase, seed: number): Promise<number> {
   const cw = prepareConv2d(e, w, [c.Cout, c.Cin, c.k, c.k], b, c.maxPartBytes);
   const tx = e.upload(x, [c.n, c.H, c.W, c.Cin]);
   const tres = res ? e.upload(res, [c.n, Ho, Wo, c.Cout]) : undefined;
+  const P = c.rowBiasEntries;
+  const table = P ? randn(P * c.Cout, seed + 4) : undefined;
+  const ttable = table ? e.upload(table, [P!, c.Cout]) : undefined;
+  const rowBias = ttable ? { table: ttable, rowsPerEntry: (c.n / P!) * Ho * Wo } : undefined;
   const opts = { stride: c.stride, padding: c.pad, act: c.act };
-  const y = c.naive ? conv2dNaive(e, tx, cw, opts) : conv2d(e, tx, cw, { ...opts, residual: tres });
+  const y = c.naive ? conv2dNaive(e, tx, cw, opts) : conv2d(e, tx, cw, { ...opts, residual: tres, rowBias });
   expect(y.shape).toEqual([c.n, Ho, Wo, c.Cout]);
   const ref = conv2dRef(seen(dt, x), seen(dt, w), c.n, c.H, c.W, c.Cin, c.Cout, c.k, c.k, c.stride, c.pad,
-    { bias: b && seen(dt, b), act: c.act, residual: res && seen(dt, res) });
+    { bias: b && seen(dt, b), act: c.act, residual: res && seen(dt, res), rowBias: table && { table: seen(dt, table), rowsPerEntry: rowBias!.rowsPerEntry } });
   await expectClose(e, y, ref.out, c.k * c.k * c.Cin, dt, JSON.stringify(c));
   const parts = weightParts(cw).length;
-  for (const t of [tx, tres, y]) t?.release();
+  for (const t of [tx, tres, ttable, y]) t?.release();
   releaseWeight(cw);
   return parts;
 }
@@ -81,6 +87,13 @@ describe('conv2d (implicit GEMM, NHWC)', () => {
       // 70 output channels, at most 32 per part -> parts of 32, 32, 6: three column ranges.
       const parts = await runConv(dt, { n: 2, H: 16, W: 15, Cin: 32, Cout: 70, k: 3, stride: 1, pad: 1, bias: true, act: 'gelu', residual: true, maxPartBytes: 32 * 9 * 32 * bytes }, 40);
       expect(parts).toBe(3);
+    }
+  });
+
+  it('per-sample row bias (ResNet time embedding: 2 samples × 3 frames), 3x3 gather and the 1x1 linear path', async () => {
+    for (const dt of await precisions()) {
+      await runConv(dt, { n: 6, H: 5, W: 7, Cin: 5, Cout: 11, k: 3, stride: 1, pad: 1, bias: true, act: 'silu', residual: true, rowBiasEntries: 2 }, 45);
+      await runConv(dt, { n: 6, H: 5, W: 7, Cin: 8, Cout: 9, k: 1, stride: 1, pad: 0, bias: false, rowBiasEntries: 3 }, 46);
     }
   });
 
