@@ -16,4 +16,6 @@ export interface ForwardContext {
   resnetFramesPerGroup: number;
   /** GroupNorm pooling of the motion modules: 1 (official) or `frames` (diffusers). */
   motionFramesPerGroup: number;
+  /** Largest tensor a row-wise layer may make (the binding limit; smaller in tests to exercise chunking). */
+  maxTensorBytes: number;
 }

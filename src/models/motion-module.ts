@@ -22,6 +22,7 @@ import { linear } from '../ops/linear';
 import { sinusoidalPositionalEncoding } from '../ops/positional-encoding';
 import { temporalAttention } from '../ops/temporal-attention';
 import type { LinearWeight } from '../ops/weights';
+import { bindingLimit } from './chunking';
 import { loadFusedLinear, loadLinear, loadNorm, type NormParams, releaseNorm, releaseWeight, Scope, type WeightMap, ModelWeightsError } from './layers';
 import { feedForward, type FeedForward, loadFeedForward, releaseFeedForward } from './transformer2d';
 
@@ -92,14 +93,14 @@ function peQkvTable(e: Engine, qkv: LinearWeight, rows: number, C: number): Tens
 class TemporalTransformerBlock {
   constructor(readonly attns: TemporalAttentionLayer[], readonly norm3: NormParams, readonly ff: FeedForward) {}
 
-  forward(e: Engine, t: Tensor, frames: number, heads: number): Tensor {
+  forward(e: Engine, t: Tensor, frames: number, heads: number, maxBytes: number): Tensor {
     let cur = t;
     for (const attn of this.attns) {
       const next = attn.forward(e, cur, frames, heads);
       if (cur !== t) cur.release();
       cur = next;
     }
-    const out = feedForward(e, cur, this.norm3, this.ff);
+    const out = feedForward(e, cur, this.norm3, this.ff, maxBytes);
     if (cur !== t) cur.release();
     return out;
   }
@@ -157,9 +158,10 @@ export class MotionModule {
 
   /**
    * x [b*F, h, w, C] → same (a new tensor; x is not released). `framesPerGroup`: 1 = official per-frame GroupNorm,
-   * F = diffusers' GroupNorm pooled over the frames of each sample.
+   * F = diffusers' GroupNorm pooled over the frames of each sample. `maxBytes`: largest tensor the feed-forward may
+   * make before it runs in row chunks (default: the binding limit).
    */
-  forward(e: Engine, x: Tensor, frames: number, framesPerGroup: number): Tensor {
+  forward(e: Engine, x: Tensor, frames: number, framesPerGroup: number, maxBytes = bindingLimit(e)): Tensor {
     const [nf, h, w, C] = x.shape;
     if (x.shape.length !== 4 || C !== this.channels) throw new RangeError(`MotionModule: input ${x}, expected [b*F, h, w, ${this.channels}]`);
     if (!Number.isInteger(frames) || frames < 1 || nf % frames !== 0) throw new RangeError(`MotionModule: ${nf} rows are not a whole number of ${frames}-frame clips`);
@@ -170,7 +172,7 @@ export class MotionModule {
     normed.release();
     // 2. temporal transformer blocks
     for (const block of this.blocks) {
-      const next = block.forward(e, t, frames, this.cfg.heads);
+      const next = block.forward(e, t, frames, this.cfg.heads, maxBytes);
       t.release();
       t = next;
     }

@@ -6,13 +6,14 @@
 //   out = proj_out(t) + x
 // Tokens are the NHWC rows: [b*F, h*w, C]. Frames never mix here.
 import type { Engine } from '../gpu/engine';
-import type { Tensor } from '../gpu/tensor';
+import { bytesPerElement, type Tensor } from '../gpu/tensor';
 import { attention } from '../ops/attention';
 import { geglu } from '../ops/elementwise';
 import { groupNorm } from '../ops/groupnorm';
 import { layerNorm } from '../ops/layernorm';
 import { linear } from '../ops/linear';
-import type { LinearWeight } from '../ops/weights';
+import { type LinearWeight, outFeatures } from '../ops/weights';
+import { bindingLimit, mapRowChunks, rowsPerChunk } from './chunking';
 import type { ForwardContext } from './forward-context';
 import { loadFusedLinear, loadLinear, loadNorm, type NormParams, releaseNorm, releaseWeight, type Scope, ModelWeightsError } from './layers';
 
@@ -35,8 +36,21 @@ export async function loadFeedForward(e: Engine, s: Scope, channels: number): Pr
   };
 }
 
-/** t + FF(norm(t)): the residual is fused into the last linear. Does not release t. */
-export function feedForward(e: Engine, t: Tensor, norm: NormParams, ff: FeedForward): Tensor {
+/**
+ * t + FF(norm(t)): the residual is fused into the last linear. Does not release t. FF is row-wise, so when its
+ * hidden state [rows, 2·I] would exceed `maxBytes` it runs over aligned row chunks written into one output.
+ */
+export function feedForward(e: Engine, t: Tensor, norm: NormParams, ff: FeedForward, maxBytes = bindingLimit(e)): Tensor {
+  const C = t.shape[t.shape.length - 1];
+  const rows = t.size / C;
+  const hiddenRowBytes = outFeatures(ff.proj) * bytesPerElement(t.dtype);
+  if (rows * hiddenRowBytes <= maxBytes) return feedForwardRows(e, t, norm, ff);
+  const flat = t.reshape([rows, C]);
+  const chunk = rowsPerChunk(e, hiddenRowBytes, maxBytes, C, 'feed-forward');
+  return mapRowChunks(e, rows, chunk, t.shape, (start, count) => feedForwardRows(e, flat.slice0(start, count), norm, ff));
+}
+
+function feedForwardRows(e: Engine, t: Tensor, norm: NormParams, ff: FeedForward): Tensor {
   const y = layerNorm(e, t, norm.gamma, norm.beta, LN_EPS);
   const hidden = linear(e, y, ff.proj);
   y.release();
@@ -114,7 +128,7 @@ class BasicTransformerBlock {
     a.release();
     t1.release();
     // 3. GEGLU feed-forward
-    const out = feedForward(e, t2, this.norm3, this.ff);
+    const out = feedForward(e, t2, this.norm3, this.ff, ctx.maxTensorBytes);
     t2.release();
     return out;
   }
@@ -184,4 +198,3 @@ export class Transformer2D {
     for (const b of this.blocks) b.release();
   }
 }
-

@@ -44,7 +44,7 @@ export class UNetLayer {
       h = a;
     }
     if (this.motion) {
-      const m = this.motion.forward(ctx.e, h, ctx.frames, ctx.motionFramesPerGroup);
+      const m = this.motion.forward(ctx.e, h, ctx.frames, ctx.motionFramesPerGroup, ctx.maxTensorBytes);
       h.release();
       h = m;
     }
@@ -133,7 +133,7 @@ export class MidBlock {
       h = a;
     }
     if (this.motion) {
-      const m = this.motion.forward(ctx.e, h, ctx.frames, ctx.motionFramesPerGroup);
+      const m = this.motion.forward(ctx.e, h, ctx.frames, ctx.motionFramesPerGroup, ctx.maxTensorBytes);
       h.release();
       h = m;
     }

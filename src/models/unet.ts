@@ -11,13 +11,14 @@
 // Every size (channels, block and layer counts, cross-attention width, time-embedding width) comes from the
 // weight shapes (config.ts); heads and GroupNorm groups from `UNetHyperParams`.
 import type { Engine } from '../gpu/engine';
-import type { Tensor } from '../gpu/tensor';
+import { bytesPerElement, type Tensor } from '../gpu/tensor';
 import { conv2d } from '../ops/conv2d';
 import { groupNorm } from '../ops/groupnorm';
 import { linear } from '../ops/linear';
 import { timestepEmbedding } from '../ops/timestep';
 import type { Conv2dWeight, LinearWeight } from '../ops/weights';
 import { headsFor, inferUNetTopology, type Semantics, type UNetHyperParams, type UNetTopology } from './config';
+import { mapRowChunks, rowsOf } from './chunking';
 import type { ForwardContext } from './forward-context';
 import { loadConv, loadLinear, loadNorm, type NormParams, releaseNorm, releaseWeight, Scope, type WeightMap, ModelWeightsError } from './layers';
 import { type BlockConfig, DownBlock, MidBlock, UpBlock } from './unet-blocks';
@@ -31,6 +32,11 @@ export interface UNetForwardOptions {
    * (`engine.read` records its copy at once).
    */
   onIntermediate?: (name: string, t: Tensor) => void;
+  /**
+   * Largest tensor one layer may make (default: the engine's binding limit). Over it, the batch runs one sample at
+   * a time (samples never interact) and feed-forwards run in row chunks; `onIntermediate` then sees sample 0 only.
+   */
+  maxTensorBytes?: number;
 }
 
 export interface UNetLoadOptions {
@@ -121,6 +127,55 @@ export class UNetMotion {
     }
     const m = this.sizeMultiple;
     if (h % m !== 0 || w % m !== 0) throw new RangeError(`UNetMotion: latent size ${h}×${w} must be a multiple of ${m} (image size a multiple of ${8 * m})`);
+    const limit = opts.maxTensorBytes ?? e.maxBindingBytes;
+    const perSample = this.largestTensorBytes(e, frames, h, w);
+    if (perSample > limit) {
+      throw new RangeError(`UNetMotion: ${frames} frames of ${h}×${w} latents need ${(perSample / 2 ** 20).toFixed(0)} MiB tensors, over the ${(limit / 2 ** 20).toFixed(0)} MiB one binding allows: use fewer frames or a smaller size`);
+    }
+    if (b > 1 && perSample * b > limit) {
+      // One sample at a time: the samples of a batch (CFG halves, videos) never exchange information.
+      return mapRowChunks(e, b, 1, [nf, h, w, topo.outChannels], (s) => {
+        const lat = rowsOf(e, latents, s * frames, frames);
+        const txt = rowsOf(e, text, s, 1);
+        try {
+          return this.forwardBatch(lat.t, [timesteps[s]], txt.t, frames, { ...opts, onIntermediate: s === 0 ? opts.onIntermediate : undefined }, limit);
+        } finally {
+          if (lat.owned) lat.t.release();
+          if (txt.owned) txt.t.release();
+        }
+      });
+    }
+    return this.forwardBatch(latents, timesteps, text, frames, opts, limit);
+  }
+
+  /**
+   * Bytes of the widest tensor a layer makes for `frameRows` frames of h×w latents, feed-forward hidden states
+   * excepted (those run in row chunks): per resolution level, the fused QKV (3C) of attention / motion modules and
+   * the ResNet inputs (up blocks: running state + skip concatenated).
+   */
+  largestTensorBytes(e: Engine, frameRows: number, h: number, w: number): number {
+    let widest = 0;
+    const level = (i: number) => this.topology.down.slice(0, i).filter((d) => d.resample).length;
+    const consider = (lvl: number, width: number) => {
+      widest = Math.max(widest, frameRows * (h >> lvl) * (w >> lvl) * width);
+    };
+    const n = this.down.length;
+    this.down.forEach((block, i) => {
+      const t = this.topology.down[i];
+      for (const l of block.layers) consider(level(i), Math.max(l.resnet.inChannels, t.attention || t.motionModules ? 3 * t.channels : t.channels));
+    });
+    consider(level(n), 3 * this.topology.mid.channels);
+    this.up.forEach((block, j) => {
+      const t = this.topology.up[j];
+      for (const l of block.layers) consider(level(n - 1 - j), Math.max(l.resnet.inChannels, t.attention || t.motionModules ? 3 * t.channels : t.channels));
+    });
+    return widest * bytesPerElement(e.dtype);
+  }
+
+  private forwardBatch(latents: Tensor, timesteps: readonly number[], text: Tensor, frames: number, opts: UNetForwardOptions, limit: number): Tensor {
+    const e = latents.engine;
+    const topo = this.topology;
+    const b = timesteps.length;
     const semantics = opts.semantics ?? this.semantics;
     const hook = opts.onIntermediate;
 
@@ -140,6 +195,7 @@ export class UNetMotion {
       e, batch: b, frames, tembAct, text,
       resnetFramesPerGroup: semantics === 'official_animatediff' && topo.motionVersion === 'v1' ? frames : 1,
       motionFramesPerGroup: semantics === 'diffusers' ? frames : 1,
+      maxTensorBytes: limit,
     };
 
     // Down path: every skip tensor is owned by `skips` until an up block pops and releases it.

@@ -108,7 +108,7 @@ function loadShared() {
  * Run one call in one semantics; compare the output with its float64 reference at the oracle's f32 tolerance
  * (max(atol, rel·max|ref|), 20× PyTorch's own float32 error) and every stored intermediate of the call.
  */
-async function checkCall(call: string, semantics: Semantics, model?: UNetMotion): Promise<void> {
+async function checkCall(call: string, semantics: Semantics, model?: UNetMotion, maxTensorBytes?: number): Promise<void> {
   const e = await testEngine('f32');
   const { unet: sharedUnet, lat, txt } = await loadShared();
   const unet = model ?? sharedUnet;
@@ -120,7 +120,7 @@ async function checkCall(call: string, semantics: Semantics, model?: UNetMotion)
     if (outputs.has(key)) pending.push([key, e.read(t)]);
   };
   const t0 = performance.now();
-  const y = unet.forward(lat, timesteps, txt, F, { semantics, onIntermediate });
+  const y = unet.forward(lat, timesteps, txt, F, maxTensorBytes ? { semantics, maxTensorBytes } : { semantics, onIntermediate });
   const got = await e.read(y);
   const ms = performance.now() - t0;
   y.release();
@@ -196,6 +196,22 @@ describe('UNetMotion (unet_motion_tiny/vA, f32, diffusers layout)', () => {
     } finally {
       unet.release();
     }
+  }, 400_000);
+
+  it('splits a batch too big for one binding into samples and feed-forwards into row chunks, same result', async () => {
+    const e = await testEngine('f32');
+    const { unet } = await loadShared();
+    const perSample = unet.largestTensorBytes(e, F, H, W);
+    const ffHidden = F * H * W * 8 * config.unet_config.block_out_channels[0] * 4; // top-level GEGLU input, one sample
+    const limit = Math.max(perSample, ffHidden / 2); // one sample fits, two do not; the top-level FFs must split
+    expect(perSample * B).toBeGreaterThan(limit);
+    expect(ffHidden).toBeGreaterThan(limit);
+    await checkCall('t_mixed', 'diffusers', unet, limit); // per-sample timesteps [981, 1] must stay with their sample
+    const lat = e.empty([B * F, H, W, 4]);
+    const txt = e.empty(text.shape);
+    expect(() => unet.forward(lat, [1, 2], txt, F, { maxTensorBytes: perSample - 1 })).toThrow(/use fewer frames or a smaller size/);
+    lat.release();
+    txt.release();
   }, 400_000);
 
   it('releases every activation and every weight', async () => {
