@@ -119,8 +119,12 @@ export function App() {
       case 'loaded':
         setSummary(msg.summary);
         return;
+      case 'sampling':
+        setRun({ ...current, phase: current.phase === 'cancelling' ? 'cancelling' : 'sampling' });
+        return;
       case 'progress':
-        setRun({ ...current, phase: current.phase === 'cancelling' ? 'cancelling' : 'sampling', step: msg });
+        // After the last step the VAE starts on frame 1.
+        setRun({ ...current, phase: current.phase === 'cancelling' ? 'cancelling' : msg.step === msg.steps ? 'decoding' : 'sampling', step: msg });
         return;
       case 'preview':
         previewRef.current = { frames: msg.frames, width: msg.width, height: msg.height, step: msg.step };
@@ -265,6 +269,18 @@ export function App() {
   const cancel = () => {
     const current = runRef.current;
     if (!current || current.phase === 'cancelling') return;
+    if (current.phase === 'loading') {
+      // Model loading cannot stop half-way: end the worker (the browser frees its GPU memory); the next
+      // Generate starts a fresh one.
+      client.terminate();
+      runRef.current = null;
+      setRun(null);
+      setNotice('Cancelled while loading the models.');
+      resultRef.current = lastDone.current;
+      previewRef.current = null;
+      bump();
+      return;
+    }
     client.send({ type: 'cancel', id: current.id });
     setRun({ ...current, phase: 'cancelling' });
   };
@@ -321,12 +337,15 @@ export function App() {
       const l = run.load;
       status = l ? `Loading models: ${l.phase === 'download' ? 'downloading' : l.phase === 'parse' ? 'reading' : l.phase === 'upload' ? 'uploading to the GPU' : 'preparing GPU kernels'}${l.file ? ` ${l.file}` : ''} (${l.loaded} of ${l.total})` : 'Starting…';
       fraction = l && l.total ? l.loaded / l.total : null;
+    } else if (run.phase === 'sampling' && !run.step) {
+      status = `Encoding the prompt and running step 1 of ${pendingSettings.current?.steps ?? '?'}…`;
+      fraction = 0;
     } else if (run.phase === 'sampling' && run.step) {
       const s = run.step;
       status = `Step ${s.step} of ${s.steps} · ${fmtTime(s.elapsedMs)} elapsed · about ${fmtTime(s.etaMs)} left`;
       fraction = s.step / s.steps;
     } else if (run.phase === 'decoding') {
-      status = `Decoding frame ${run.decoded} of ${run.frames}`;
+      status = `Decoding frame ${Math.min(run.decoded + 1, run.frames)} of ${run.frames}`;
       fraction = run.decoded / run.frames;
     }
   }
@@ -414,7 +433,13 @@ export function App() {
             </p>
           )}
           <ExportBar result={exportable} fps={fps} loop={loop} currentFrame={() => shownFrame.current} disabled={busy} />
-          {summary && <p className="hint">Loaded in {fmtTime(summary.loadMs)} on {summary.adapter} ({summary.precision}): {summary.components.join(', ')}.</p>}
+          {summary && (
+            <details className="hint model-summary">
+              <summary>Models loaded in {fmtTime(summary.loadMs)} on {summary.adapter} ({summary.precision})</summary>
+              <ul>{summary.components.map((c) => <li key={c}>{c}</li>)}</ul>
+              {summary.warnings.length > 0 && <ul className="warn">{summary.warnings.map((w) => <li key={w}>{w}</li>)}</ul>}
+            </details>
+          )}
           <HistoryPanel entries={history} onOpen={openHistory} onDelete={removeHistory} disabled={busy} />
         </section>
       </main>

@@ -107,6 +107,8 @@ export type FromWorker =
   | { type: 'capabilities'; caps: Capabilities }
   | { type: 'load-progress'; id: number; phase: LoadPhase; file?: string; loaded: number; total: number }
   | { type: 'loaded'; id: number; summary: ModelSummary }
+  /** The models are ready and sampling begins (the prompt is encoded, then step 1 runs). */
+  | { type: 'sampling'; id: number; steps: number }
   | { type: 'progress'; id: number; step: number; steps: number; elapsedMs: number; etaMs: number }
   /** Predicted x0 of the latest step, decoded cheaply; frames are RGBA, row-major, width × height. */
   | { type: 'preview'; id: number; step: number; frames: Uint8ClampedArray[]; width: number; height: number }
@@ -124,6 +126,8 @@ export interface ModelSummary {
   components: string[];
   adapter: string;
   loadMs: number;
+  /** Non-fatal findings of the loaders (unknown tensors skipped, LoRA targets missing from the model). */
+  warnings: string[];
 }
 
 /** The transferable buffers of a message, so large frames move instead of being copied. */

@@ -2,17 +2,11 @@
 // models onto the engine, and runs one generation with progress, preview and per-frame hooks.
 
 import type { Engine } from '../gpu/engine';
-import { openSafetensors, type SafetensorsFile } from '../weights/safetensors';
 import { blobSource, type ByteSource, openUrlSource } from '../weights/source';
 import { InvalidSettingsError } from './errors';
-import { UNetMotion } from '../models/unet';
-import { hyperParamsFromDiffusers } from '../models/config';
-import { VaeDecoder } from '../models/vae-decoder';
-import { generate, type PipelineModels, type SchedulerChoice, type TextConditioner } from '../pipeline/generate';
-import { type ClipTextEncoder, type ClipTextEncoderOptions, createClipTextEncoder, type WeightMap as ClipWeightMap } from '../text/clip-encoder';
-import { type ClipTokenizer, createClipTokenizer } from '../text/tokenizer';
+import { generate, type PipelineModels, type SchedulerChoice } from '../pipeline/generate';
+import { type LoadStage, loadModels, type ModelSources } from '../pipeline/load';
 import { WeightFileError } from '../weights/errors';
-import { loadWeights } from '../weights/load';
 import { defaultSchedulerFor } from '../schedulers';
 import type { FileSource, GenerateSettings, LoadPhase, ModelSelection, ModelSummary, SchedulerName } from './protocol';
 
@@ -68,17 +62,6 @@ function abortIfNeeded(signal: AbortSignal): void {
   if (signal.aborted) throw new DOMException('cancelled', 'AbortError');
 }
 
-/** Opens every weight file and reads its header, so a corrupt or foreign file fails before anything is uploaded. */
-async function openAll(sources: FileSource[], signal: AbortSignal, onProgress: LoadProgress): Promise<SafetensorsFile[]> {
-  const files: SafetensorsFile[] = [];
-  for (const [i, s] of sources.entries()) {
-    abortIfNeeded(signal);
-    onProgress('parse', s.name, i, sources.length);
-    files.push(await openSafetensors(await openSource(s)));
-  }
-  return files;
-}
-
 /** Reads a JSON file of the selection (configs, tokenizer). */
 async function readJson(src: FileSource): Promise<Record<string, unknown>> {
   let text: string;
@@ -104,98 +87,56 @@ async function readJson(src: FileSource): Promise<Record<string, unknown>> {
 }
 
 /** The component a Hub config.json describes, from its content (diffusers `_class_name`, transformers `architectures`). */
-function configKind(c: Record<string, unknown>): 'unet' | 'motion' | 'vae' | 'text' | null {
+export function configKind(c: Record<string, unknown>): 'unet' | 'motionAdapter' | 'vae' | 'text' | null {
   const cls = String(c._class_name ?? '');
   if (cls === 'UNet2DConditionModel' || cls === 'UNetMotionModel') return 'unet';
-  if (cls === 'MotionAdapter') return 'motion';
+  if (cls === 'MotionAdapter') return 'motionAdapter';
   if (cls === 'AutoencoderKL') return 'vae';
   const arch = Array.isArray(c.architectures) ? c.architectures.map(String) : [];
   if (arch.some((a) => a.startsWith('CLIPText')) || c.model_type === 'clip_text_model') return 'text';
   return null;
 }
 
-/** Prompts → [n, 77, D] embeddings: the CLIP tokenizer and the ORT text encoder (one session per CLIP-skip value). */
-function textConditioner(tokenizer: ClipTokenizer, weights: ClipWeightMap, opts: ClipTextEncoderOptions, first: ClipTextEncoder): TextConditioner & { dispose(): void } {
-  const encoders = new Map<number, Promise<ClipTextEncoder>>([[opts.clipSkip ?? 0, Promise.resolve(first)]]);
-  return {
-    tokens: tokenizer.maxLength,
-    dim: first.width,
-    async encode(prompts, clipSkip) {
-      let enc = encoders.get(clipSkip);
-      if (!enc) {
-        enc = createClipTextEncoder(weights, { ...opts, clipSkip });
-        encoders.set(clipSkip, enc);
-      }
-      const ids = new Int32Array(prompts.length * tokenizer.maxLength);
-      prompts.forEach((p, i) => ids.set(tokenizer.tokenize(p), i * tokenizer.maxLength));
-      return (await enc).encode(ids, prompts.length);
-    },
-    dispose() {
-      for (const e of encoders.values()) void e.then((x) => x.dispose()).catch(() => undefined);
-    },
-  };
-}
+const STAGE_LABEL: Record<LoadStage, string | undefined> = {
+  open: undefined, map: 'matching weights to the model', unet: 'UNet + motion module', vae: 'VAE decoder', text: 'text encoder', done: undefined,
+};
 
+/** Opens the selection's files (lazily: URLs by HTTP Range, local files by slices) and loads the models onto `engine`. */
 export async function loadSelection(engine: Engine, selection: ModelSelection, signal: AbortSignal, onProgress: LoadProgress): Promise<LoadedModels> {
-  const weightSources = [...selection.base, ...selection.motion];
-  const loraSources = [selection.motionLora, selection.sdLora].filter((l): l is { source: FileSource; strength: number } => !!l);
-  const files = await openAll([...weightSources, ...loraSources.map((l) => l.source)], signal, onProgress);
-  const configs: Partial<Record<'unet' | 'motion' | 'vae' | 'text', Record<string, unknown>>> = {};
+  if (selection.motion.length !== 1) throw new InvalidSettingsError(`Choose exactly one motion-module file (got ${selection.motion.length}).`);
+  const open = async (s: FileSource) => {
+    abortIfNeeded(signal);
+    return openSource(s);
+  };
+  const base: ByteSource[] = [];
+  for (const s of selection.base) base.push(await open(s));
+  const motionModule = await open(selection.motion[0]);
+  const lora = async (l?: { source: FileSource; strength: number }) => (l ? [{ source: await open(l.source), strength: l.strength }] : []);
+  const configs: NonNullable<ModelSources['configs']> = {};
   for (const c of selection.configs) {
     const json = await readJson(c);
     const kind = configKind(json);
     if (kind) configs[kind] = json;
   }
-  const tokenizer = createClipTokenizer(await readJson(selection.tokenizer));
+  const tokenizer = { json: await readJson(selection.tokenizer) };
   abortIfNeeded(signal);
-
-  const weights = await loadWeights(files.slice(0, weightSources.length), {
-    loras: loraSources.map((l, i) => ({ file: files[weightSources.length + i], strength: l.strength })),
+  const names = [...selection.base, selection.motion[0], ...[selection.motionLora, selection.sdLora].flatMap((l) => (l ? [l.source] : []))].map((s) => s.name);
+  const sources: ModelSources = { base, motionModule, motionLoras: await lora(selection.motionLora), loras: await lora(selection.sdLora), tokenizer, configs };
+  // loadModels has no abort: a cancel during it is answered by the UI terminating this worker (see App's cancel).
+  const loaded = await loadModels(engine, sources, ({ stage, done, total }) => {
+    if (stage === 'open') onProgress('parse', names[done], done, total);
+    else if (stage !== 'done') onProgress(stage === 'map' ? 'parse' : 'upload', STAGE_LABEL[stage], done, total);
   });
-  const missing = [!weights.unet && 'UNet', !weights.motion && !weights.motionConfig && 'motion module', !weights.vae && 'VAE', !weights.textEncoder && 'text encoder'].filter(Boolean);
-  if (!weights.unet || !weights.vae || !weights.textEncoder || missing.length) {
-    throw new WeightFileError('missing-keys', files.map((f) => f.name).join(', '), `the chosen files do not provide the ${missing.join(', ')}`);
-  }
-
-  const released: (() => void)[] = [];
-  try {
-    onProgress('upload', 'UNet + motion module', 0, 3);
-    const unet = await UNetMotion.load(engine, weights.unet, hyperParamsFromDiffusers(configs.unet ?? {}, configs.motion ?? {}));
-    released.push(() => unet.release());
-    abortIfNeeded(signal);
-    onProgress('upload', 'VAE decoder', 1, 3);
-    const vaeCfg = configs.vae ?? {};
-    const vae = await VaeDecoder.load(engine, weights.vae, {
-      groups: typeof vaeCfg.norm_num_groups === 'number' ? vaeCfg.norm_num_groups : undefined,
-      scalingFactor: typeof vaeCfg.scaling_factor === 'number' ? vaeCfg.scaling_factor : undefined,
-    });
-    released.push(() => vae.release());
-    abortIfNeeded(signal);
-    onProgress('upload', 'text encoder', 2, 3);
-    const t = configs.text ?? {};
-    const textOpts: ClipTextEncoderOptions = {
-      heads: typeof t.num_attention_heads === 'number' ? t.num_attention_heads : undefined,
-      hiddenAct: t.hidden_act === 'gelu' ? 'gelu' : 'quick_gelu',
-      layerNormEps: typeof t.layer_norm_eps === 'number' ? t.layer_norm_eps : undefined,
-    };
-    const encoder = await createClipTextEncoder(weights.textEncoder, textOpts);
-    const text = textConditioner(tokenizer, weights.textEncoder, textOpts, encoder);
-    released.push(() => text.dispose());
-    onProgress('upload', undefined, 3, 3);
-    const components = [
-      ...weights.files.map((f) => `${f.name} (${f.detected.kind}, ${f.detected.layout}${f.detected.motion ? `, ${f.detected.motion.version}` : ''})`),
-      ...loraSources.map((l) => `${l.source.name} × ${l.strength}`),
-      `text encoder on ${encoder.ep}`,
-    ];
-    return {
-      pipeline: (e) => ({ engine: e, unet, vae, text }),
-      summary: (e, loadMs) => ({ precision: e.dtype, components, adapter: e.adapterName, loadMs }),
-      dispose: () => released.forEach((r) => r()),
-    };
-  } catch (e) {
-    released.forEach((r) => r());
-    throw e;
-  }
+  const components = [
+    ...selection.base.map((s) => s.name),
+    `${selection.motion[0].name}${loaded.motion ? ` (motion module ${loaded.motion.version})` : ''}`,
+    ...[selection.motionLora, selection.sdLora].flatMap((l) => (l ? [`${l.source.name} × ${l.strength}`] : [])),
+  ];
+  return {
+    pipeline: () => loaded,
+    summary: (e, loadMs) => ({ precision: e.dtype, components, adapter: e.adapterName, loadMs, warnings: loaded.warnings }),
+    dispose: () => loaded.release(),
+  };
 }
 
 /** The scheduler class and config each UI scheduler choice maps to (see src/schedulers defaultSchedulerFor). */

@@ -81,6 +81,7 @@ async function generate(msg: Extract<ToWorker, { type: 'generate' }>): Promise<v
   try {
     validateSettings(msg.settings);
     const ready = await ensureModels(msg.id, msg.models, msg.modelsKey, msg.precision, abort.signal);
+    post({ type: 'sampling', id: msg.id, steps: msg.settings.steps });
     const t0 = performance.now();
     await runGeneration(ready.engine, ready.models, msg.settings, abort.signal, {
       onStep: (p) => {
