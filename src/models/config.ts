@@ -95,6 +95,8 @@ export interface BlockTopology {
 export interface UNetTopology {
   inChannels: number;
   outChannels: number;
+  /** conv_in's output channels (= block_out_channels[0] in every SD UNet). */
+  stemChannels: number;
   /** Sinusoidal timestep features (= block_out_channels[0], the input of time_embedding.linear_1). */
   timeProjDim: number;
   /** Time embedding width (4·C0). */
@@ -144,6 +146,7 @@ export function inferUNetTopology(w: WeightMap, override?: MotionVersion): UNetT
   return {
     inChannels: s.shape('conv_in.weight')[1],
     outChannels: s.shape('conv_out.weight')[0],
+    stemChannels: s.shape('conv_in.weight')[0],
     timeProjDim: s.shape('time_embedding.linear_1.weight')[1],
     timeEmbedDim: s.shape('time_embedding.linear_2.weight')[0],
     crossAttentionDim: crossKey ? s.shape(crossKey)[1] : 0,
@@ -166,4 +169,35 @@ function findPeLength(w: WeightMap, down: BlockTopology[], up: BlockTopology[]):
 /** Spatial head count of down block `i` (up block j mirrors down block n-1-j; the mid block uses the last). */
 export function headsFor(h: UNetHyperParams, downIndex: number): number {
   return typeof h.heads === 'number' ? h.heads : h.heads[downIndex];
+}
+
+/**
+ * Elements of the widest tensor one UNet layer makes for `frameRows` frames of h×w latents, feed-forward hidden
+ * states excepted (they run in row chunks): per resolution level, the fused QKV (3C) of spatial / motion attention
+ * and every ResNet input (up blocks: running state + skip, from the simulated skip stack).
+ */
+export function widestActivation(topo: UNetTopology, frameRows: number, h: number, w: number): number {
+  let widest = 0;
+  const levelOf = (downIndex: number) => topo.down.slice(0, downIndex).filter((d) => d.resample).length;
+  const consider = (level: number, width: number) => { widest = Math.max(widest, frameRows * (h >> level) * (w >> level) * width); };
+  const attnWidth = (b: BlockTopology) => (b.attention || b.motionModules ? 3 * b.channels : b.channels);
+  const stack = [topo.stemChannels];
+  let ch = topo.stemChannels;
+  topo.down.forEach((b, i) => {
+    for (let l = 0; l < b.layers; l++) {
+      consider(levelOf(i), Math.max(ch, attnWidth(b)));
+      ch = b.channels;
+      stack.push(ch);
+    }
+    if (b.resample) stack.push(ch);
+  });
+  const n = topo.down.length;
+  consider(levelOf(n), topo.mid.attention || topo.mid.motion ? 3 * topo.mid.channels : topo.mid.channels);
+  topo.up.forEach((b, j) => {
+    for (let l = 0; l < b.layers; l++) {
+      consider(levelOf(n - 1 - j), Math.max(ch + (stack.pop() ?? 0), attnWidth(b)));
+      ch = b.channels;
+    }
+  });
+  return widest;
 }

@@ -17,7 +17,7 @@ import { groupNorm } from '../ops/groupnorm';
 import { linear } from '../ops/linear';
 import { timestepEmbedding } from '../ops/timestep';
 import type { Conv2dWeight, LinearWeight } from '../ops/weights';
-import { headsFor, inferUNetTopology, type Semantics, type UNetHyperParams, type UNetTopology } from './config';
+import { headsFor, inferUNetTopology, type Semantics, type UNetHyperParams, type UNetTopology, widestActivation } from './config';
 import { mapRowChunks, rowsOf } from './chunking';
 import type { ForwardContext } from './forward-context';
 import { loadConv, loadLinear, loadNorm, type NormParams, releaseNorm, releaseWeight, Scope, type WeightMap, ModelWeightsError } from './layers';
@@ -148,28 +148,9 @@ export class UNetMotion {
     return this.forwardBatch(latents, timesteps, text, frames, opts, limit);
   }
 
-  /**
-   * Bytes of the widest tensor a layer makes for `frameRows` frames of h×w latents, feed-forward hidden states
-   * excepted (those run in row chunks): per resolution level, the fused QKV (3C) of attention / motion modules and
-   * the ResNet inputs (up blocks: running state + skip concatenated).
-   */
+  /** Bytes of the widest tensor one layer makes for `frameRows` frames of h×w latents (see `widestActivation`). */
   largestTensorBytes(e: Engine, frameRows: number, h: number, w: number): number {
-    let widest = 0;
-    const level = (i: number) => this.topology.down.slice(0, i).filter((d) => d.resample).length;
-    const consider = (lvl: number, width: number) => {
-      widest = Math.max(widest, frameRows * (h >> lvl) * (w >> lvl) * width);
-    };
-    const n = this.down.length;
-    this.down.forEach((block, i) => {
-      const t = this.topology.down[i];
-      for (const l of block.layers) consider(level(i), Math.max(l.resnet.inChannels, t.attention || t.motionModules ? 3 * t.channels : t.channels));
-    });
-    consider(level(n), 3 * this.topology.mid.channels);
-    this.up.forEach((block, j) => {
-      const t = this.topology.up[j];
-      for (const l of block.layers) consider(level(n - 1 - j), Math.max(l.resnet.inChannels, t.attention || t.motionModules ? 3 * t.channels : t.channels));
-    });
-    return widest * bytesPerElement(e.dtype);
+    return widestActivation(this.topology, frameRows, h, w) * bytesPerElement(e.dtype);
   }
 
   private forwardBatch(latents: Tensor, timesteps: readonly number[], text: Tensor, frames: number, opts: UNetForwardOptions, limit: number): Tensor {

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseTensorFile, type RefTensor } from '../../src/conformance/tensor-file';
 import type { Tensor } from '../../src/gpu/tensor';
-import { hyperParamsFromDiffusers, inferUNetTopology, type Semantics } from '../../src/models/config';
+import { hyperParamsFromDiffusers, inferUNetTopology, type Semantics, widestActivation } from '../../src/models/config';
 import type { WeightMap } from '../../src/models/layers';
 import { UNetMotion } from '../../src/models/unet';
 import { openNodeFileSource } from '../../src/platform/node-file-source';
@@ -141,6 +141,42 @@ async function checkCall(call: string, semantics: Semantics, model?: UNetMotion,
   console.log(`${name}: max_abs ${maxAbs.toExponential(2)} (bound ${bound.toExponential(2)}) in ${ms.toFixed(0)} ms`);
   expect(maxAbs, name).toBeLessThan(bound);
 }
+
+/** A real checkpoint's key → shape manifest (oracle manifests/) as a shapes-only weight map. */
+function manifestWeights(...files: string[]): WeightMap {
+  const shapes = new Map<string, number[]>();
+  for (const f of files) {
+    const m = JSON.parse(readFileSync(path.resolve(DIR, '../../../manifests', f), 'utf8'));
+    for (const [k, v] of Object.entries(m.tensors as Record<string, { shape: number[] }>)) shapes.set(k, v.shape);
+  }
+  return { has: (n) => shapes.has(n), shape: (n) => shapes.get(n)!, read: () => Promise.reject(new Error('shapes only')) };
+}
+
+describe('UNetMotion topology of the real SD1.5 UNet + motion adapters (manifests, no weights)', () => {
+  for (const [adapter, version, mid] of [['v1-5', 'v1', false], ['v1-5-2', 'v2', true], ['v1-5-3', 'v3', false]] as const) {
+    it(`sd15 + motion adapter ${adapter}: 320/640/1280/1280, ${mid ? '21' : '20'} motion modules, ${version}`, () => {
+      const topo = inferUNetTopology(manifestWeights('sd15_unet_diffusers.json', `motion_adapter_${adapter}_diffusers.json`));
+      expect(topo.down.map((d) => d.channels)).toEqual([320, 640, 1280, 1280]);
+      expect(topo.up.map((d) => d.channels)).toEqual([1280, 1280, 640, 320]);
+      expect(topo.down.map((d) => d.attention)).toEqual([true, true, true, false]);
+      expect(topo.up.map((d) => d.attention)).toEqual([false, true, true, true]);
+      const modules = [...topo.down, ...topo.up].reduce((n, b) => n + b.motionModules, 0) + (topo.mid.motion ? 1 : 0);
+      expect(modules).toBe(mid ? 21 : 20);
+      expect(topo.crossAttentionDim).toBe(768);
+      expect([topo.timeProjDim, topo.timeEmbedDim]).toEqual([320, 1280]);
+      expect(topo.motionVersion).toBe(version);
+    });
+  }
+
+  it('512², 16 frames: one sample fits a 128 MiB binding in f16 (widest: the top-level QKV), a CFG pair does not', () => {
+    const topo = inferUNetTopology(manifestWeights('sd15_unet_diffusers.json', 'motion_adapter_v1-5-2_diffusers.json'));
+    const limit = 128 * 2 ** 20;
+    expect(widestActivation(topo, 16, 64, 64)).toBe(16 * 64 * 64 * 3 * 320);
+    expect(widestActivation(topo, 16, 64, 64) * 2).toBeLessThanOrEqual(limit); // f16, one sample
+    expect(widestActivation(topo, 32, 64, 64) * 2).toBeGreaterThan(limit); // f16, CFG batch → per sample
+    expect(widestActivation(topo, 16, 64, 64) * 4).toBeGreaterThan(limit); // f32: needs frame chunking (not yet)
+  });
+});
 
 describe('UNetMotion bad input', () => {
   it('names a missing weight and releases what it had uploaded', async () => {
