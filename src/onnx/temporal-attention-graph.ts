@@ -21,7 +21,7 @@ function check(s: TemporalAttentionShape): number {
 }
 
 /** Attention across frames of q, k, v [B·F, P, C] → context [B·F, P, C]. */
-function attendAcrossFrames(g: OnnxGraphBuilder, s: TemporalAttentionShape, q: string, k: string, v: string): string {
+export function attendAcrossFrames(g: OnnxGraphBuilder, s: TemporalAttentionShape, q: string, k: string, v: string): string {
   const { batch: B, frames: F, positions: P, channels: C, heads: H } = s;
   const D = C / H;
   const toHeads5 = g.int64([B, F, P, H, D]);
