@@ -158,7 +158,7 @@ export function App() {
         previewRef.current = null;
         if (!resultRef.current?.done) resultRef.current = lastDone.current;
         setRun(null);
-        setNotice(msg.afterStep > 0 ? `Cancelled after step ${msg.afterStep} of ${msg.steps}.` : 'Cancelled.');
+        setNotice(msg.afterStep > 0 ? `Cancelled after step ${msg.afterStep} of ${msg.steps}.` : 'Cancelled before the first step finished.');
         bump();
         return;
       case 'error':
@@ -337,13 +337,12 @@ export function App() {
       const l = run.load;
       status = l ? `Loading models: ${l.phase === 'download' ? 'downloading' : l.phase === 'parse' ? 'reading' : l.phase === 'upload' ? 'uploading to the GPU' : 'preparing GPU kernels'}${l.file ? ` ${l.file}` : ''} (${l.loaded} of ${l.total})` : 'Starting…';
       fraction = l && l.total ? l.loaded / l.total : null;
-    } else if (run.phase === 'sampling' && !run.step) {
-      status = `Encoding the prompt and running step 1 of ${pendingSettings.current?.steps ?? '?'}…`;
-      fraction = 0;
-    } else if (run.phase === 'sampling' && run.step) {
-      const s = run.step;
-      status = `Step ${s.step} of ${s.steps} · ${fmtTime(s.elapsedMs)} elapsed · about ${fmtTime(s.etaMs)} left`;
-      fraction = s.step / s.steps;
+    } else if (run.phase === 'sampling') {
+      // "Step i of N" names the step running now; elapsed and ETA come from the steps finished so far.
+      const steps = run.step?.steps ?? pendingSettings.current?.steps ?? 0;
+      const done = run.step?.step ?? 0;
+      status = `Step ${done + 1} of ${steps}` + (run.step ? ` · ${fmtTime(run.step.elapsedMs)} elapsed · about ${fmtTime(run.step.etaMs)} left` : ' · encoding the prompt');
+      fraction = steps ? done / steps : 0;
     } else if (run.phase === 'decoding') {
       status = `Decoding frame ${Math.min(run.decoded + 1, run.frames)} of ${run.frames}`;
       fraction = run.decoded / run.frames;
