@@ -13,6 +13,8 @@ export interface BenchCase {
   bytes?: number;
   run: () => void | Promise<void>;
   plain?: { name: string; run: () => void | Promise<void> };
+  /** Timed runs after the warm-up when not the suite's default (3): e.g. 1 for a baseline that takes a minute per run. */
+  reps?: number;
   dispose: () => void;
 }
 

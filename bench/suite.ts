@@ -71,7 +71,7 @@ export async function runSuite(e: Engine, factories: { file: string; cases: Case
       if (opts.filter && !`${file} ${c.name}`.toLowerCase().includes(opts.filter.toLowerCase())) { c.dispose(); continue; }
       const row: Row = { file, name: c.name, shape: c.shape, versus: versusOf(c) };
       try {
-        const ours = await measure(e, c.run, opts.reps);
+        const ours = await measure(e, c.run, c.reps ?? opts.reps);
         row.oursMs = ours.ms;
         row.oursWallMs = ours.wallMs;
         row.timing = ours.gpu ? 'gpu' : 'wall';
@@ -81,7 +81,7 @@ export async function runSuite(e: Engine, factories: { file: string; cases: Case
         row.rate = rates.join(', ');
         if (c.plain) {
           row.plainName = c.plain.name;
-          const plain = await measure(e, c.plain.run, opts.reps);
+          const plain = await measure(e, c.plain.run, c.reps ?? opts.reps);
           row.plainMs = plain.ms;
           row.plainTiming = plain.gpu ? 'gpu' : 'wall';
           row.ratio = plain.ms / ours.ms;

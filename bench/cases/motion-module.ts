@@ -1,0 +1,98 @@
+// One whole AnimateDiff motion module (GroupNorm, proj_in, one transformer block = two temporal attention
+// sub-layers + GEGLU feed-forward, proj_out + residual) at the first down block's size: ours (MotionModule on
+// the engine) against onnxruntime-web running the ONNX graph of the same block (src/onnx/motion-module-graph.ts)
+// on the same random weights and input. The EP is WebGPU in a browser (`npm run bench -- --browser`), wasm in Node.
+// ORT's session is created outside the timed run; one `session.run` is timed (wall clock: the engine's GPU
+// timestamps do not see ORT's own device). On WebGPU the input lives on ORT's device and the output stays there.
+import { MotionModule } from '../../src/models/motion-module';
+import type { WeightMap } from '../../src/models/layers';
+import { buildMotionModuleGraph, motionModuleWeightShapes } from '../../src/onnx/motion-module-graph';
+import { createOrtSession, ort } from '../../src/onnx/session';
+import type { CaseFactory } from '../harness';
+import type { VersusCase } from '../suite';
+
+const OURS = 'motion module block (ours)';
+
+/** Triangular noise with unit variance × scale (bench/ does not import tests/). */
+function noise(n: number, seed: number, scale = 1): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    const u = s / 4294967296;
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = (u + s / 4294967296 - 1) * 2.45 * scale;
+  }
+  return out;
+}
+
+/** Canonical motion-module weights: Linear [out, in] ~ 1/√in (O(1) activations), norm gammas 1 ± 0.1, biases ± 0.1. */
+function randomMotionModuleWeights(C: number, blocks: number): WeightMap {
+  const shapes = motionModuleWeightShapes(C, blocks);
+  const values = new Map<string, Float32Array>();
+  let seed = 1000;
+  for (const [name, shape] of shapes) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const v = noise(n, seed++, shape.length === 2 ? 1 / Math.sqrt(shape[1]) : 0.1);
+    if (/norm\d?\.weight$/.test(name)) for (let i = 0; i < n; i++) v[i] += 1;
+    values.set(name, v);
+  }
+  const get = <T>(m: Map<string, T>, k: string): T => { const v = m.get(k); if (v === undefined) throw new Error(`no weight ${k}`); return v; };
+  return { has: (k) => shapes.has(k), shape: (k) => get(shapes, k), read: async (k) => get(values, k) };
+}
+
+export const cases: CaseFactory = async (e) => {
+  // The issue's measuring size (as the attention cases): CFG batch 2, 16 frames, 16×16 latent positions, C = 320,
+  // 8 heads, 32 groups, one transformer block (every released v1/v2/v3 module), official per-frame GroupNorm.
+  const B = 2, F = 16, h = 16, w = 16, P = h * w, C = 320, heads = 8, groups = 32, blocks = 1;
+  const N = B * F * P;
+  const weights = randomMotionModuleWeights(C, blocks);
+  const xData = noise(N * C, 77);
+  const dims = `B=${B} F=${F} P=${h}×${w} C=${C} heads=${heads} groups=${groups}, 1 transformer block`;
+  // GEMMs: proj_in, 2 × (Q, K, V, out), FF C→8C and 4C→C, proj_out = 22·C² MACs per token; attention QKᵀ and PV.
+  const flops = 2 * 22 * C * C * N + 2 * blocks * 4 * B * P * F * F * C;
+
+  const mm = await MotionModule.load(e, weights, { heads, groups });
+  const x = e.upload(xData, [B * F, h, w, C]);
+  const ours: VersusCase = {
+    name: OURS,
+    shape: `${dims} (engine ${e.dtype})`,
+    flops,
+    run: () => { mm.forward(e, x, F, 1).release(); },
+    dispose: () => { x.release(); mm.release(); },
+  };
+
+  const model = await buildMotionModuleGraph(weights, { batch: B, frames: F, positions: P, channels: C, heads, groups });
+  const { session, ep } = await createOrtSession(model, undefined, { preferredOutputLocation: 'gpu-buffer' });
+  let input: ort.Tensor;
+  let gpuBuffer: GPUBuffer | null = null;
+  if (ep === 'webgpu') {
+    // ORT ignores an injected device: put the input on ORT's own device.
+    const device = await ort.env.webgpu.device;
+    gpuBuffer = device.createBuffer({ size: xData.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+    device.queue.writeBuffer(gpuBuffer, 0, xData);
+    input = ort.Tensor.fromGpuBuffer(gpuBuffer, { dataType: 'float32', dims: [B * F, P, C] });
+  } else {
+    input = new ort.Tensor('float32', xData, [B * F, P, C]);
+  }
+  // On a software WebGPU adapter one ORT run of this block takes about a minute: 1 timed run after the warm-up.
+  const reps = ep === 'webgpu' ? 1 : 3;
+  const theirs: VersusCase = {
+    name: `ORT-web motion module block (${ep} EP)`,
+    shape: `${dims} (ONNX graph, f32; ${reps === 1 ? '1 run' : `median of ${reps}`} after a warm-up)`,
+    flops,
+    reps,
+    versus: OURS,
+    run: async () => {
+      const out = await session.run({ x: input });
+      // With WebGPU, run() resolves once ORT has submitted; wait for ORT's queue so the time is the GPU's.
+      if (ep === 'webgpu') await (await ort.env.webgpu.device).queue.onSubmittedWorkDone();
+      for (const t of Object.values(out)) t.dispose();
+    },
+    dispose: () => {
+      gpuBuffer?.destroy();
+      void session.release();
+    },
+  };
+  return [ours, theirs];
+};
