@@ -133,6 +133,9 @@ describe('layerNorm', () => {
     { name: 'rows=7 C=45', shape: [7, 45], mean: 0, seed: 70 },
     { name: '[2, 3, 130] (C > 2 × workgroup), mean +50', shape: [2, 3, 130], mean: 50, seed: 80 },
     { name: 'C=1 (output is beta)', shape: [5, 1], mean: 3, seed: 90 },
+    // Narrow rows share a workgroup (threadsPerRow < 64); row counts that leave the last workgroup partial.
+    { name: 'rows=37 C=16 (16 rows per workgroup)', shape: [37, 16], mean: 2, seed: 100 },
+    { name: 'rows=50 C=33 (4 rows per workgroup)', shape: [50, 33], mean: -5, seed: 110 },
   ];
   for (const precision of ['f32', 'f16'] as const) {
     for (const k of cases) {

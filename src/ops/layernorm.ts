@@ -18,11 +18,17 @@ export function layerNorm(e: Engine, x: Tensor, gamma: Tensor, beta: Tensor, eps
   if (gamma.dtype !== x.dtype || beta.dtype !== x.dtype) throw new TypeError(`${where}: gamma/beta are ${gamma.dtype}/${beta.dtype}, x is ${x.dtype}`);
   if (!(eps >= 0)) throw new RangeError(`${where}: eps must be >= 0, got ${eps}`);
   const rows = x.size / C;
+  const tpr = threadsPerRow(C);
   const out = e.empty(x.shape, x.dtype);
   e.dispatch({
-    kernel: LAYERNORM, dtype: x.dtype,
+    kernel: LAYERNORM, dtype: x.dtype, constants: { TPR: tpr },
     bindings: [new Params().u32(rows).u32(C).f32(eps).bytes(), x, gamma, beta, out],
-    workgroups: e.grid(rows, 1),
+    workgroups: e.grid(Math.ceil(rows / (64 / tpr)), 1),
   });
   return out;
+}
+
+/** Threads per row: about 4 values per thread, a power of two in [1, 64]. */
+export function threadsPerRow(C: number): number {
+  return Math.min(64, 2 ** Math.ceil(Math.log2(Math.max(1, Math.ceil(C / 4)))));
 }
