@@ -95,7 +95,8 @@ export function Viewer({ result, preview, streaming, version, fps, onFps, loop, 
     }
   }, [set, index, count, version, onFrameShown]);
 
-  const small = set ? Math.max(set.width, set.height) <= 128 : false;
+  // Small results keep crisp pixels; the latent-resolution preview is smoothed (it is a rough impression).
+  const small = showing === 'result' && set ? Math.max(set.width, set.height) <= 128 : false;
   return (
     <div className="viewer">
       <div className="stage">
