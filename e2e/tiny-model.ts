@@ -145,7 +145,7 @@ export function tinyModelResponse(name: string, range: string | undefined): Tiny
   const common = { 'Cross-Origin-Resource-Policy': 'same-origin', 'Accept-Ranges': 'bytes', 'Cache-Control': 'no-cache' };
   let body: Buffer;
   let type = 'application/octet-stream';
-  if (CONFIGS[name]) {
+  if (CONFIGS[name] && tinyModelAvailable()) {
     body = Buffer.from(JSON.stringify(CONFIGS[name](), null, 2));
     type = 'application/json';
   } else if (name === 'text_encoder_transformers.safetensors') {
