@@ -27,7 +27,7 @@ async function main(argv: string[]): Promise<number> {
     console.error(`conformance: ${dir} is not a folder`);
     return 2;
   }
-  if (precision === 'f16') console.log('note: f16 compute is compared at the f32 tolerances; expect failures (see README "Tolerances")');
+  if (precision === 'f16') console.log('note: f16 compute: bounds widened to ≥ 2e-2 × max|ref| (README "Tolerances"); indicative for multi-step pipelines');
   const engine = await createNodeEngine({ precision });
   try {
     const r = await runConformance({ engine, files: nodeFolderReader(dir), log: (l) => console.log(l) });

@@ -181,7 +181,7 @@ async function runFolder(opts: HarnessOptions): Promise<HarnessResult> {
           emit({ name, layout: layout.name, semantics: label, status: 'FAIL', message: `produced ${got.length} values, reference ${JSON.stringify(ref.shape)} has ${ref.data.length}` });
           continue;
         }
-        const c = compare(got, ref.data, toleranceFor(config, name, f32.dtype));
+        const c = compare(got, ref.data, toleranceFor(config, name, f32.dtype, engine.dtype));
         emit({ name, layout: layout.name, semantics: label, status: c.pass ? 'PASS' : 'FAIL', maxAbs: c.maxAbs, rel: c.rel, bound: c.bound });
       }
     }
