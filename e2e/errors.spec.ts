@@ -19,6 +19,10 @@ function truncatedSafetensors(): number[] {
   return [...n, ...Buffer.from(header), 1, 2, 3, 4];
 }
 
+// Opening a file happens in the worker after it has created its WebGPU device: allow for a slow, shared CI machine.
+test.use({ actionTimeout: 30_000 });
+const ALERT = { timeout: 60_000 };
+
 test.beforeEach(async ({ page }) => {
   await page.goto('/');
   await page.getByLabel('Base model', { exact: true }).selectOption({ label: 'Tiny test model (random weights)' });
@@ -32,7 +36,7 @@ test('a corrupt model file dropped on the page gives a specific error, and the a
   await expect(page.getByText('broken-model.safetensors (1 KB)')).toBeVisible();
   await page.getByRole('button', { name: 'Generate' }).click();
   const alert = page.getByRole('alert');
-  await expect(alert).toContainText('broken-model.safetensors is not a valid .safetensors file (it is corrupt or truncated).');
+  await expect(alert).toContainText('broken-model.safetensors is not a valid .safetensors file (it is corrupt or truncated).', ALERT);
   await alert.getByText('Details').click();
   await expect(alert).toContainText('truncated');
   // Still usable: the controls are enabled again, and another file gives its own, different explanation.
@@ -41,7 +45,7 @@ test('a corrupt model file dropped on the page gives a specific error, and the a
   await expect(page.getByRole('alert')).toHaveCount(0);
   await dropFile(page, 'model.ckpt.safetensors', [0x50, 0x4b, 0x03, 0x04, 0, 0, 0, 0, 0, 0, 0, 0]);
   await page.getByRole('button', { name: 'Generate' }).click();
-  await expect(page.getByRole('alert')).toContainText('model.ckpt.safetensors is a PyTorch pickle');
+  await expect(page.getByRole('alert')).toContainText('model.ckpt.safetensors is a PyTorch pickle', ALERT);
   await expect(page.getByRole('button', { name: 'Generate' })).toBeEnabled();
 });
 
@@ -50,7 +54,7 @@ test('a file dropped on the motion-module slot goes to that slot', async ({ page
   await expect(page.getByLabel('Motion module', { exact: true })).toHaveValue('file');
   await expect(page.getByLabel('Base model', { exact: true })).toHaveValue('preset:tiny');
   await page.getByRole('button', { name: 'Generate' }).click();
-  await expect(page.getByRole('alert')).toContainText('motion.safetensors is not a valid .safetensors file');
+  await expect(page.getByRole('alert')).toContainText('motion.safetensors is not a valid .safetensors file', ALERT);
 });
 
 test('a model URL that does not exist names the file and the HTTP status', async ({ page }) => {
@@ -58,7 +62,7 @@ test('a model URL that does not exist names the file and the HTTP status', async
   await page.getByLabel('Motion module URL').fill('http://127.0.0.1:4173/tiny-model/no-such-file.safetensors');
   await page.getByRole('button', { name: 'Generate' }).click();
   const alert = page.getByRole('alert');
-  await expect(alert).toContainText('Could not read no-such-file.safetensors');
+  await expect(alert).toContainText('Could not read no-such-file.safetensors', ALERT);
   await alert.getByText('Details').click();
   await expect(alert).toContainText('HTTP 404');
 });

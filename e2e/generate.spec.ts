@@ -31,7 +31,7 @@ const status = (page: Page) => page.getByRole('status', { name: 'Generation stat
 
 // One test, so the models load once: the tiny model still takes minutes on CI's software WebGPU (SwiftShader).
 // Guidance 1 (no classifier-free guidance: half the UNet work), 2 steps, 8 frames of 64×64.
-test('generate with the tiny model; cancel mid-run; the same seed again gives the same frames', async ({ page }) => {
+test('generate with the tiny model; cancel mid-run; recover from a lost GPU device; the same seed gives the same frames', async ({ page }) => {
   test.setTimeout(1_200_000);
   await page.goto('/');
   await useTinyModel(page, { frames: 8, steps: 2, size: 64 });
@@ -77,6 +77,7 @@ test('generate with the tiny model; cancel mid-run; the same seed again gives th
 
   // 2. Cancel mid-run: returns to ready within one step; the last animation stays on screen.
   await page.getByLabel('Steps', { exact: true }).fill('30');
+  await recordProgress(page);
   await generateButton(page).click();
   await expect(status(page)).toContainText(/^Step \d+ of 30 · .* elapsed/, { timeout: 300_000 });
   const before = Number(/^Step (\d+)/.exec((await status(page).textContent())!)![1]);
@@ -88,13 +89,39 @@ test('generate with the tiny model; cancel mid-run; the same seed again gives th
   expect(stoppedAt).toBeLessThanOrEqual(before);
   await expect(generateButton(page)).toBeEnabled();
   await expect(page.locator('canvas')).toHaveAttribute('data-showing', 'result');
+  // The models stayed loaded for this second run.
+  expect((await recorded(page)).statuses.some((s) => s.startsWith('Loading models'))).toBe(false);
 
-  // 3. The same seed and settings again: identical pixels, and the models stay loaded.
+  // 3. The GPU device is lost in the middle of a run (forced: the worker's engine device is destroyed at its first
+  // dispatch): a clear error, and the app keeps working.
+  const gen = page.workers().find((w) => /\/worker-[^/]*\.js/.test(w.url()));
+  expect(gen, `generation worker among ${page.workers().map((w) => w.url()).join(', ')}`).toBeTruthy();
+  await gen!.evaluate(() => {
+    const orig = GPUDevice.prototype.createBindGroup;
+    // Only the engine's device binds its uniform arena (label 'uniforms'); ORT's text-encoder device is left alone.
+    GPUDevice.prototype.createBindGroup = function (this: GPUDevice, d: GPUBindGroupDescriptor) {
+      const entries = [...(d.entries as Iterable<GPUBindGroupEntry>)];
+      if (entries.some((e) => (e.resource as GPUBufferBinding).buffer?.label === 'uniforms')) {
+        GPUDevice.prototype.createBindGroup = orig;
+        this.destroy();
+      }
+      return orig.call(this, d);
+    };
+  });
   await page.getByLabel('Steps', { exact: true }).fill('2');
+  await generateButton(page).click();
+  const alert = page.getByRole('alert');
+  await expect(alert).toContainText('The GPU device was lost', { timeout: 300_000 });
+  await expect(alert).toContainText('Press Generate to start again on a fresh device.');
+  await expect(generateButton(page)).toBeEnabled();
+  await expect(page.locator('canvas')).toHaveAttribute('data-showing', 'result'); // the last animation is back
+
+  // 4. Generate again: a fresh device, the models reloaded, and the same seed and settings give identical pixels.
   await recordProgress(page);
   await generateButton(page).click();
   await expect(status(page)).toContainText(/^Done: 8 frames in/, { timeout: 600_000 });
-  expect((await recorded(page)).statuses.some((s) => s.startsWith('Loading models'))).toBe(false);
+  await expect(page.getByRole('alert')).toHaveCount(0);
+  expect((await recorded(page)).statuses.some((s) => s.startsWith('Loading models'))).toBe(true);
   await showFrame(page, 0);
   expect(meanAbsDiff((await canvasPixels(page)).data, first.data)).toBe(0);
   await showFrame(page, 7);

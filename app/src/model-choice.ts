@@ -72,7 +72,8 @@ export function toSelection(c: ModelChoice): ModelSelection {
   return {
     base,
     configs: [...(bp?.configs ?? []), ...(mp?.configs ?? [])],
-    tokenizer: bp?.tokenizer ?? CLIP_TOKENIZER,
+    // The tiny test model's tokenizer is the CLIP tokenizer too, served by the app: no download for local files then.
+    tokenizer: bp?.tokenizer ?? (mp?.family === 'tiny' ? BASE_PRESETS.find((p) => p.family === 'tiny')!.tokenizer : CLIP_TOKENIZER),
     motion,
     motionLora: motionLora[0] ? { source: motionLora[0], strength: c.motionLoraStrength } : undefined,
     sdLora: sdLora[0] ? { source: sdLora[0], strength: c.sdLoraStrength } : undefined,

@@ -7,6 +7,7 @@ import { InvalidSettingsError } from './errors';
 import { generate, type PipelineModels, type SchedulerChoice } from '../pipeline/generate';
 import { type LoadStage, loadModels, type ModelSources } from '../pipeline/load';
 import { WeightFileError } from '../weights/errors';
+import { openSafetensors } from '../weights/safetensors';
 import { defaultSchedulerFor } from '../schedulers';
 import type { FileSource, GenerateSettings, LoadPhase, ModelSelection, ModelSummary, SchedulerName } from './protocol';
 
@@ -112,6 +113,16 @@ export async function loadSelection(engine: Engine, selection: ModelSelection, s
   for (const s of selection.base) base.push(await open(s));
   const motionModule = await open(selection.motion[0]);
   const lora = async (l?: { source: FileSource; strength: number }) => (l ? [{ source: await open(l.source), strength: l.strength }] : []);
+  const motionLoras = await lora(selection.motionLora);
+  const loras = await lora(selection.sdLora);
+  // Read every header first (a few KB each), so a corrupt, truncated or pickled file is named before anything else
+  // is fetched or uploaded. loadModels reads them again (cheap) and does the real work.
+  const all = [...base, motionModule, ...motionLoras.map((l) => l.source), ...loras.map((l) => l.source)];
+  for (const [i, src] of all.entries()) {
+    abortIfNeeded(signal);
+    onProgress('parse', src.name, i, all.length);
+    await openSafetensors(src);
+  }
   const configs: NonNullable<ModelSources['configs']> = {};
   for (const c of selection.configs) {
     const json = await readJson(c);
@@ -121,7 +132,7 @@ export async function loadSelection(engine: Engine, selection: ModelSelection, s
   const tokenizer = { json: await readJson(selection.tokenizer) };
   abortIfNeeded(signal);
   const names = [...selection.base, selection.motion[0], ...[selection.motionLora, selection.sdLora].flatMap((l) => (l ? [l.source] : []))].map((s) => s.name);
-  const sources: ModelSources = { base, motionModule, motionLoras: await lora(selection.motionLora), loras: await lora(selection.sdLora), tokenizer, configs };
+  const sources: ModelSources = { base, motionModule, motionLoras, loras, tokenizer, configs };
   // loadModels has no abort: a cancel during it is answered by the UI terminating this worker (see App's cancel).
   const loaded = await loadModels(engine, sources, ({ stage, done, total }) => {
     if (stage === 'open') onProgress('parse', names[done], done, total);

@@ -99,8 +99,10 @@ async function generate(msg: Extract<ToWorker, { type: 'generate' }>): Promise<v
       if (engine?.isLost) dropEngine();
       post({ type: 'cancelled', id: msg.id, afterStep, steps: msg.settings.steps });
     } else {
-      if (needsFreshEngine(e) || engine?.isLost) dropEngine();
-      post({ type: 'error', id: msg.id, error: describeError(e) });
+      // A lost device surfaces as whatever call failed first; the loss is the cause to report.
+      const cause = engine?.isLost ? await engine.lost : e;
+      if (needsFreshEngine(cause) || engine?.isLost) dropEngine();
+      post({ type: 'error', id: msg.id, error: describeError(cause) });
     }
   } finally {
     running = null;
