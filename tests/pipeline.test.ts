@@ -63,7 +63,9 @@ function requestFor(run: string, extra: Partial<GenerateRequest> = {}): Generate
 }
 
 describe('generate() vs pipeline_tiny/vA (f32, diffusers semantics)', () => {
-  for (const run of ['ddim_4', 'euler_trailing_4', 'lcm_4']) {
+  // One run here checks generate()'s hooks (previews, frames in order) with its numbers; every run of the set,
+  // in both semantics and both weight layouts, is compared by the conformance harness (tests/conformance.test.ts).
+  for (const run of ['euler_trailing_4']) {
     it(`${run}: timesteps, final latents and decoded video`, async () => {
       const m = await oracleModels();
       const decoded = outputs.has(`${run}.video`);

@@ -209,28 +209,17 @@ describe('UNetMotion bad input', () => {
   });
 });
 
+// Every oracle output of unet_motion_tiny (each call, both semantics, both weight layouts, every stored
+// intermediate) is compared by the conformance harness (tests/conformance.test.ts); the tests here cover what
+// it does not: topology, bad input, chunking under the binding limit, release, f16.
 describe('UNetMotion (unet_motion_tiny/vA, f32, diffusers layout)', () => {
-  for (const call of calls) {
-    for (const semantics of ['diffusers', 'official_animatediff'] as Semantics[]) {
-      it(`out_${call}${semantics === 'diffusers' ? '' : '_official'} (${semantics} semantics)`, () => checkCall(call, semantics), 400_000); // software Vulkan on shared cores: the first call compiles every pipeline
-    }
-  }
-
-  it('LDM single-file UNet + original motion-module layout: same canonical weights, same output', async () => {
-    const e = await testEngine('f32');
+  it('LDM single-file UNet + original motion-module layout: the same canonical weights, bit for bit', async () => {
     const [a, b] = await Promise.all([canonical(LAYOUTS.diffusers), canonical(LAYOUTS['ldm+original'])]);
     const names = a.names().filter((n) => !n.endsWith('pos_embed.pe')).sort(); // PE buffers: computed, never read
     expect(b.names().filter((n) => !n.endsWith('pos_embed.pe')).sort()).toEqual(names);
     for (const n of names) {
       expect(b.shape(n), n).toEqual(a.shape(n));
       expect(maxAbsDiff(await b.read(n), await a.read(n)).maxAbs, n).toBe(0);
-    }
-    // One full call from this layout (the loader is exact, so every other call follows).
-    const unet = await UNetMotion.load(e, b, hyper);
-    try {
-      await checkCall(calls[calls.length - 1], 'official_animatediff', unet);
-    } finally {
-      unet.release();
     }
   }, 400_000);
 
