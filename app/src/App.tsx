@@ -99,6 +99,12 @@ export function App() {
 
   // ------------------------------------------------------------------ worker messages
 
+  /** Run state changes take effect at once for the next message (several can arrive before React re-renders). */
+  const update = (next: RunState | null) => {
+    runRef.current = next;
+    setRun(next);
+  };
+
   const onMessage = useCallback((msg: FromWorker) => {
     if (msg.type === 'capabilities') {
       setCaps(msg.caps);
@@ -107,24 +113,26 @@ export function App() {
     const current = runRef.current;
     if (msg.type === 'error' && msg.id === null) {
       // The worker itself failed (not a request): the run, if any, is over.
+      previewRef.current = null;
+      if (!resultRef.current?.done) resultRef.current = lastDone.current;
       setError(msg.error);
-      setRun(null);
+      update(null);
       return;
     }
     if (!current || msg.id !== current.id) return; // a late message of an older request
     switch (msg.type) {
       case 'load-progress':
-        setRun({ ...current, phase: current.phase === 'cancelling' ? 'cancelling' : 'loading', load: msg });
+        update({ ...current, phase: current.phase === 'cancelling' ? 'cancelling' : 'loading', load: msg });
         return;
       case 'loaded':
         setSummary(msg.summary);
         return;
       case 'sampling':
-        setRun({ ...current, phase: current.phase === 'cancelling' ? 'cancelling' : 'sampling' });
+        update({ ...current, phase: current.phase === 'cancelling' ? 'cancelling' : 'sampling' });
         return;
       case 'progress':
         // After the last step the VAE starts on frame 1.
-        setRun({ ...current, phase: current.phase === 'cancelling' ? 'cancelling' : msg.step === msg.steps ? 'decoding' : 'sampling', step: msg });
+        update({ ...current, phase: current.phase === 'cancelling' ? 'cancelling' : msg.step === msg.steps ? 'decoding' : 'sampling', step: msg });
         return;
       case 'preview':
         previewRef.current = { frames: msg.frames, width: msg.width, height: msg.height, step: msg.step };
@@ -137,7 +145,7 @@ export function App() {
           resultRef.current = r;
         }
         r.frames[msg.index] = msg.rgba;
-        setRun({ ...current, phase: current.phase === 'cancelling' ? 'cancelling' : 'decoding', decoded: current.decoded + 1, frames: msg.frames });
+        update({ ...current, phase: current.phase === 'cancelling' ? 'cancelling' : 'decoding', decoded: current.decoded + 1, frames: msg.frames });
         bump();
         return;
       }
@@ -149,7 +157,7 @@ export function App() {
           void remember(r);
         }
         previewRef.current = null;
-        setRun(null);
+        update(null);
         setNotice(`Done: ${r?.frames.length ?? 0} frames in ${fmtTime(msg.elapsedMs)}.`);
         bump();
         return;
@@ -157,7 +165,7 @@ export function App() {
       case 'cancelled':
         previewRef.current = null;
         if (!resultRef.current?.done) resultRef.current = lastDone.current;
-        setRun(null);
+        update(null);
         setNotice(msg.afterStep > 0 ? `Cancelled after step ${msg.afterStep} of ${msg.steps}.` : 'Cancelled before the first step finished.');
         bump();
         return;
@@ -165,7 +173,7 @@ export function App() {
         previewRef.current = null;
         if (!resultRef.current?.done) resultRef.current = lastDone.current;
         setError(msg.error);
-        setRun(null);
+        update(null);
         bump();
         return;
     }
@@ -260,8 +268,7 @@ export function App() {
     resultRef.current = null;
     const id = client.nextId();
     const state: RunState = { id, phase: 'loading', decoded: 0, frames: settings.frames };
-    runRef.current = state;
-    setRun(state);
+    update(state);
     previewRef.current = null;
     client.send({ type: 'generate', id, models: selection, modelsKey: selectionKey(selection), precision: form.precision, settings });
   };
@@ -273,8 +280,7 @@ export function App() {
       // Model loading cannot stop half-way: end the worker (the browser frees its GPU memory); the next
       // Generate starts a fresh one.
       client.terminate();
-      runRef.current = null;
-      setRun(null);
+      update(null);
       setNotice('Cancelled while loading the models.');
       resultRef.current = lastDone.current;
       previewRef.current = null;
@@ -282,7 +288,7 @@ export function App() {
       return;
     }
     client.send({ type: 'cancel', id: current.id });
-    setRun({ ...current, phase: 'cancelling' });
+    update({ ...current, phase: 'cancelling' });
   };
 
   // Escape cancels from anywhere.
