@@ -7,7 +7,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compare, toleranceFor } from '../src/conformance/compare';
 import { runConformance } from '../src/conformance/harness';
-import { ConformanceError, type SetRunner } from '../src/conformance/registry';
+import { type CanonicalWeights, ConformanceError, type SetRunner } from '../src/conformance/registry';
 import { nodeFolderReader } from '../src/platform/node-folder-reader';
 import { testEngine } from './gpu';
 
@@ -87,6 +87,28 @@ describe('harness failure modes', () => {
     const throws: SetRunner = { ...base, run: async () => { throw new Error('boom'); } };
     const r2 = await runConformance({ engine: e, files: nodeFolderReader(vae), runners: [throws], log: () => {} });
     expect(r2.failed).toBeGreaterThan(0);
+  });
+
+  it('runs a layout whose canonical weights equal the first layout\'s only once, and runs one that differs', async () => {
+    const e = await testEngine('f32');
+    // Fake canonical weights: layout "a" and "same" load to identical tensors, "other" differs in one value.
+    const tensors: Record<string, Float32Array> = { a: Float32Array.of(1, 2, 3), same: Float32Array.of(1, 2, 3), other: Float32Array.of(1, 2, 4) };
+    const loadWeights = async (_f: unknown, paths: string[]): Promise<CanonicalWeights> => {
+      const v = tensors[paths[0]];
+      return { has: (n) => n === 'w', shape: () => [3], read: async () => v, names: () => ['w'] };
+    };
+    const runs: string[] = [];
+    const runner: SetRunner = {
+      name: 'vae_decoder_tiny', matches: (c) => c.set === 'vae_decoder_tiny', notProduced: () => [/^inter\./, /^image$/],
+      layouts: async () => ['a', 'same', 'other'].map((n) => ({ name: n, files: [n] })),
+      outputsDependOnlyOnCanonicalWeights: true,
+      run: async (ctx) => { runs.push(ctx.layout.name); return new Map(); },
+    };
+    const lines: string[] = [];
+    await runConformance({ engine: e, files: nodeFolderReader(vae), runners: [runner], loadWeights, log: (l) => lines.push(l) });
+    expect(runs).toEqual(['a', 'other']);
+    expect(lines.find((l) => l.includes('[same,'))).toMatch(/^PASS \(canonical weights\).*1 tensors bit-identical to layout a/);
+    expect(lines.find((l) => l.includes('(canonical weights)  [other,'))).toMatch(/^FAIL .*w\[2\] = 4 vs 3/);
   });
 
   it('the CLI exits non-zero with a clear message for a broken folder', () => {

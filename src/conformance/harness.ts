@@ -145,7 +145,14 @@ async function runFolder(opts: HarnessOptions): Promise<HarnessResult> {
     else log(`${head}  max_abs=${fmt(l.maxAbs)} rel=${fmt(l.rel)} tol=${fmt(l.bound)}`);
   };
 
-  for (const layout of layouts) {
+  const loadWeights = (paths: string[]) => (opts.loadWeights ?? loadCanonicalWeights)(files, paths);
+  for (const [li, layout] of layouts.entries()) {
+    if (li > 0 && runner.outputsDependOnlyOnCanonicalWeights) {
+      const same = await identicalWeights(loadWeights, layouts[0], layout);
+      emit({ name: '(canonical weights)', layout: layout.name, semantics: onlyBoth ? 'both' : modes[0], status: same.identical ? 'PASS' : 'FAIL',
+        message: same.identical ? `${same.count} tensors bit-identical to layout ${layouts[0].name}: its outputs hold for this layout` : same.message });
+      if (same.identical) continue;
+    }
     for (const [mi, mode] of modes.entries()) {
       const wanted = names.filter((n) => sem.get(n) === mode || (sem.get(n) === 'both' && mi === 0));
       if (!wanted.length) continue;
@@ -155,7 +162,7 @@ async function runFolder(opts: HarnessOptions): Promise<HarnessResult> {
       try {
         produced = await runner.run({
           dir: files.dir, config, inputs, references: refs, wanted, engine, files, layout, semantics: mode,
-          loadWeights: (paths) => (opts.loadWeights ?? loadCanonicalWeights)(files, paths),
+          loadWeights,
         });
       } catch (e) {
         emit({ name: `(run ${runner.name})`, layout: layout.name, semantics: label, status: 'FAIL', message: `run failed: ${(e as Error).stack ?? e}` });
@@ -190,4 +197,24 @@ async function runFolder(opts: HarnessOptions): Promise<HarnessResult> {
   const failed = lines.filter((l) => l.status === 'FAIL').length;
   log(`${passed} passed, ${failed} failed`);
   return { set: runner.name, passed, failed, lines };
+}
+
+/** Whether two layouts load to the same canonical tensors (names, shapes and every value). */
+async function identicalWeights(
+  load: (paths: string[]) => Promise<CanonicalWeights>, a: WeightLayout, b: WeightLayout,
+): Promise<{ identical: boolean; count: number; message?: string }> {
+  const [wa, wb] = await Promise.all([load(a.files), load(b.files)]);
+  const na = [...wa.names()].sort(), nb = [...wb.names()].sort();
+  if (na.join('\n') !== nb.join('\n')) {
+    const missing = na.filter((n) => !wb.has(n)).slice(0, 3), extra = nb.filter((n) => !wa.has(n)).slice(0, 3);
+    return { identical: false, count: 0, message: `canonical names differ from layout ${a.name} (missing: ${missing.join(', ') || '-'}; extra: ${extra.join(', ') || '-'})` };
+  }
+  for (const n of na) {
+    if (wa.shape(n).join(',') !== wb.shape(n).join(',')) return { identical: false, count: 0, message: `${n}: shape ${wb.shape(n)} vs ${wa.shape(n)} in layout ${a.name}` };
+    const [x, y] = await Promise.all([wa.read(n), wb.read(n)]);
+    for (let i = 0; i < x.length; i++) {
+      if (!Object.is(x[i], y[i])) return { identical: false, count: 0, message: `${n}[${i}] = ${y[i]} vs ${x[i]} in layout ${a.name}` };
+    }
+  }
+  return { identical: true, count: na.length };
 }

@@ -96,6 +96,13 @@ export interface SetRunner {
   references?(config: VectorConfig, files: FolderReader): Promise<{ outputs: Map<string, RefTensor>; semantics?: Record<string, string> }>;
   /** Whether the set has an inputs.safetensors (default true). */
   hasInputs?: boolean;
+  /**
+   * True when `run` depends on a layout only through `loadWeights(layout.files)` (no other per-layout file).
+   * Then a layout whose canonical weights are bit-identical to an earlier layout's is not run again: its
+   * outputs are the same deterministic function of the same weights and inputs. The identity is checked
+   * tensor by tensor through the real loaders and reported as a line of its own.
+   */
+  outputsDependOnlyOnCanonicalWeights?: boolean;
 }
 
 /**

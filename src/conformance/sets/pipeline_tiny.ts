@@ -49,6 +49,9 @@ export const runner: SetRunner = {
   },
   // The recorded LCM noise is an input replayed into the scheduler, not an output.
   notProduced: () => [/\.lcm_noise\d+$/],
+  // run() sees a layout only through ctx.loadWeights(layout.files): the LDM + original layout is checked to load
+  // to the same canonical tensors instead of repeating every sampling run (2 semantics × 6 runs) on it.
+  outputsDependOnlyOnCanonicalWeights: true,
 
   async run(ctx: RunContext): Promise<RunOutputs> {
     const { engine: e, config, inputs, files } = ctx;
