@@ -3,6 +3,7 @@
 
 import GIF from 'gif.js/dist/gif.js';
 import workerUrl from 'gif.js/dist/gif.worker.js?url';
+import { gifDelayMs } from './gif-delay';
 
 export interface GifOptions {
   /** Frames per second; GIF stores delays in 1/100 s, so the delay is rounded to whole centiseconds. */
@@ -53,7 +54,3 @@ export function encodeGif(frames: readonly Uint8ClampedArray[], width: number, h
   });
 }
 
-/** The per-frame delay in ms for `fps`, in whole centiseconds (the GIF unit), at least 2 cs (browsers slow down 0–1 cs). */
-export function gifDelayMs(fps: number): number {
-  return Math.max(2, Math.round(100 / fps)) * 10;
-}

@@ -8,11 +8,8 @@ import { VaeWeightError } from '../models/vae-decoder';
 import { GenerateRequestError } from '../pipeline/errors';
 import { WeightFileError } from '../weights/errors';
 import type { UserError } from './protocol';
+import { InvalidSettingsError } from './settings';
 
-/** Settings the worker refuses before touching the GPU (the message names the setting and the allowed range). */
-export class InvalidSettingsError extends Error {
-  override name = 'InvalidSettingsError';
-}
 
 
 const SMALLER = 'Try a smaller size (256×256 or 384×384), fewer frames, or close other tabs that use the GPU.';

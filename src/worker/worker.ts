@@ -7,7 +7,8 @@
 import { Engine } from '../gpu/engine';
 import { probeCapabilities } from './capability';
 import { describeError, needsFreshEngine } from './errors';
-import { type LoadedModels, loadSelection, runGeneration, validateSettings } from './runner';
+import { type LoadedModels, loadSelection, runGeneration } from './runner';
+import { validateSettings } from './settings';
 import { type FromWorker, type ModelSelection, type Precision, type ToWorker, transferablesOf } from './protocol';
 
 declare const self: DedicatedWorkerGlobalScope;

@@ -1,0 +1,66 @@
+// The app's pure helpers, tested in Node (no browser page): export file names, GIF delays, sprite layout,
+// the memory estimate and the capability advice.
+import { expect, test } from '@playwright/test';
+import { exportFileName, slugify } from '../src/export/filename';
+import { gifDelayMs } from '../src/export/gif-delay';
+import { spriteLayout } from '../src/export/png';
+import { assessSettings, estimateMemory, SD15_FOOTPRINT } from '../src/worker/capability';
+import type { Capabilities, GenerateSettings } from '../src/worker/protocol';
+import { validateSettings } from '../src/worker/settings';
+
+test('file names: slug of the prompt (folded, lower case, cut at a word) and the seed', () => {
+  expect(slugify('A Café at Night — rain, neon!')).toBe('a-cafe-at-night-rain-neon');
+  expect(slugify('one two three four five six seven eight nine ten eleven twelve', 20)).toBe('one-two-three-four');
+  expect(slugify('x'.repeat(80), 10)).toBe('xxxxxxxxxx');
+  expect(exportFileName('  ', 7, 'gif')).toBe('animation-seed7.gif');
+  expect(exportFileName('Zoom in!', 4294967295, 'png', 'frame03')).toBe('zoom-in-seed4294967295-frame03.png');
+});
+
+test('GIF delays are whole centiseconds, at least 2', () => {
+  expect([8, 10, 12, 24, 60].map(gifDelayMs)).toEqual([130, 100, 80, 40, 20]);
+});
+
+test('sprite sheets are near-square grids', () => {
+  expect(spriteLayout(16, 64, 32)).toEqual({ columns: 4, rows: 4, width: 256, height: 128 });
+  expect(spriteLayout(6, 10, 10)).toEqual({ columns: 3, rows: 2, width: 30, height: 20 });
+  expect(spriteLayout(1, 8, 8)).toEqual({ columns: 1, rows: 1, width: 8, height: 8 });
+});
+
+const settings: GenerateSettings = { prompt: 'p', negativePrompt: '', seed: 1, frames: 16, width: 512, height: 512, steps: 25, guidance: 7.5, scheduler: 'ddim' };
+
+test('memory estimate: weights by precision, the feed-forward buffer, CFG doubles the batch', () => {
+  const f16 = estimateMemory(settings, true);
+  const f32 = estimateMemory(settings, false);
+  expect(f16.weightBytes).toBeCloseTo(SD15_FOOTPRINT.params * 2);
+  expect(f32.weightBytes).toBeCloseTo(SD15_FOOTPRINT.params * 4);
+  // 16 frames × 2 (CFG) × 64 × 64 latent pixels × 8 × 320 channels × 2 bytes
+  expect(f16.largestBufferBytes).toBe(16 * 2 * 64 * 64 * 8 * 320 * 2);
+  expect(estimateMemory({ ...settings, guidance: 1 }, true).largestBufferBytes).toBe(f16.largestBufferBytes / 2);
+  expect(estimateMemory({ ...settings, width: 256, height: 256 }, true).largestBufferBytes).toBe(f16.largestBufferBytes / 4);
+});
+
+test('capability advice: no WebGPU blocks; software adapter, no f16, small buffers and little memory warn', () => {
+  const none: Capabilities = { webgpu: false, problem: 'no navigator.gpu' };
+  expect(assessSettings(none, settings)).toEqual([expect.objectContaining({ level: 'error', message: 'no navigator.gpu' })]);
+  const gpu = (over: Partial<NonNullable<Capabilities['adapter']>>, mem?: number): Capabilities => ({
+    webgpu: true, deviceMemoryGiB: mem,
+    adapter: { name: 'test', f16: true, isFallback: false, maxBufferSize: 4 * 2 ** 30, maxStorageBufferBindingSize: 2 ** 30, maxComputeWorkgroupStorageSize: 32768, maxComputeInvocationsPerWorkgroup: 256, ...over },
+  });
+  expect(assessSettings(gpu({}), settings)).toEqual([]);
+  const levels = (c: Capabilities, s = settings) => assessSettings(c, s).map((a) => `${a.level}:${a.message.slice(0, 30)}`);
+  expect(levels(gpu({ isFallback: true }))).toEqual(['warning:WebGPU runs on a software adapt']);
+  expect(levels(gpu({ f16: false }))).toEqual(['info:This GPU has no 16-bit float s']);
+  expect(levels(gpu({ maxBufferSize: 2 ** 28 }))).toEqual(['warning:512×512 with 16 frames needs G']);
+  expect(levels(gpu({ maxBufferSize: 2 ** 28 }), { ...settings, width: 256, height: 256, frames: 8 })).toEqual([]);
+  // ≈ 2.8 GB weights (f16) + activations against 60 % of a 4 GB device.
+  expect(levels(gpu({}, 4))).toEqual(['warning:These settings need roughly 4.']);
+  expect(levels(gpu({}, 8))).toEqual([]);
+});
+
+test('settings validation names the setting and the allowed range', () => {
+  expect(() => validateSettings(settings)).not.toThrow();
+  expect(() => validateSettings({ ...settings, frames: 40 })).toThrow('Frames must be a whole number from 8 to 32 (got 40).');
+  expect(() => validateSettings({ ...settings, width: 500 })).toThrow('Width must be a multiple of 64 from 64 to 1024 (got 500).');
+  expect(() => validateSettings({ ...settings, steps: 0 })).toThrow('Steps must be a whole number from 1 to 100 (got 0).');
+  expect(() => validateSettings({ ...settings, seed: -1 })).toThrow('The seed must be a whole number from 0 to 4294967295 (got -1).');
+});
