@@ -50,7 +50,7 @@ test('capability advice: no WebGPU blocks; software adapter, no f16, small buffe
   const levels = (c: Capabilities, s = settings) => assessSettings(c, s).map((a) => `${a.level}: ${a.message}`);
   expect(levels(gpu({ isFallback: true }))).toEqual([expect.stringMatching(/^warning: WebGPU runs on a software adapter \(test\)/)]);
   expect(levels(gpu({ f16: false }))).toEqual([expect.stringMatching(/^info: This GPU has no 16-bit float shaders/)]);
-  expect(levels(gpu({ maxBufferSize: 2 ** 28 }))).toEqual([expect.stringMatching(/^warning: 512×512 with 16 frames needs GPU buffers of about 1\.3 GB/)]);
+  expect(levels(gpu({ maxBufferSize: 2 ** 28 }))).toEqual([expect.stringMatching(/^warning: 512×512 with 16 frames needs GPU buffers of about 640 MB, but this GPU allows at most 256 MB per buffer\./)]); // f16: 32×64×64 × 8×320 × 2 B
   expect(levels(gpu({ maxBufferSize: 2 ** 28 }), { ...settings, width: 256, height: 256, frames: 8 })).toEqual([]);
   // ≈ 2.8 GB weights (f16) + activations against 60 % of a 4 GB device.
   expect(levels(gpu({}, 4))).toEqual([expect.stringMatching(/^warning: These settings need roughly 4\.\d GB of GPU memory/)]);
