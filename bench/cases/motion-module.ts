@@ -7,7 +7,7 @@
 import { MotionModule } from '../../src/models/motion-module';
 import type { WeightMap } from '../../src/models/layers';
 import { buildMotionModuleGraph, motionModuleWeightShapes } from '../../src/onnx/motion-module-graph';
-import { createOrtSession, ort } from '../../src/onnx/session';
+import { ortCase } from '../ort-case';
 import type { CaseFactory } from '../harness';
 import type { VersusCase } from '../suite';
 
@@ -63,36 +63,11 @@ export const cases: CaseFactory = async (e) => {
   };
 
   const model = await buildMotionModuleGraph(weights, { batch: B, frames: F, positions: P, channels: C, heads, groups });
-  const { session, ep } = await createOrtSession(model, undefined, { preferredOutputLocation: 'gpu-buffer' });
-  let input: ort.Tensor;
-  let gpuBuffer: GPUBuffer | null = null;
-  if (ep === 'webgpu') {
-    // ORT ignores an injected device: put the input on ORT's own device.
-    const device = await ort.env.webgpu.device;
-    gpuBuffer = device.createBuffer({ size: xData.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
-    device.queue.writeBuffer(gpuBuffer, 0, xData);
-    input = ort.Tensor.fromGpuBuffer(gpuBuffer, { dataType: 'float32', dims: [B * F, P, C] });
-  } else {
-    input = new ort.Tensor('float32', xData, [B * F, P, C]);
-  }
   // On a software WebGPU adapter one ORT run of this block takes about a minute: 1 timed run after the warm-up.
-  const reps = ep === 'webgpu' ? 1 : 3;
-  const theirs: VersusCase = {
-    name: `ORT-web motion module block (${ep} EP)`,
-    shape: `${dims} (ONNX graph, f32; ${reps === 1 ? '1 run' : `median of ${reps}`} after a warm-up)`,
-    flops,
-    reps,
-    versus: OURS,
-    run: async () => {
-      const out = await session.run({ x: input });
-      // With WebGPU, run() resolves once ORT has submitted; wait for ORT's queue so the time is the GPU's.
-      if (ep === 'webgpu') await (await ort.env.webgpu.device).queue.onSubmittedWorkDone();
-      for (const t of Object.values(out)) t.dispose();
-    },
-    dispose: () => {
-      gpuBuffer?.destroy();
-      void session.release();
-    },
-  };
+  const theirs = await ortCase({
+    name: 'ORT-web motion module block', model, inputName: 'x', data: xData, dims: [B * F, P, C], flops, versus: OURS,
+    reps: (ep) => (ep === 'webgpu' ? 1 : 3),
+    shape: `${dims} (ONNX graph, f32; one run on WebGPU, else median of 3, after a warm-up)`,
+  });
   return [ours, theirs];
 };
