@@ -22,6 +22,10 @@ export async function canvasPixels(page: Page): Promise<{ width: number; height:
 
 /** Shows frame `i` (0-based) with the playback scrubber (pauses playback). */
 export async function showFrame(page: Page, i: number): Promise<void> {
+  // Stop playback first: filling the slider with the value it already shows fires no change event, so playback
+  // would go on and the canvas could move to the next frame before the test reads its pixels.
+  const pause = page.getByRole('group', { name: 'Playback' }).getByRole('button', { name: 'Pause', exact: true });
+  if (await pause.isVisible() && await pause.isEnabled()) await pause.click();
   await page.getByLabel('Frame', { exact: true }).fill(String(i));
   await expect(page.locator('canvas')).toHaveAttribute('data-frame', String(i));
 }
