@@ -16,13 +16,13 @@ if (run('node', ['scripts/with-gpu.mjs', 'npx', 'vitest', 'run', '--reporter=def
 if (run('npx', ['vite', 'build']) !== 0) failures.push('build');
 else if (run('npx', ['playwright', 'test'], { PLAYWRIGHT_JSON_OUTPUT_NAME: `${out}/e2e.json` }) !== 0) failures.push('e2e');
 
-let passed = 0, failed = 0;
+let passed = 0, failed = 0, pending = 0, skipped = 0;
 const readJson = (f) => (existsSync(f) ? JSON.parse(readFileSync(f, 'utf8')) : null);
 const vitest = readJson(`${out}/vitest.json`);
-if (vitest) { passed += vitest.numPassedTests; failed += vitest.numFailedTests; }
+if (vitest) { passed += vitest.numPassedTests; failed += vitest.numFailedTests; pending += vitest.numTodoTests ?? 0; skipped += vitest.numPendingTests ?? 0; }
 const e2e = readJson(`${out}/e2e.json`);
-if (e2e?.stats) { passed += e2e.stats.expected + (e2e.stats.flaky ?? 0); failed += e2e.stats.unexpected; }
+if (e2e?.stats) { passed += e2e.stats.expected + (e2e.stats.flaky ?? 0); failed += e2e.stats.unexpected; skipped += e2e.stats.skipped ?? 0; }
 failed += failures.filter((f) => f === 'typecheck' || f === 'build').length;
 if (failures.length) console.log(`\nfailed stages: ${failures.join(', ')}`);
-console.log(`\nTotal: ${passed} passed, ${failed} failed`);
+console.log(`\nTotal: ${passed} passed, ${failed} failed, ${pending} pending, ${skipped} skipped`);
 process.exit(failures.length ? 1 : 0);

@@ -6,14 +6,21 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compare, toleranceFor } from '../src/conformance/compare';
-import { runConformance } from '../src/conformance/harness';
+import { loadRunners, readConfig, runConformance } from '../src/conformance/harness';
 import { type CanonicalWeights, ConformanceError, type SetRunner } from '../src/conformance/registry';
 import { nodeFolderReader } from '../src/platform/node-folder-reader';
 import { testEngine } from './gpu';
 
 const repoRoot = path.resolve(__dirname, '..');
 const VECTORS = path.resolve(repoRoot, '../shared/oracle/vectors');
-const sets = existsSync(VECTORS) ? readdirSync(VECTORS).filter((s) => existsSync(path.join(VECTORS, s, 'vA'))) : [];
+const allSets = existsSync(VECTORS) ? readdirSync(VECTORS).filter((s) => existsSync(path.join(VECTORS, s, 'vA'))) : [];
+/**
+ * Oracle sets whose runner is not written yet (the long-animation issue). They are reported as pending
+ * (vitest `todo`), never as passed, and the list is checked: every entry must still be an oracle set
+ * without a runner, and the list must be empty when that issue is resolved.
+ */
+export const PENDING_SETS: readonly string[] = ['freenoise_tiny', 'prompt_travel_tiny', 'freeinit_tiny'];
+const sets = allSets.filter((s) => !PENDING_SETS.includes(s));
 
 describe('tolerances', () => {
   it('pass when max|out-ref| <= max(atol, rel·max|ref|), integers exactly', () => {
@@ -35,6 +42,16 @@ describe('conformance harness on every oracle set (vA)', () => {
   it('finds the oracle sets', () => {
     expect(sets.length, `no sets under ${VECTORS}`).toBeGreaterThanOrEqual(7);
   });
+  it('the pending list names only oracle sets that still have no runner', async () => {
+    const runners = await loadRunners();
+    for (const set of PENDING_SETS) {
+      expect(allSets, `${set} is pending but is not an oracle set`).toContain(set);
+      const cfg = await readConfig(nodeFolderReader(path.join(VECTORS, set, 'vA')));
+      const handled = runners.filter((r) => r.matches(cfg, path.join(VECTORS, set, "vA")));
+      expect(handled.map((r) => r.name), `${set} has a runner now: take it off PENDING_SETS`).toEqual([]);
+    }
+  });
+  for (const set of PENDING_SETS) it.todo(`${set}/vA: pending (no runner yet)`);
   for (const set of sets) {
     it(`${set}/vA: every compared tensor passes`, async () => {
       const e = await testEngine('f32');
