@@ -1,7 +1,8 @@
 import { defineConfig } from '@playwright/test';
 
 // Headless Debian Chromium with its WebGPU software adapter (SwiftShader). Never `npx playwright install`.
-const port = 4173;
+// ADW_E2E_PORT lets several checkouts run their e2e suites side by side.
+export const port = Number(process.env.ADW_E2E_PORT ?? 4173);
 export default defineConfig({
   testDir: 'e2e',
   timeout: 300_000,

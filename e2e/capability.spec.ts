@@ -32,7 +32,7 @@ test('a browser whose WebGPU has no adapter gets the no-adapter explanation from
     args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
   });
   try {
-    const page = await browser.newPage({ baseURL: 'http://127.0.0.1:4173' });
+    const page = await browser.newPage({ baseURL: `http://127.0.0.1:${process.env.ADW_E2E_PORT ?? 4173}` });
     await page.goto('/');
     const hasGpu = await page.evaluate(() => 'gpu' in navigator);
     test.skip(!hasGpu, 'this Chromium build has no navigator.gpu at all without the flag');
