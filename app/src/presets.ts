@@ -1,15 +1,17 @@
-// Model presets: real Hugging Face files (fetched with HTTP Range straight from the Hub, CORS-enabled) and the
-// tiny random-weight test model served by this app at /tiny-model/ (for tests and demos).
+// The UI's view of the model catalogue (src/catalogue, the one home of the model list): each entry's files as the
+// worker's FileSources, and each motion module's recommended sampling (derived from src/schedulers).
 
 import type { FileSource, SchedulerName } from '../../src/worker/protocol';
-import { type ModelFootprint, SD15_FOOTPRINT } from '../../src/worker/capability';
+import type { ModelFootprint } from '../../src/worker/capability';
+import {
+  type CatalogueEntry, type CatalogueFile, entriesOf, fileLabel, fileUrl, findEntry, type ModelFamily, type RecommendedSampling, recommendedFor,
+} from '../../src/catalogue';
 
-const hf = (repo: string, path: string, name?: string): FileSource => ({
-  kind: 'url',
-  url: `https://huggingface.co/${repo}/resolve/main/${path}`,
-  name: name ?? `${repo}/${path}`,
-});
-const tiny = (file: string): FileSource => ({ kind: 'url', url: `/tiny-model/${file}`, name: `tiny-model/${file}` });
+/** One catalogue file as a worker source (the URL it downloads from, the name messages use). */
+export function catalogueSource(entry: CatalogueEntry, file: CatalogueFile): FileSource {
+  return { kind: 'url', url: fileUrl(entry, file), name: fileLabel(entry, file), ...(file.sha256 ? { sha256: file.sha256 } : {}) };
+}
+const sources = (e: CatalogueEntry, files: CatalogueFile[]) => files.map((x) => catalogueSource(e, x));
 
 export interface BasePreset {
   id: string;
@@ -22,16 +24,12 @@ export interface BasePreset {
   tokenizer: FileSource;
   footprint: ModelFootprint;
   /** 'tiny' presets only pair with tiny motion modules. */
-  family: 'sd15' | 'tiny';
+  family: ModelFamily;
   /** Sizes the UI offers by default. */
   defaultSize: number;
 }
 
-export interface Recommended {
-  scheduler: SchedulerName;
-  steps: number;
-  guidance: number;
-}
+export type Recommended = RecommendedSampling;
 
 export interface MotionPreset {
   id: string;
@@ -39,7 +37,7 @@ export interface MotionPreset {
   note: string;
   files: FileSource[];
   configs: FileSource[];
-  family: 'sd15' | 'tiny';
+  family: ModelFamily;
   recommended: Recommended;
   /** A LoRA the motion module is meant to be used with (AnimateLCM's t2v LoRA), applied to the base model. */
   companionLora?: { source: FileSource; strength: number };
@@ -53,131 +51,29 @@ export interface LoraPreset {
   source: FileSource;
 }
 
-const CLIP_TOKENIZER = hf('openai/clip-vit-large-patch14', 'tokenizer.json');
-const SD15 = 'stable-diffusion-v1-5/stable-diffusion-v1-5';
+function tokenizerSource(id: string): FileSource {
+  const t = findEntry('tokenizer', id);
+  if (!t) throw new Error(`catalogue: unknown tokenizer ${id}`);
+  return catalogueSource(t, t.files[0]);
+}
 
-export const BASE_PRESETS: BasePreset[] = [
-  {
-    id: 'sd15',
-    label: 'Stable Diffusion 1.5 (fp16, 2 GB)',
-    note: `${SD15}: diffusers fp16 UNet, VAE and CLIP text encoder.`,
-    files: [
-      hf(SD15, 'unet/diffusion_pytorch_model.fp16.safetensors'),
-      hf(SD15, 'vae/diffusion_pytorch_model.fp16.safetensors'),
-      hf(SD15, 'text_encoder/model.fp16.safetensors'),
-    ],
-    configs: [hf(SD15, 'unet/config.json'), hf(SD15, 'vae/config.json'), hf(SD15, 'text_encoder/config.json')],
-    tokenizer: CLIP_TOKENIZER,
-    footprint: SD15_FOOTPRINT,
-    family: 'sd15',
-    defaultSize: 512,
-  },
-  {
-    id: 'tiny',
-    label: 'Tiny test model (random weights)',
-    note: 'A 6 MB model with random weights from this app itself: it makes colourful noise, fast. For tests and demos.',
-    files: [tiny('unet_diffusers.safetensors'), tiny('vae_diffusers.safetensors'), tiny('text_encoder_transformers.safetensors')],
-    configs: [tiny('unet_config.json'), tiny('vae_config.json'), tiny('text_encoder_config.json')],
-    tokenizer: tiny('tokenizer.json'),
-    footprint: { params: 2.3e6, baseChannels: 16 },
-    family: 'tiny',
-    defaultSize: 64,
-  },
-];
+export const BASE_PRESETS: BasePreset[] = entriesOf('base').map((e) => ({
+  id: e.id, label: e.label, note: e.note, files: sources(e, e.files), configs: sources(e, e.configs),
+  tokenizer: tokenizerSource(e.tokenizer), footprint: e.footprint, family: e.family, defaultSize: e.defaultSize,
+}));
 
-const DDIM: Recommended = { scheduler: 'ddim', steps: 25, guidance: 7.5 };
-
-export const MOTION_PRESETS: MotionPreset[] = [
-  {
-    id: 'v2',
-    label: 'AnimateDiff v2 (mm_sd_v15_v2)',
-    note: 'guoyww/animatediff-motion-adapter-v1-5-2 — the most used motion module; works with MotionLoRAs.',
-    files: [hf('guoyww/animatediff-motion-adapter-v1-5-2', 'diffusion_pytorch_model.safetensors')],
-    configs: [hf('guoyww/animatediff-motion-adapter-v1-5-2', 'config.json')],
-    family: 'sd15',
-    recommended: DDIM,
-    motionLoraCompatible: true,
-  },
-  {
-    id: 'v3',
-    label: 'AnimateDiff v3 (v3_sd15_mm)',
-    note: 'guoyww/animatediff-motion-adapter-v1-5-3.',
-    files: [hf('guoyww/animatediff-motion-adapter-v1-5-3', 'diffusion_pytorch_model.safetensors')],
-    configs: [hf('guoyww/animatediff-motion-adapter-v1-5-3', 'config.json')],
-    family: 'sd15',
-    recommended: DDIM,
-    motionLoraCompatible: false,
-  },
-  {
-    id: 'v1',
-    label: 'AnimateDiff v1 (mm_sd_v15)',
-    note: 'guoyww/animatediff-motion-adapter-v1-5.',
-    files: [hf('guoyww/animatediff-motion-adapter-v1-5', 'diffusion_pytorch_model.safetensors')],
-    configs: [hf('guoyww/animatediff-motion-adapter-v1-5', 'config.json')],
-    family: 'sd15',
-    recommended: DDIM,
-    motionLoraCompatible: false,
-  },
-  {
-    id: 'lightning-4',
-    label: 'AnimateDiff-Lightning, 4 steps',
-    note: 'ByteDance/AnimateDiff-Lightning: distilled v2; Euler (trailing), guidance 1, 4 steps.',
-    files: [hf('ByteDance/AnimateDiff-Lightning', 'animatediff_lightning_4step_diffusers.safetensors')],
-    configs: [],
-    family: 'sd15',
-    recommended: { scheduler: 'euler-trailing', steps: 4, guidance: 1 },
-    motionLoraCompatible: true,
-  },
-  {
-    id: 'lightning-8',
-    label: 'AnimateDiff-Lightning, 8 steps',
-    note: 'ByteDance/AnimateDiff-Lightning: distilled v2; Euler (trailing), guidance 1, 8 steps.',
-    files: [hf('ByteDance/AnimateDiff-Lightning', 'animatediff_lightning_8step_diffusers.safetensors')],
-    configs: [],
-    family: 'sd15',
-    recommended: { scheduler: 'euler-trailing', steps: 8, guidance: 1 },
-    motionLoraCompatible: true,
-  },
-  {
-    id: 'animatelcm',
-    label: 'AnimateLCM',
-    note: 'wangfuyun/AnimateLCM: LCM scheduler, 4–8 steps, guidance 1–2; applies its t2v LoRA to the base model.',
-    files: [hf('wangfuyun/AnimateLCM', 'diffusion_pytorch_model.safetensors')],
-    configs: [hf('wangfuyun/AnimateLCM', 'config.json')],
-    family: 'sd15',
-    recommended: { scheduler: 'lcm', steps: 6, guidance: 1.5 },
-    companionLora: { source: hf('wangfuyun/AnimateLCM', 'AnimateLCM_sd15_t2v_lora.safetensors'), strength: 0.8 },
-    motionLoraCompatible: false,
-  },
-  {
-    id: 'tiny',
-    label: 'Tiny test motion module (random weights)',
-    note: 'Pairs with the tiny test model.',
-    files: [tiny('motion_adapter_diffusers.safetensors')],
-    configs: [tiny('motion_adapter_config.json')],
-    family: 'tiny',
-    recommended: { scheduler: 'ddim', steps: 3, guidance: 7.5 },
-    motionLoraCompatible: false,
-  },
-];
-
-const motionLora = (id: string, label: string): LoraPreset => ({
-  id,
-  label,
-  source: hf(`guoyww/animatediff-motion-lora-${id}`, 'diffusion_pytorch_model.safetensors'),
+export const MOTION_PRESETS: MotionPreset[] = entriesOf('motion').map((e) => {
+  const lora = e.companionLora && findEntry('lora', e.companionLora.id);
+  return {
+    id: e.id, label: e.label, note: e.note, files: sources(e, e.files), configs: sources(e, e.configs), family: e.family,
+    recommended: recommendedFor(e),
+    ...(lora ? { companionLora: { source: catalogueSource(lora, lora.files[0]), strength: e.companionLora!.strength } } : {}),
+    motionLoraCompatible: e.motionLoraCompatible,
+  };
 });
 
 /** guoyww's camera-motion LoRAs (diffusers conversions), trained on the v2 module. */
-export const MOTION_LORA_PRESETS: LoraPreset[] = [
-  motionLora('zoom-in', 'Zoom in'),
-  motionLora('zoom-out', 'Zoom out'),
-  motionLora('pan-left', 'Pan left'),
-  motionLora('pan-right', 'Pan right'),
-  motionLora('tilt-up', 'Tilt up'),
-  motionLora('tilt-down', 'Tilt down'),
-  motionLora('rolling-clockwise', 'Roll clockwise'),
-  motionLora('rolling-anticlockwise', 'Roll anticlockwise'),
-];
+export const MOTION_LORA_PRESETS: LoraPreset[] = entriesOf('motion-lora').map((e) => ({ id: e.id, label: e.label, source: catalogueSource(e, e.files[0]) }));
 
 export const SCHEDULERS: { id: SchedulerName; label: string }[] = [
   { id: 'ddim', label: 'DDIM' },

@@ -5,7 +5,8 @@
 
 /** Where the bytes of one weight/tokenizer/config file come from. */
 export type FileSource =
-  | { kind: 'url'; url: string; name: string }
+  /** A download; `sha256` (lower-case hex) is the expected content hash where the catalogue knows it. */
+  | { kind: 'url'; url: string; name: string; sha256?: string }
   /** A local file (picked or dropped); File is structured-cloneable, so it crosses to the worker without a copy. */
   | { kind: 'file'; file: File; name: string };
 
