@@ -13,6 +13,7 @@ export type WeightFileErrorCode =
   | 'overlap'
   | 'size-mismatch'
   | 'pickle' // a PyTorch pickle (.ckpt/.pt/.bin): refused, never unpickled
+  | 'not-safetensors' // named like a PyTorch checkpoint (.ckpt/.pt/.bin) and holding neither safetensors nor a pickle
   | 'unknown-layout'
   | 'wrong-architecture'
   | 'missing-keys'

@@ -39,11 +39,43 @@ const PICKLE_HINT =
   'weights_only=True); sd = sd.get("state_dict", sd); st.save_file({k: v.contiguous() for k, v in sd.items() ' +
   'if hasattr(v, "contiguous")}, "out.safetensors")`';
 
-/** True when the first bytes are a zip archive (torch.save ≥ 1.6) or a raw pickle stream (protocol 2–5). */
-export function looksLikePickle(head: Uint8Array): boolean {
-  if (head.length >= 4 && head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04) return true;
-  return head.length >= 2 && head[0] === 0x80 && head[1] >= 2 && head[1] <= 5;
+/** Bytes the reader looks at before deciding what kind of file it has. */
+export const SNIFF_BYTES = 16;
+
+/**
+ * True when the first bytes can start a safetensors file: the u64 little-endian header length is at most
+ * MAX_HEADER_BYTES (so its four high bytes are zero) and the JSON header begins with `{` at byte 8.
+ */
+export function looksLikeSafetensors(head: Uint8Array): boolean {
+  if (head.length < 9) return false;
+  const lo = head[0] | (head[1] << 8) | (head[2] << 16), hi = head[3];
+  const headerLength = lo + hi * 2 ** 24;
+  return head[4] === 0 && head[5] === 0 && head[6] === 0 && head[7] === 0 && headerLength <= MAX_HEADER_BYTES && head[8] === 0x7b;
 }
+
+/**
+ * The pickle opcodes (Python's pickletools): a real pickle continues `\x80 <protocol>` with one of them. The byte
+ * after the protocol of a safetensors file whose header length is 640, 896, 1152 or 1408 (+ k·65536) is k's low byte.
+ */
+const PICKLE_OPCODES = new Set([
+  ...'(.012FIJKLMNPQRSTUVXabcdeghijlopqrstu}])GBC'.split('').map((c) => c.charCodeAt(0)),
+  ...Array.from({ length: 0x98 - 0x80 + 1 }, (_, i) => 0x80 + i), // PROTO … READONLY_BUFFER (protocols 2–5)
+]);
+
+/**
+ * True when the first bytes are a zip archive (torch.save ≥ 1.6) or a raw pickle stream (the PROTO opcode of
+ * protocol 2–5, then another opcode), and not the start of a safetensors file: a header length can begin with the
+ * same bytes (640 = 80 02 00 00 …), but a safetensors file has zeros in the high length bytes and `{` at byte 8,
+ * where a zip has its version/flags fields and a pickle its next opcodes or frame length.
+ */
+export function looksLikePickle(head: Uint8Array): boolean {
+  if (looksLikeSafetensors(head)) return false;
+  if (head.length >= 4 && head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04) return true;
+  return head.length >= 3 && head[0] === 0x80 && head[1] >= 2 && head[1] <= 5 && PICKLE_OPCODES.has(head[2]);
+}
+
+/** File names of PyTorch's pickle-based formats. */
+const PICKLE_NAME = /\.(ckpt|pt|pth|bin|pkl)$/i;
 
 /** Plain JSON object (not an array, not null). */
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -55,8 +87,12 @@ export async function openSafetensors(src: ByteSource): Promise<SafetensorsFile>
   if (!Number.isSafeInteger(src.size) || src.size < 8) {
     throw new WeightFileError('truncated', file, `expected at least 8 bytes (the safetensors header length), the file has ${src.size}`);
   }
-  const head = await src.read(0, 8);
+  const head = await src.read(0, Math.min(src.size, SNIFF_BYTES));
   if (looksLikePickle(head)) throw new WeightFileError('pickle', file, `this file ${PICKLE_HINT}`);
+  if (!looksLikeSafetensors(head) && PICKLE_NAME.test(file)) {
+    // Named like a PyTorch checkpoint and not a safetensors file: whatever it holds, it is not a format read here.
+    throw new WeightFileError('not-safetensors', file, `this file is neither a safetensors file nor a PyTorch pickle that could be recognised; its name says it ${PICKLE_HINT}`);
+  }
   const dv = new DataView(head.buffer, head.byteOffset, 8);
   const lo = dv.getUint32(0, true), hi = dv.getUint32(4, true);
   if (hi !== 0 || lo > MAX_HEADER_BYTES) {
@@ -71,6 +107,10 @@ export async function openSafetensors(src: ByteSource): Promise<SafetensorsFile>
     throw new WeightFileError('truncated', file, `the header length field says ${headerLen} bytes, but only ${src.size - 8} follow it (truncated or not a safetensors file)`);
   }
   if (headerLen < 2) throw new WeightFileError('bad-json', file, `expected a JSON object header, found ${headerLen} bytes`);
+  if (head[8] !== 0x7b) {
+    // The reference implementation requires the header to begin with `{` (no leading whitespace).
+    throw new WeightFileError('bad-json', file, `the header must begin with "{", found byte 0x${head[8].toString(16).padStart(2, '0')} (not a safetensors file, or corrupt)`);
+  }
 
   const headerBytes = await src.read(8, headerLen);
   let text: string;

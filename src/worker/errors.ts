@@ -23,6 +23,8 @@ function describeWeightError(e: WeightFileError): UserError {
       return { kind: 'network', message: `The server of ${e.file} does not support partial downloads (HTTP Range).`, suggestion: 'Download the file and open it from disk instead.', detail };
     case 'pickle':
       return { kind: 'bad-model-file', message: `${e.file} is a PyTorch pickle (.ckpt/.pt/.bin); only .safetensors files are opened, because pickles can run code.`, suggestion: 'Use the .safetensors version of this model.', detail };
+    case 'not-safetensors':
+      return { kind: 'bad-model-file', message: `${e.file} is not a .safetensors file; only .safetensors files are opened (.ckpt/.pt/.bin are PyTorch pickles, which can run code).`, suggestion: 'Use the .safetensors version of this model.', detail };
     case 'unknown-layout':
     case 'wrong-architecture':
       return { kind: 'bad-model-file', message: `${e.file} is not a model this app can use here (not an SD1.5 / AnimateDiff file of the expected kind).`, suggestion: 'Check that the file goes in this slot: base model, motion module or LoRA.', detail };

@@ -97,6 +97,24 @@ describe('safetensors', () => {
     }
   });
 
+  it('tells a .ckpt of unknown content that it is not a format read here, not that it is corrupt', async () => {
+    const b = new Uint8Array(256);
+    for (let i = 0; i < b.length; i++) b[i] = (i * 151 + 7) & 0xff; // neither safetensors nor a pickle
+    for (const name of ['x.ckpt', 'model.PT', 'pytorch_model.bin']) {
+      const p = openSafetensorsBytes(b, name);
+      await expect(p).rejects.toMatchObject({ code: 'not-safetensors' });
+      await expect(p).rejects.toThrow(/neither a safetensors file nor .*pickle.*only reads \.safetensors/);
+    }
+    // The same bytes named .safetensors are a corrupt safetensors file.
+    expect(await codeOf(openSafetensorsBytes(b, 'x.safetensors'))).not.toBe('not-safetensors');
+    // A real safetensors file is read whatever its name says.
+    expect(await codeOf(openSafetensorsBytes(writeSafetensors([{ name: 't', dtype: 'F32', shape: [1], data: [1] }]), 'renamed.ckpt'))).toBe('ok');
+  });
+
+  it('requires the JSON header to begin with "{", as the reference implementation does', async () => {
+    expect(await codeOf(openSafetensorsBytes(rawFile(' {"t": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}', 4)))).toBe('bad-json');
+  });
+
   it('names the file, the expectation and the finding in messages', async () => {
     const p = openSafetensorsBytes(rawFile({ 'w.x': { dtype: 'F32', shape: [3, 2], data_offsets: [0, 16] } }, 32), 'model.safetensors');
     await expect(p).rejects.toThrow(/^model\.safetensors: tensor "w\.x": shape \[3,2\] × F32 = 24 bytes, but data_offsets \[0, 16\] hold 16$/);
