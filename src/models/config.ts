@@ -1,6 +1,7 @@
 // Model configuration: a small set of hyper-parameters that weights cannot tell (head counts, GroupNorm groups,
 // eps), plus the topology read from the weight shapes (channels, block counts, attention / motion placement).
 // Nothing here hard-codes SD1.5's 320/640/1280: those come from the weights.
+import { previewJson } from '../util/json-preview';
 import type { MotionVersion } from '../weights/layouts/motion';
 import { ModelWeightsError, Scope, type WeightMap } from './layers';
 
@@ -63,7 +64,7 @@ export function hyperParamsFromDiffusers(unetConfig: Record<string, any>, motion
   for (const [k, v] of Object.entries(UNSUPPORTED_UNET_OPTIONS)) {
     const got = unetConfig[k];
     if (got !== undefined && got !== v && !(v === false && got === null)) {
-      throw new Error(`unet_config.${k} = ${JSON.stringify(got)} is not supported (SD1.5 UNets use ${JSON.stringify(v)})`);
+      throw new Error(`unet_config.${k} = ${previewJson(got)} is not supported (SD1.5 UNets use ${JSON.stringify(v)})`);
     }
   }
   const heads = unetConfig.num_attention_heads ?? unetConfig.attention_head_dim ?? SD15_HYPER_PARAMS.heads;

@@ -1,6 +1,8 @@
 // Typed errors of the weight loaders. Every rejection names the file, what was expected and what was found;
 // callers (the worker, the UI) switch on `code`, never on message text.
 
+import { previewName } from '../util/json-preview';
+
 export type WeightFileErrorCode =
   | 'io' // the bytes could not be read (network, HTTP status, permissions)
   | 'no-range' // an HTTP server that ignores Range requests
@@ -35,6 +37,6 @@ export class WeightFileError extends Error {
 
 /** Shorten a list of names for a message: the first few, then "… and N more". */
 export function listSome(names: readonly string[], max = 5): string {
-  if (names.length <= max) return names.join(', ');
-  return `${names.slice(0, max).join(', ')} … and ${names.length - max} more`;
+  const shown = names.slice(0, max).map((n) => previewName(n)).join(', ');
+  return names.length <= max ? shown : `${shown} … and ${names.length - max} more`;
 }

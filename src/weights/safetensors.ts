@@ -5,6 +5,7 @@
 // Only the header is read up front; each tensor is read on demand, so no file is ever held whole in memory.
 
 import { DTYPE_SIZES, decodeFloat, encodeValues, isDtype, isFloatDtype, type Dtype } from './dtype';
+import { previewJson, previewName } from '../util/json-preview';
 import { WeightFileError } from './errors';
 import { bytesSource, type ByteSource } from './source';
 
@@ -135,29 +136,30 @@ export async function openSafetensors(src: ByteSource): Promise<SafetensorsFile>
 
   for (const name of Object.keys(json)) {
     const entry = json[name];
+    const shown = previewName(name);
     if (name === '__metadata__') {
-      if (!isPlainObject(entry)) throw new WeightFileError('bad-json', file, `__metadata__ must be an object of strings, found ${JSON.stringify(entry)?.slice(0, 80)}`);
+      if (!isPlainObject(entry)) throw new WeightFileError('bad-json', file, `__metadata__ must be an object of strings, found ${previewJson(entry)}`);
       for (const k of Object.keys(entry)) {
         const v = entry[k];
-        if (typeof v !== 'string') throw new WeightFileError('bad-json', file, `__metadata__.${k} must be a string, found ${JSON.stringify(v)?.slice(0, 80)}`);
+        if (typeof v !== 'string') throw new WeightFileError('bad-json', file, `__metadata__.${previewName(k)} must be a string, found ${previewJson(v)}`);
         metadata[k] = v;
       }
       continue;
     }
-    if (!isPlainObject(entry)) throw new WeightFileError('bad-json', file, `tensor "${name}": expected {dtype, shape, data_offsets}, found ${JSON.stringify(entry)?.slice(0, 80)}`);
+    if (!isPlainObject(entry)) throw new WeightFileError('bad-json', file, `tensor "${shown}": expected {dtype, shape, data_offsets}, found ${previewJson(entry)}`);
     const { dtype, shape, data_offsets: offs } = entry;
     if (!isDtype(dtype)) {
-      throw new WeightFileError('bad-dtype', file, `tensor "${name}": unknown dtype ${JSON.stringify(dtype)?.slice(0, 40)} (expected one of ${Object.keys(DTYPE_SIZES).join(', ')})`);
+      throw new WeightFileError('bad-dtype', file, `tensor "${shown}": unknown dtype ${previewJson(dtype, 40)} (expected one of ${Object.keys(DTYPE_SIZES).join(', ')})`);
     }
     if (!Array.isArray(shape) || shape.length > 16 || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      throw new WeightFileError('bad-shape', file, `tensor "${name}": shape must be a list of at most 16 non-negative integers, found ${JSON.stringify(shape)?.slice(0, 80)}`);
+      throw new WeightFileError('bad-shape', file, `tensor "${shown}": shape must be a list of at most 16 non-negative integers, found ${previewJson(shape)}`);
     }
     if (!Array.isArray(offs) || offs.length !== 2 || !offs.every((d) => Number.isSafeInteger(d) && d >= 0) || offs[0] > offs[1]) {
-      throw new WeightFileError('bad-offsets', file, `tensor "${name}": data_offsets must be [begin, end] integers with 0 ≤ begin ≤ end, found ${JSON.stringify(offs)?.slice(0, 80)}`);
+      throw new WeightFileError('bad-offsets', file, `tensor "${shown}": data_offsets must be [begin, end] integers with 0 ≤ begin ≤ end, found ${previewJson(offs)}`);
     }
     const [begin, end] = offs as number[];
     if (end > dataSize) {
-      throw new WeightFileError('truncated', file, `tensor "${name}" ends at data byte ${end}, but the data section has only ${dataSize} bytes (truncated download?)`);
+      throw new WeightFileError('truncated', file, `tensor "${shown}" ends at data byte ${end}, but the data section has only ${dataSize} bytes (truncated download?)`);
     }
     // numel without overflow: every partial product stays ≤ dataSize (else the tensor cannot fit anyway).
     const elSize = DTYPE_SIZES[dtype];
@@ -167,12 +169,12 @@ export async function openSafetensors(src: ByteSource): Promise<SafetensorsFile>
       for (const d of shape as number[]) {
         numel *= d;
         if (numel * elSize > dataSize) {
-          throw new WeightFileError('size-mismatch', file, `tensor "${name}": shape ${JSON.stringify(shape)} × ${dtype} needs more bytes than the whole data section (${dataSize})`);
+          throw new WeightFileError('size-mismatch', file, `tensor "${shown}": shape ${previewJson(shape)} × ${dtype} needs more bytes than the whole data section (${dataSize})`);
         }
       }
     }
     if (end - begin !== numel * elSize) {
-      throw new WeightFileError('size-mismatch', file, `tensor "${name}": shape ${JSON.stringify(shape)} × ${dtype} = ${numel * elSize} bytes, but data_offsets [${begin}, ${end}] hold ${end - begin}`);
+      throw new WeightFileError('size-mismatch', file, `tensor "${shown}": shape ${previewJson(shape)} × ${dtype} = ${numel * elSize} bytes, but data_offsets [${begin}, ${end}] hold ${end - begin}`);
     }
     tensors.set(name, { dtype, shape: (shape as number[]).slice(), numel, byteOffset: dataStart + begin, byteLength: end - begin });
     if (end > begin) ranges.push({ name, begin, end });
@@ -181,13 +183,13 @@ export async function openSafetensors(src: ByteSource): Promise<SafetensorsFile>
   ranges.sort((a, b) => a.begin - b.begin);
   for (let i = 1; i < ranges.length; i++) {
     if (ranges[i].begin < ranges[i - 1].end) {
-      throw new WeightFileError('overlap', file, `tensors "${ranges[i - 1].name}" [${ranges[i - 1].begin}, ${ranges[i - 1].end}) and "${ranges[i].name}" [${ranges[i].begin}, ${ranges[i].end}) overlap`);
+      throw new WeightFileError('overlap', file, `tensors "${previewName(ranges[i - 1].name)}" [${ranges[i - 1].begin}, ${ranges[i - 1].end}) and "${previewName(ranges[i].name)}" [${ranges[i].begin}, ${ranges[i].end}) overlap`);
     }
   }
 
   function info(name: string): TensorInfo {
     const t = tensors.get(name);
-    if (!t) throw new WeightFileError('missing-keys', file, `no tensor named "${name}"`);
+    if (!t) throw new WeightFileError('missing-keys', file, `no tensor named "${previewName(name)}"`);
     return t;
   }
   async function readRaw(name: string): Promise<Uint8Array> {
@@ -203,7 +205,7 @@ export async function openSafetensors(src: ByteSource): Promise<SafetensorsFile>
     async read(name) {
       const t = info(name);
       if (!isFloatDtype(t.dtype)) {
-        throw new WeightFileError('bad-dtype', file, `tensor "${name}" is ${t.dtype}; expected a floating type (F32/F16/BF16/F64) for a weight`);
+        throw new WeightFileError('bad-dtype', file, `tensor "${previewName(name)}" is ${t.dtype}; expected a floating type (F32/F16/BF16/F64) for a weight`);
       }
       return decodeFloat(t.dtype, await readRaw(name));
     },

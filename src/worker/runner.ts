@@ -60,12 +60,13 @@ async function readJson(src: FileSource): Promise<Record<string, unknown>> {
 
 /** The component a Hub config.json describes, from its content (diffusers `_class_name`, transformers `architectures`). */
 export function configKind(c: Record<string, unknown>): 'unet' | 'motionAdapter' | 'vae' | 'text' | null {
-  const cls = String(c._class_name ?? '');
+  // Only strings are compared: String() of a hostile nested array recurses once per level (RangeError).
+  const cls = c._class_name;
   if (cls === 'UNet2DConditionModel' || cls === 'UNetMotionModel') return 'unet';
   if (cls === 'MotionAdapter') return 'motionAdapter';
   if (cls === 'AutoencoderKL') return 'vae';
-  const arch = Array.isArray(c.architectures) ? c.architectures.map(String) : [];
-  if (arch.some((a) => a.startsWith('CLIPText')) || c.model_type === 'clip_text_model') return 'text';
+  const arch = Array.isArray(c.architectures) ? c.architectures : [];
+  if (arch.some((a) => typeof a === 'string' && a.startsWith('CLIPText')) || c.model_type === 'clip_text_model') return 'text';
   return null;
 }
 

@@ -115,6 +115,31 @@ describe('safetensors', () => {
     expect(await codeOf(openSafetensorsBytes(rawFile(' {"t": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}', 4)))).toBe('bad-json');
   });
 
+  it('gives a short typed error for deeply nested or huge header values, wherever they sit', async () => {
+    const deep = (n: number) => `${'['.repeat(n)}${']'.repeat(n)}`;
+    const t = (field: string, v: string) => `{"t": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4], "${field}": 0, ${v}}}`;
+    const cases: [string, string][] = [
+      [`{"t": ${deep(20000)}}`, 'bad-json'],
+      [`{"t": {"dtype": ${deep(20000)}, "shape": [1], "data_offsets": [0, 4]}}`, 'bad-dtype'],
+      [`{"t": {"dtype": "F32", "shape": ${deep(20000)}, "data_offsets": [0, 4]}}`, 'bad-shape'],
+      [`{"t": {"dtype": "F32", "shape": [1], "data_offsets": ${deep(20000)}}}`, 'bad-offsets'],
+      [`{"__metadata__": ${deep(20000)}}`, 'bad-json'],
+      [`{"__metadata__": {"a": ${deep(20000)}}}`, 'bad-json'],
+      [`{"t": {"dtype": "F32", "shape": [${'1,'.repeat(200000)}1], "data_offsets": [0, 4]}}`, 'bad-shape'],
+      [`{"${'x'.repeat(1_000_000)}": [1]}`, 'bad-json'],
+      [`{"__metadata__": {"${'k'.repeat(1_000_000)}": 1}}`, 'bad-json'],
+      [t('extra', `"${'v'.repeat(10)}": ${deep(20000)}`), 'ok'],
+    ];
+    for (const [header, code] of cases) {
+      const p = openSafetensorsBytes(rawFile(header, 4), 'nested.safetensors');
+      if (code === 'ok') { await p; continue; }
+      const e = await p.then(() => null, (x: unknown) => x);
+      expect(e).toBeInstanceOf(WeightFileError);
+      expect((e as WeightFileError).code).toBe(code);
+      expect((e as WeightFileError).message.length).toBeLessThan(400);
+    }
+  });
+
   it('names the file, the expectation and the finding in messages', async () => {
     const p = openSafetensorsBytes(rawFile({ 'w.x': { dtype: 'F32', shape: [3, 2], data_offsets: [0, 16] } }, 32), 'model.safetensors');
     await expect(p).rejects.toThrow(/^model\.safetensors: tensor "w\.x": shape \[3,2\] × F32 = 24 bytes, but data_offsets \[0, 16\] hold 16$/);
