@@ -71,3 +71,19 @@ export function initialNoise(seed: number, channels: number, frames: number, h: 
 export function schedulerNoise(seed: number): (n: number, step: number) => Float32Array {
   return (n, step) => gaussian(seed, n, (step + 1) * n);
 }
+
+/** Key of FreeInit's own stream (ASCII "FrIn"), xor-ed into the seed: a stream apart from the initial noise's. */
+const FREE_INIT_STREAM = 0x4672496e;
+
+/**
+ * FreeInit's fresh noise z_rand for iteration k ≥ 1 (src/pipeline/freeinit.ts): the stream of seed
+ * lowbias32(seed ^ "FrIn") at offset (k − 1) · n, so one seed fixes the whole run and the re-initialisation never
+ * reuses the initial noise or the scheduler's.
+ */
+export function freeInitNoise(seed: number): (n: number, iteration: number) => Float32Array {
+  const s = lowbias32(normalizeSeed(seed) ^ FREE_INIT_STREAM);
+  return (n, iteration) => {
+    if (!Number.isInteger(iteration) || iteration < 1) throw new RangeError(`FreeInit draws noise for iterations ≥ 1, not ${iteration}`);
+    return gaussian(s, n, (iteration - 1) * n);
+  };
+}

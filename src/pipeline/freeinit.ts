@@ -1,0 +1,147 @@
+// FreeInit noise re-initialisation, as diffusers v0.39.0 `FreeInitMixin` (pipelines/free_init_utils.py) and
+// AnimateDiffPipeline (pipeline_animatediff.py:804-858); docs/pipeline.md "FreeInit". Pure CPU functions on
+// latents in diffusers' layout (1, C, F, h, w):
+//   iteration 0:   initial = latents (after × init_noise_sigma); sample as usual
+//   iteration k≥1: z_t    = √ᾱ₉₉₉ · latents + √(1−ᾱ₉₉₉) · initial        (the previous iteration's final latents,
+//                                                                          the SAME initial noise every iteration)
+//                  latents = Re ifftn( fftn(z_t)·L + fftn(z_rand)·(1 − L) )  (3-D over F×h×w, per channel;
+//                                                                          L the low-pass filter, fresh z_rand)
+//                  — not multiplied by init_noise_sigma; the scheduler is reset (set_timesteps) for each iteration.
+// FreeInit computes in float32 in diffusers (filter, z_t, z_rand, complex64 FFTs); here the FFTs run in float64 and
+// the results are rounded to float32, which is closer to the exact value than torch's float32 transform.
+import { fftn3, fftshiftIndex } from './fft';
+import { GenerateRequestError } from './errors';
+
+export type FreeInitMethod = 'butterworth' | 'gaussian' | 'ideal';
+export const FREE_INIT_METHODS: readonly FreeInitMethod[] = ['butterworth', 'gaussian', 'ideal'];
+
+/** The low-pass filter's parameters (diffusers `enable_free_init` names in the comments). */
+export interface FreeInitFilterParams {
+  method: FreeInitMethod;
+  /** Butterworth order (`order`). */
+  order: number;
+  /** d_s (`spatial_stop_frequency`), normalised to [0, 1]. */
+  spatialStopFrequency: number;
+  /** d_t (`temporal_stop_frequency`), normalised to [0, 1]. */
+  temporalStopFrequency: number;
+}
+
+/**
+ * The low-pass filter L over (frames, h, w), in fftshift order (zero frequency at index n/2 for even n), as
+ * `_get_free_init_freq_filter` (free_init_utils.py:73-115): Python float64 math stored in float32,
+ *   d² = ((d_s/d_t)·(2t/F − 1))² + (2y/h − 1)² + (2x/w − 1)²
+ *   butterworth 1/(1 + (d²/d_s²)^order),  gaussian exp(−d²/(2 d_s²)),  ideal 1 if d² ≤ 2·d_s (sic: 2·d_s, not d_s²),
+ * and all zeros when d_s or d_t is 0. diffusers repeats it over the channels; this returns one (F, h, w) volume.
+ * For odd sizes the formula's centre (n/2) is not fftshift's zero frequency ((n−1)/2); diffusers keeps that.
+ */
+export function freeInitFilter(frames: number, h: number, w: number, p: FreeInitFilterParams): Float32Array {
+  for (const [k, v] of [['frames', frames], ['h', h], ['w', w]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new RangeError(`freeInitFilter: ${k} ${v} must be a positive integer`);
+  }
+  const out = new Float32Array(frames * h * w);
+  const ds = p.spatialStopFrequency, dt = p.temporalStopFrequency;
+  if (ds === 0 || dt === 0) return out;
+  let mask: (d2: number) => number;
+  switch (p.method) {
+    case 'butterworth': mask = (d2) => 1 / (1 + (d2 / ds ** 2) ** p.order); break;
+    case 'gaussian': mask = (d2) => Math.exp((-1 / (2 * ds ** 2)) * d2); break;
+    case 'ideal': mask = (d2) => (d2 <= ds * 2 ? 1 : 0); break;
+    default: throw new GenerateRequestError(`freeInit.method '${String(p.method)}' must be one of ${FREE_INIT_METHODS.join(', ')}`);
+  }
+  let i = 0;
+  for (let t = 0; t < frames; t++) {
+    const a = (ds / dt) * ((2 * t) / frames - 1);
+    for (let y = 0; y < h; y++) {
+      const b = (2 * y) / h - 1;
+      for (let x = 0; x < w; x++) {
+        const c = (2 * x) / w - 1;
+        out[i++] = mask(a ** 2 + b ** 2 + c ** 2);
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Steps of iteration k (0-based) of `iterations`: with fast sampling ("coarse-to-fine", free_init_utils.py:180-184)
+ * max(1, int(steps / iterations · (k + 1))) — Python's float division and truncation; else `steps`.
+ */
+export function freeInitIterationSteps(steps: number, iterations: number, k: number, fastSampling: boolean): number {
+  return fastSampling ? Math.max(1, Math.trunc((steps / iterations) * (k + 1))) : steps;
+}
+
+/**
+ * z_t = scheduler.add_noise(latents, initial, t) for ε-schedulers with an ᾱ table (DDPM/DDIM/LCM `add_noise`), in
+ * float32 as torch: √ᾱ_t and √(1 − ᾱ_t) rounded to float32, then sa·x + sb·n per element.
+ */
+export function diffuse(latents: Float32Array, initial: Float32Array, alphaCumprod: number): Float32Array {
+  if (latents.length !== initial.length) throw new RangeError(`diffuse: latents have ${latents.length} values, the initial noise ${initial.length}`);
+  const f = Math.fround;
+  const sa = f(Math.sqrt(alphaCumprod)), sb = f(Math.sqrt(f(1 - alphaCumprod)));
+  const out = new Float32Array(latents.length);
+  for (let i = 0; i < out.length; i++) out[i] = f(sa * latents[i]) + f(sb * initial[i]);
+  return out;
+}
+
+/**
+ * `_apply_freq_filter` (free_init_utils.py:117-135) on `channels` volumes of (F, h, w): the low frequencies of z_t
+ * and the high frequencies of z_rand,
+ *   Re ifftn(ifftshift( fftshift(fftn(z_t))·L + fftshift(fftn(z_rand))·(1 − L) )).
+ * Since the mix is element-wise, ifftshift(fftshift(X)·L) = X·ifftshift(L): the filter is moved to natural
+ * frequency order once instead of shifting both spectra. `filter` is (F, h, w) in fftshift order (freeInitFilter),
+ * the same for every channel; 1 − L is taken in float32 as torch does.
+ */
+export function mixFrequencies(
+  zT: Float32Array, zRand: Float32Array, filter: Float32Array, channels: number, frames: number, h: number, w: number,
+): Float32Array {
+  const vol = frames * h * w, n = channels * vol;
+  if (zT.length !== n || zRand.length !== n) {
+    throw new RangeError(`mixFrequencies: z_t has ${zT.length} and z_rand ${zRand.length} values, expected (1, ${channels}, ${frames}, ${h}, ${w})`);
+  }
+  if (filter.length !== vol) throw new RangeError(`mixFrequencies: the filter has ${filter.length} values, expected (${frames}, ${h}, ${w})`);
+  // Low and high pass in natural order: G[k] = L[ifftshift-source(k)] per axis.
+  const [st, sy, sx] = [fftshiftIndex(frames, true), fftshiftIndex(h, true), fftshiftIndex(w, true)];
+  const low = new Float64Array(vol), high = new Float64Array(vol);
+  for (let t = 0, i = 0; t < frames; t++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++, i++) {
+    const l = filter[(st[t] * h + sy[y]) * w + sx[x]];
+    low[i] = l;
+    high[i] = Math.fround(1 - l);
+  }
+  const dims = [frames, h, w] as const;
+  const xr = Float64Array.from(zT), xi = new Float64Array(n);
+  const nr = Float64Array.from(zRand), ni = new Float64Array(n);
+  fftn3(xr, xi, dims);
+  fftn3(nr, ni, dims);
+  for (let i = 0; i < n; i++) {
+    const g = low[i % vol], q = high[i % vol];
+    xr[i] = xr[i] * g + nr[i] * q;
+    xi[i] = xi[i] * g + ni[i] * q;
+  }
+  fftn3(xr, xi, dims, true);
+  return Float32Array.from(xr);
+}
+
+/** Options of a FreeInit run (diffusers `enable_free_init`). */
+export interface FreeInitParams extends FreeInitFilterParams {
+  /** num_iters: sampling passes; 1 = the plain run. */
+  iterations: number;
+  /** use_fast_sampling: iteration k runs max(1, int(steps/iterations·(k+1))) steps. */
+  fastSampling: boolean;
+}
+
+/** Rejects parameters diffusers would not compute (or would compute as NaN) with an error naming the field. */
+export function checkFreeInit(p: FreeInitParams): void {
+  if (!Number.isInteger(p.iterations) || p.iterations < 1) throw new GenerateRequestError(`freeInit.iterations ${p.iterations} must be a positive integer`);
+  if (!FREE_INIT_METHODS.includes(p.method)) throw new GenerateRequestError(`freeInit.method '${String(p.method)}' must be one of ${FREE_INIT_METHODS.join(', ')}`);
+  if (!(Number.isFinite(p.order) && p.order > 0)) throw new GenerateRequestError(`freeInit.order ${p.order} must be a positive number`);
+  for (const k of ['spatialStopFrequency', 'temporalStopFrequency'] as const) {
+    const v = p[k];
+    if (!(Number.isFinite(v) && v >= 0 && v <= 1)) throw new GenerateRequestError(`freeInit.${k} ${v} must be in [0, 1]`);
+  }
+  if (typeof p.fastSampling !== 'boolean') throw new GenerateRequestError(`freeInit.fastSampling must be true or false`);
+}
+
+/** diffusers `enable_free_init` defaults (num_iters 3, butterworth of order 4, d_s = d_t = 0.25, no fast sampling). */
+export const FREE_INIT_DEFAULTS: FreeInitParams = {
+  iterations: 3, method: 'butterworth', order: 4, spatialStopFrequency: 0.25, temporalStopFrequency: 0.25, fastSampling: false,
+};
