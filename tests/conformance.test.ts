@@ -32,6 +32,11 @@ describe('tolerances', () => {
     expect(compare([NaN], [0], tol).pass).toBe(false);
     expect(toleranceFor(cfg, 'r.latents_final', 'F32')).toMatchObject({ atol: 1, rel: 0 });
     expect(toleranceFor(cfg, 'r.step0.noise_pred', 'F32').source).toMatch(/multi-step/);
+    // An entry naming the trailing dotted components (freeinit_tiny: `iter1.latents_start`); not a partial name.
+    const fi = { runs: { r: { recommended_tolerance_f32: { 'iter1.latents_start': { atol: 8e-6, rel_to_ref_max: 2e-6 } } } } };
+    expect(toleranceFor(fi, 'r.free_init.iter1.latents_start', 'F32')).toMatchObject({ atol: 8e-6, rel: 2e-6 });
+    expect(toleranceFor(fi, 'r.free_init.xiter1.latents_start', 'F32').source).toMatch(/multi-step/);
+    expect(toleranceFor(fi, 'r.free_init.iter1.latents_start_official', 'F32').source).toMatch(/multi-step/);
     const exact = toleranceFor(cfg, 'ids', 'I64');
     expect(compare([1, 2], [1, 2], exact).pass).toBe(true);
     expect(compare([1, 3], [1, 2], exact).pass).toBe(false);

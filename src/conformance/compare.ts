@@ -35,7 +35,8 @@ const PIPELINE: Tolerance = { atol: 1e-4, rel: 5e-5, source: 'rule of thumb (mul
 
 /**
  * The tolerance of output `name` in a folder's config: top-level `recommended_tolerance_f32[name]`, or for
- * per-run names `<run>.<rest>` the run's `runs[run].recommended_tolerance_f32[<rest>]`.
+ * per-run names `<run>.<rest>` the run's `runs[run].recommended_tolerance_f32` entry for `<rest>` or, failing that, for
+ * the longest trailing part of `<rest>` made of whole dotted components.
  */
 export function toleranceFor(config: VectorConfig, name: string, dtype: string, precision: 'f32' | 'f16' = 'f32'): Tolerance {
   const t = toleranceF32(config, name, dtype);
@@ -55,8 +56,13 @@ function toleranceF32(config: VectorConfig, name: string, dtype: string): Tolera
   if (dot > 0 && runs?.[name.slice(0, dot)]) {
     const run = name.slice(0, dot);
     const rest = name.slice(dot + 1);
-    const e = runs[run].recommended_tolerance_f32?.[rest];
-    if (e) return fromEntry(e, `runs.${run}.recommended_tolerance_f32.${rest}`);
+    // An entry may name only the trailing dotted components of the output (freeinit_tiny's `iter1.latents_start`
+    // is the tolerance of `<run>.free_init.iter1.latents_start`): the longest such suffix wins.
+    const table = runs[run].recommended_tolerance_f32 ?? {};
+    for (let key = rest; ; key = key.slice(key.indexOf('.') + 1)) {
+      if (table[key]) return fromEntry(table[key], `runs.${run}.recommended_tolerance_f32.${key}`);
+      if (!key.includes('.')) break;
+    }
     return PIPELINE;
   }
   return SINGLE_MODULE;
