@@ -60,7 +60,8 @@ test('capability advice: no WebGPU blocks; software adapter, no f16, small buffe
 test('settings validation names the setting and the allowed range', () => {
   expect(() => validateSettings(settings)).not.toThrow();
   expect(() => validateSettings({ ...settings, frames: 40 })).toThrow('Frames must be a whole number from 8 to 32 (got 40).');
-  expect(() => validateSettings({ ...settings, width: 500 })).toThrow('Width must be a multiple of 64 from 64 to 1024 (got 500).');
+  expect(() => validateSettings({ ...settings, width: 500 })).toThrow('Width must be a multiple of 8 from 64 to 1024 (got 500).');
+  expect(() => validateSettings({ ...settings, width: 360, height: 640 })).not.toThrow();
   expect(() => validateSettings({ ...settings, steps: 0 })).toThrow('Steps must be a whole number from 1 to 100 (got 0).');
   expect(() => validateSettings({ ...settings, seed: -1 })).toThrow('The seed must be a whole number from 0 to 4294967295 (got -1).');
 });

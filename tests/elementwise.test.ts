@@ -3,13 +3,13 @@ import { describe, expect, it } from 'vitest';
 import type { Engine } from '../src/gpu/engine';
 import { fromF16Array, toF16Array } from '../src/gpu/half';
 import type { Activation } from '../src/ops/activation';
-import { activation, axpby, concatChannels, geglu, scale, upsampleNearest2x } from '../src/ops/elementwise';
+import { activation, axpby, concatChannels, geglu, scale, upsampleNearest, upsampleNearest2x } from '../src/ops/elementwise';
 import { framesToVideo, nchwToNhwc, nhwcToNchw, permute, videoToFrames } from '../src/ops/layout';
 import { timestepEmbedding } from '../src/ops/timestep';
 import { hasF16, testEngine } from './gpu';
 import { maxAbsDiff, randn } from './random';
 import {
-  activationRef, axpbyRef, concatRef, gegluRef, nchwToNhwcRef, timestepEmbeddingRef, upsampleRef, videoToFramesRef,
+  activationRef, axpbyRef, concatRef, gegluRef, nchwToNhwcRef, timestepEmbeddingRef, upsampleRef, upsampleToRef, videoToFramesRef,
 } from './ref/elementwise';
 
 const stored = (e: Engine, v: Float32Array): Float32Array => (e.dtype === 'f16' ? fromF16Array(toF16Array(v)) : v);
@@ -78,6 +78,19 @@ for (const precision of ['f32', 'f16'] as const) {
       expect(out.shape).toEqual([2, 6, 10, 7]);
       expect(maxAbsDiff(await e.read(out), upsampleRef(x, 2, 3, 5, 7)).maxAbs).toBe(0);
       t.release(); out.release();
+    });
+
+    it('upsampleNearest to odd sizes (diffusers upsample_size): [2, 3, 5, 7] -> 5×9 and 6×9 (exact copy)', async () => {
+      const e = await engine(); if (!e) return;
+      const x = stored(e, randn(2 * 3 * 5 * 7, 15));
+      const t = e.upload(x, [2, 3, 5, 7]);
+      for (const [Ho, Wo] of [[5, 9], [6, 9], [7, 10]]) {
+        const out = upsampleNearest(e, t, Ho, Wo);
+        expect(out.shape).toEqual([2, Ho, Wo, 7]);
+        expect(maxAbsDiff(await e.read(out), upsampleToRef(x, 2, 3, 5, 7, Ho, Wo)).maxAbs, `${Ho}×${Wo}`).toBe(0);
+        out.release();
+      }
+      t.release();
     });
 
     it('concatChannels a first, Ca=5 Cb=3 (exact copy)', async () => {

@@ -121,6 +121,27 @@ describe('generate() vs pipeline_tiny/vA (f32, diffusers semantics)', () => {
   });
 });
 
+describe('generate() at sizes not divisible by the UNet\'s downsampling', () => {
+  it('64×96 pixels (latent 8×12: the up path upsamples to the skip sizes), CFG, 2 frames: right sizes, finite, not flat', async () => {
+    const m = await oracleModels();
+    expect(12 % m.unet.downsampleFactor, 'the latent width must take the upsample_size path').not.toBe(0);
+    const frames: { rgba: Uint8ClampedArray; W: number; H: number }[] = [];
+    const res = await generate(m, { ...requestFor('ddim_4', { steps: 2, frames: 2, width: 96, height: 64, initialNoise: undefined, seed: 5 }) }, {
+      onFrame: (_i, rgba, W, H) => frames.push({ rgba, W, H }),
+    });
+    expect(res.latents.length).toBe(4 * 2 * 8 * 12);
+    expect(res.latents.every(Number.isFinite)).toBe(true);
+    expect(frames.map((f) => [f.W, f.H])).toEqual([[96, 64], [96, 64]]);
+    const distinct = new Set(frames[0].rgba.filter((_, i) => i % 4 === 0));
+    expect(distinct.size).toBeGreaterThan(16);
+  }, 300_000);
+
+  it('refuses a width that is not a multiple of the VAE\'s scale factor, naming it', async () => {
+    const m = await oracleModels();
+    await expect(generate(m, requestFor('ddim_4', { width: 100 }))).rejects.toThrow(/width 100 must be a positive multiple of 8/);
+  });
+});
+
 describe('loadModels (tiny oracle files through src/weights)', () => {
   it('loads UNet + motion module (+ MotionLoRA), VAE, text encoder and tokenizer; picks the version defaults; releases everything', async () => {
     const e = await testEngine('f32');

@@ -12,6 +12,11 @@ export interface EngineOptions {
   powerPreference?: GPUPowerPreference;
   /** Most dispatches recorded before an automatic submit. */
   dispatchesPerSubmit?: number;
+  /**
+   * Bind at most this many bytes per storage binding, below the device's `maxStorageBufferBindingSize` (tests force
+   * a small limit to exercise the splitting paths). Default: the device's limit.
+   */
+  maxBindingBytes?: number;
 }
 
 export interface EngineFeatures {
@@ -19,9 +24,6 @@ export interface EngineFeatures {
   subgroups: boolean;
   timestampQuery: boolean;
 }
-
-/** Nothing in this project binds more than this, whatever the device allows (lavapipe's limit). */
-export const MAX_BINDING_BYTES = 128 * 1024 * 1024;
 
 export type Binding = Tensor | GPUBufferBinding;
 
@@ -71,7 +73,8 @@ export class Engine {
     readonly features: EngineFeatures,
     opts: EngineOptions,
   ) {
-    this.maxBindingBytes = Math.min(device.limits.maxStorageBufferBindingSize, MAX_BINDING_BYTES);
+    // The adapter's real limits (requested at device creation); tests may lower the binding limit.
+    this.maxBindingBytes = Math.min(device.limits.maxStorageBufferBindingSize, opts.maxBindingBytes ?? Infinity);
     this.pool = new BufferPool(device, device.limits.maxBufferSize);
     this.dispatchesPerSubmit = opts.dispatchesPerSubmit ?? 128;
     this.uniformArena = this.createUniformArena();
@@ -127,6 +130,16 @@ export class Engine {
     );
   }
 
+  /**
+   * An engine over a device made elsewhere: the memory planner's null device (src/plan/null-device.ts), which records
+   * allocations but runs nothing.
+   */
+  static fromDevice(device: GPUDevice, dtype: DType, opts: EngineOptions & { adapterName?: string } = {}): Engine {
+    const f16 = dtype === 'f16';
+    return new Engine(device, { vendor: '', architecture: '', device: opts.adapterName ?? '', description: '' }, dtype,
+      { f16, subgroups: false, timestampQuery: false }, opts);
+  }
+
   /** A readable name for logs and benchmark tables. */
   get adapterName(): string {
     const i = this.adapterInfo;
@@ -142,10 +155,15 @@ export class Engine {
     return new Tensor(this, this.pool.acquire(bytes, label), shape, dtype);
   }
 
-  /** Upload host data (given as f32 values, or raw f16 bits as Uint16Array) into a new tensor. */
+  /**
+   * Upload host data (given as f32 values, or raw f16 bits as Uint16Array) into a new tensor. Uploads (weights,
+   * inputs) get a buffer of their exact size, not a pool bucket: weights live for the whole run, and a power-of-two
+   * bucket would waste up to half of their memory.
+   */
   upload(data: Float32Array | Uint16Array, shape: readonly number[], dtype: DType = this.dtype, label?: string): Tensor {
     if (data.length !== numel(shape)) throw new RangeError(`upload: ${data.length} values for shape ${fmtShape(shape)}`);
-    const t = this.empty(shape, dtype, label);
+    this.assertUsable();
+    const t = new Tensor(this, this.pool.acquire(numel(shape) * bytesPerElement(dtype), label, 'exact'), shape, dtype);
     this.write(t, data);
     return t;
   }

@@ -3,6 +3,10 @@
  * waste stays bounded for large activations). Released buffers are reused by later requests of the
  * same bucket; `trim()` destroys idle ones. Buffers are never shared while in use: the pool only
  * hands out a buffer after its owner released it, and WebGPU orders later writes after earlier reads.
+ *
+ * 'exact' requests (uploads: weights, inputs) get a buffer of their own size rounded to 16 bytes, kept in the
+ * free list of that size. The pool tracks the bytes of every buffer it created (in use or idle) and their
+ * peak: what the run costs the GPU (`src/plan` predicts the same figure).
  */
 export class BufferPool {
   private readonly free = new Map<number, GPUBuffer[]>();
@@ -20,8 +24,13 @@ export class BufferPool {
     return Math.ceil(n / (16 * MiB)) * 16 * MiB;
   }
 
-  acquire(bytes: number, label?: string): GPUBuffer {
-    const size = BufferPool.bucket(bytes);
+  /** Bytes of the buffer a request of `bytes` gets. */
+  static sizeFor(bytes: number, mode: 'bucket' | 'exact' = 'bucket'): number {
+    return mode === 'exact' ? Math.max(16, Math.ceil(bytes / 16) * 16) : BufferPool.bucket(bytes);
+  }
+
+  acquire(bytes: number, label?: string, mode: 'bucket' | 'exact' = 'bucket'): GPUBuffer {
+    const size = BufferPool.sizeFor(bytes, mode);
     if (size > this.maxBufferSize) {
       throw new RangeError(`buffer of ${bytes} bytes exceeds the device's maxBufferSize ${this.maxBufferSize}`);
     }
@@ -57,6 +66,12 @@ export class BufferPool {
     this.idleBytes = 0;
   }
 
+  /** Start a new peak measurement from what is allocated now. */
+  resetPeak(): void {
+    this.peak = this.liveBytes;
+  }
+
+  /** liveBytes: every buffer the pool created and has not destroyed (in use + idle); peakBytes: its maximum. */
   stats(): { liveBytes: number; idleBytes: number; peakBytes: number; buffersInUse: number } {
     return { liveBytes: this.liveBytes, idleBytes: this.idleBytes, peakBytes: this.peak, buffersInUse: this.inUse.size };
   }

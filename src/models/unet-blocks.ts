@@ -1,13 +1,15 @@
 // The UNet's down, mid and up blocks with AnimateDiff motion modules (diffusers unet_motion_model.py
 // CrossAttnDownBlockMotion / DownBlockMotion / UNetMidBlockCrossAttnMotion / CrossAttnUpBlockMotion / UpBlockMotion).
 // One layer = ResNet → spatial transformer (if the block has attention) → motion module (if any);
-// down blocks end with a stride-2 conv, up blocks with nearest 2× + conv.
+// down blocks end with a stride-2 conv (a side of n becomes ceil(n/2)), up blocks with nearest upsampling + conv:
+// to the size of the skip connection the next up block concatenates (diffusers' `upsample_size`, which is 2×
+// whenever the latent sides are divisible by the total downsampling), so every latent size works.
 // Mid block: ResNet0 → [attention → motion module (v2-class only) → ResNet1].
 // Ownership: `forward` never releases its input; skip tensors handed to an up block are released by it.
 import type { Engine } from '../gpu/engine';
 import type { Tensor } from '../gpu/tensor';
 import { conv2d } from '../ops/conv2d';
-import { concatChannels, upsampleNearest2x } from '../ops/elementwise';
+import { concatChannels, upsampleNearest } from '../ops/elementwise';
 import type { Conv2dWeight } from '../ops/weights';
 import type { BlockTopology } from './config';
 import type { ForwardContext } from './forward-context';
@@ -183,7 +185,10 @@ export class UpBlock {
       cat.release();
     }
     if (this.upsample) {
-      const up = upsampleNearest2x(e, h);
+      // diffusers UNet2DConditionModel.forward: upsample_size = the next skip's spatial size (2× when none is left).
+      const next = skips[skips.length - 1];
+      const [Ho, Wo] = next ? [next.shape[1], next.shape[2]] : [2 * h.shape[1], 2 * h.shape[2]];
+      const up = upsampleNearest(e, h, Ho, Wo);
       if (h !== x) h.release();
       h = conv2d(e, up, this.upsample, { padding: 1 });
       up.release();

@@ -105,8 +105,11 @@ export class UNetMotion {
     return new UNetMotion(topo, hyper, opts.semantics ?? 'official_animatediff', timeLinear1, timeLinear2, convIn, down, mid, up, normOut, convOut);
   }
 
-  /** Spatial size must survive the stride-2 downsamplers and come back exactly. */
-  get sizeMultiple(): number {
+  /**
+   * Total downsampling of the down path (2^downsamplers; 8 for SD1.5). Latent sides need not be multiples of it:
+   * the up path upsamples to each skip connection's size (diffusers' `upsample_size`).
+   */
+  get downsampleFactor(): number {
     return 2 ** this.topology.down.filter((d) => d.resample).length;
   }
 
@@ -125,8 +128,6 @@ export class UNetMotion {
     if (text.shape.length !== 3 || text.shape[0] !== b || text.shape[2] !== topo.crossAttentionDim) {
       throw new RangeError(`UNetMotion: text ${text}, expected [${b}, tokens, ${topo.crossAttentionDim}]`);
     }
-    const m = this.sizeMultiple;
-    if (h % m !== 0 || w % m !== 0) throw new RangeError(`UNetMotion: latent size ${h}×${w} must be a multiple of ${m} (image size a multiple of ${8 * m})`);
     const limit = opts.maxTensorBytes ?? e.maxBindingBytes;
     const perSample = this.largestTensorBytes(e, frames, h, w);
     if (perSample > limit) {

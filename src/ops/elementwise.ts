@@ -11,7 +11,7 @@ import { type Activation, ACTIVATION_ID, ACTIVATIONS_WGSL } from './activation';
 const UNARY = kernel('unary', ACTIVATIONS_WGSL + elementwiseWgsl, 'unary_main');
 const AXPBY = kernel('axpby', ACTIVATIONS_WGSL + elementwiseWgsl, 'axpby_main');
 const GEGLU = kernel('geglu', ACTIVATIONS_WGSL + gegluWgsl);
-const UPSAMPLE = kernel('upsample_nearest2x', upsampleWgsl);
+const UPSAMPLE = kernel('upsample_nearest', upsampleWgsl);
 const CONCAT = kernel('concat_channels', concatWgsl);
 const WG = 256;
 
@@ -63,10 +63,22 @@ export function geglu(e: Engine, x: Tensor): Tensor {
 /** Nearest 2x upsampling: NHWC [N, H, W, C] -> [N, 2H, 2W, C] (UNet / VAE Upsample2D before its conv). */
 export function upsampleNearest2x(e: Engine, x: Tensor): Tensor {
   if (x.shape.length !== 4) throw new RangeError(`upsampleNearest2x: x must be NHWC [N, H, W, C], got ${fmtShape(x.shape)}`);
+  return upsampleNearest(e, x, 2 * x.shape[1], 2 * x.shape[2]);
+}
+
+/**
+ * Nearest upsampling to an explicit size: NHWC [N, H, W, C] -> [N, Ho, Wo, C], torch F.interpolate(size=(Ho, Wo),
+ * mode='nearest'): source index floor(o · in/out) (f32 scale), clamped. diffusers' Upsample2D takes this path with
+ * `output_size` = the skip connection's size when a latent side is not divisible by the UNet's total downsampling.
+ */
+export function upsampleNearest(e: Engine, x: Tensor, Ho: number, Wo: number): Tensor {
+  if (x.shape.length !== 4) throw new RangeError(`upsampleNearest: x must be NHWC [N, H, W, C], got ${fmtShape(x.shape)}`);
   const [N, H, W, C] = x.shape;
-  const out = e.empty([N, 2 * H, 2 * W, C], x.dtype);
+  if (!Number.isInteger(Ho) || !Number.isInteger(Wo) || Ho < 1 || Wo < 1) throw new RangeError(`upsampleNearest: output size ${Ho}×${Wo} must be positive integers`);
+  const out = e.empty([N, Ho, Wo, C], x.dtype);
   e.dispatch({
-    kernel: UPSAMPLE, dtype: x.dtype, bindings: [new Params().u32(out.size).u32(H).u32(W).u32(C).bytes(), x, out],
+    kernel: UPSAMPLE, dtype: x.dtype,
+    bindings: [new Params().u32(out.size).u32(H).u32(W).u32(C).u32(Ho).u32(Wo).f32(Math.fround(H / Ho)).f32(Math.fround(W / Wo)).bytes(), x, out],
     workgroups: e.grid(out.size, WG),
   });
   return out;

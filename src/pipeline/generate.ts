@@ -105,14 +105,16 @@ export interface GenerateResult {
 }
 
 function checkRequest(m: PipelineModels, r: GenerateRequest): { h: number; w: number } {
-  const mult = 8 * m.unet.sizeMultiple;
+  // The image is the VAE's upscale (2^upsamplers, 8 for SD1.5) times the latent; the UNet takes any latent size
+  // (its up path upsamples to each skip connection's size, as diffusers' upsample_size does).
+  const mult = m.vae.upscale;
   for (const [k, v] of [['width', r.width], ['height', r.height]] as const) {
-    if (!Number.isInteger(v) || v < mult || v % mult !== 0) throw new GenerateRequestError(`${k} ${v} must be a positive multiple of ${mult}`);
+    if (!Number.isInteger(v) || v < mult || v % mult !== 0) throw new GenerateRequestError(`${k} ${v} must be a positive multiple of ${mult} (the VAE's scale factor)`);
   }
   if (!Number.isInteger(r.frames) || r.frames < 1) throw new GenerateRequestError(`frames ${r.frames} must be a positive integer`);
   if (!Number.isInteger(r.steps) || r.steps < 1) throw new GenerateRequestError(`steps ${r.steps} must be a positive integer`);
   if (!(r.guidance >= 0)) throw new GenerateRequestError(`guidance ${r.guidance} must be ≥ 0`);
-  return { h: r.height / 8, w: r.width / 8 };
+  return { h: r.height / mult, w: r.width / mult };
 }
 
 /** [negative; positive] (CFG) or [positive], as a [b, tokens, dim] array. */

@@ -9,7 +9,11 @@ export class InvalidSettingsError extends Error {
 
 export const LIMITS = {
   frames: { min: 8, max: 32 },
-  size: { min: 64, max: 1024, multiple: 64 },
+  /**
+   * Image sides: multiples of the SD VAE's scale factor (2^(VAE levels − 1) = 8 for every SD1.x VAE). The UNet takes
+   * any latent size (upsample_size), and the pipeline re-checks against the loaded VAE's own factor.
+   */
+  size: { min: 64, max: 1024, multiple: 8 },
   steps: { min: 1, max: 100 },
   guidance: { min: 0, max: 30 },
 } as const;
@@ -22,7 +26,7 @@ export function validateSettings(s: GenerateSettings): void {
   }
   for (const [name, v] of [['Width', s.width], ['Height', s.height]] as const) {
     if (!int(v) || v < LIMITS.size.min || v > LIMITS.size.max || v % LIMITS.size.multiple !== 0) {
-      throw new InvalidSettingsError(`${name} must be a multiple of 64 from ${LIMITS.size.min} to ${LIMITS.size.max} (got ${v}).`);
+      throw new InvalidSettingsError(`${name} must be a multiple of ${LIMITS.size.multiple} from ${LIMITS.size.min} to ${LIMITS.size.max} (got ${v}).`);
     }
   }
   if (!int(s.steps) || s.steps < LIMITS.steps.min || s.steps > LIMITS.steps.max) {

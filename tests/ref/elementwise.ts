@@ -27,6 +27,20 @@ export function upsampleRef(x: ArrayLike<number>, N: number, H: number, W: numbe
   return out;
 }
 
+/**
+ * NHWC nearest upsampling to (Ho, Wo) as PyTorch's upsample_nearest2d with an explicit size: source index
+ * floor(o · in/out), the scale rounded to float32, clamped to in − 1 (o/2 exactly when out = 2·in).
+ */
+export function upsampleToRef(x: ArrayLike<number>, N: number, H: number, W: number, C: number, Ho: number, Wo: number): Float64Array {
+  const src = (o: number, i: number, out: number) => (out === 2 * i ? Math.floor(o / 2) : Math.min(Math.floor(Math.fround(o * Math.fround(i / out))), i - 1));
+  const out = new Float64Array(N * Ho * Wo * C);
+  let o = 0;
+  for (let n = 0; n < N; n++) for (let y = 0; y < Ho; y++) for (let xx = 0; xx < Wo; xx++) for (let c = 0; c < C; c++) {
+    out[o++] = x[((n * H + src(y, H, Ho)) * W + src(xx, W, Wo)) * C + c];
+  }
+  return out;
+}
+
 /** Channel concat of row-major [R, Ca] and [R, Cb], a first. */
 export function concatRef(a: ArrayLike<number>, b: ArrayLike<number>, R: number, Ca: number, Cb: number): Float64Array {
   const out = new Float64Array(R * (Ca + Cb));

@@ -1,5 +1,6 @@
 import { useId } from 'react';
 import type { Precision, SchedulerName } from '../../../src/worker/protocol';
+import { LIMITS } from '../../../src/worker/settings';
 import { type Recommended, SCHEDULERS, SIZE_PRESETS } from '../presets';
 
 export interface FormState {
@@ -26,7 +27,8 @@ export interface SettingsPanelProps {
   onSubmit(): void;
 }
 
-const snap64 = (v: number) => Math.min(1024, Math.max(64, Math.round(v / 64) * 64));
+const { min: SIZE_MIN, max: SIZE_MAX, multiple: SIZE_STEP } = LIMITS.size;
+const snapSize = (v: number) => Math.min(SIZE_MAX, Math.max(SIZE_MIN, Math.round(v / SIZE_STEP) * SIZE_STEP));
 
 export function SettingsPanel({ value: f, onChange, disabled, recommended, onSubmit }: SettingsPanelProps) {
   const id = useId();
@@ -84,10 +86,10 @@ export function SettingsPanel({ value: f, onChange, disabled, recommended, onSub
         </div>
         <div className="wh">
           <label htmlFor={`${id}-width`}>Width</label>
-          <input id={`${id}-width`} type="number" min={64} max={1024} step={64} value={f.width} onChange={(e) => set('width', Number(e.target.value))} onBlur={() => set('width', snap64(f.width))} />
+          <input id={`${id}-width`} type="number" min={SIZE_MIN} max={SIZE_MAX} step={SIZE_STEP} value={f.width} onChange={(e) => set('width', Number(e.target.value))} onBlur={() => set('width', snapSize(f.width))} />
           <span aria-hidden="true">×</span>
           <label htmlFor={`${id}-height`}>Height</label>
-          <input id={`${id}-height`} type="number" min={64} max={1024} step={64} value={f.height} onChange={(e) => set('height', Number(e.target.value))} onBlur={() => set('height', snap64(f.height))} />
+          <input id={`${id}-height`} type="number" min={SIZE_MIN} max={SIZE_MAX} step={SIZE_STEP} value={f.height} onChange={(e) => set('height', Number(e.target.value))} onBlur={() => set('height', snapSize(f.height))} />
         </div>
       </div>
       <p className="hint">Multiples of 64. Smaller sizes need far less GPU memory and time (256² is about 6× faster than 512²).</p>
