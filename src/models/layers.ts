@@ -2,6 +2,7 @@
 // A `Scope` is a name prefix (candle's VarBuilder `pp`): `s.pp('resnets').pp(0).name('conv1.weight')` is
 // `<prefix>.resnets.0.conv1.weight`. Every read checks the stored shape against what the block expects, so a
 // wrong file fails at load with the tensor's name instead of producing garbage.
+import { KindedError } from '../errors';
 import type { Engine } from '../gpu/engine';
 import type { Tensor } from '../gpu/tensor';
 import { type Conv2dWeight, type LinearWeight, prepareConv2d, prepareLinear, releaseWeight } from '../ops/weights';
@@ -14,10 +15,9 @@ export interface WeightMap {
 }
 
 /** A weight the model needs is missing or has another shape than the topology implies. */
-export class ModelWeightsError extends Error {
+export class ModelWeightsError extends KindedError {
   constructor(message: string) {
-    super(message);
-    this.name = 'ModelWeightsError';
+    super('model-mismatch', message);
   }
 }
 

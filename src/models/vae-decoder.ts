@@ -10,6 +10,7 @@
 // ResnetBlock2D: out = shortcut(x) + conv2(silu(norm2(conv1(silu(norm1(x)))))), shortcut = 1x1 conv when the
 // channel count changes. Every GroupNorm is per frame with eps 1e-6. Sizes come from the weight shapes; the
 // group count (32 in SD1.5, 8 in the oracle's tiny model) is not in the weights and comes from the config.
+import { KindedError } from '../errors';
 import type { Engine } from '../gpu/engine';
 import type { Tensor } from '../gpu/tensor';
 import { attention, MAX_HEAD_DIM } from '../ops/attention';
@@ -39,10 +40,9 @@ export interface VaeDecoderConfig {
   attention?: 'auto' | 'materialised';
 }
 
-export class VaeWeightError extends Error {
+export class VaeWeightError extends KindedError {
   constructor(message: string) {
-    super(message);
-    this.name = 'VaeWeightError';
+    super('model-mismatch', message);
   }
 }
 

@@ -1,15 +1,16 @@
+import { KindedError } from '../errors';
+
 /** A generation stopped by its AbortSignal. `name` is 'AbortError', as DOM aborts, so generic handlers work too. */
-export class GenerationCancelledError extends Error {
+export class GenerationCancelledError extends KindedError {
   constructor(readonly stage: 'denoising' | 'decoding', readonly step?: number) {
-    super(`generation cancelled during ${stage}${step !== undefined ? ` (before step ${step + 1})` : ''}`);
+    super('cancelled', `generation cancelled during ${stage}${step !== undefined ? ` (before step ${step + 1})` : ''}`);
     this.name = 'AbortError';
   }
 }
 
 /** A request the pipeline cannot run (sizes, missing models or embeddings); names the field. */
-export class GenerateRequestError extends Error {
+export class GenerateRequestError extends KindedError {
   constructor(message: string) {
-    super(message);
-    this.name = 'GenerateRequestError';
+    super('invalid-settings', message);
   }
 }

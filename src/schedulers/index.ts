@@ -27,6 +27,15 @@ export function createScheduler(
   }
 }
 
+/**
+ * The most inference steps a scheduler config allows: LCM samples a subset of its `original_inference_steps`
+ * distillation grid (50 in diffusers' AnimateLCM example); DDIM and Euler one of the `num_train_timesteps`.
+ */
+export function maxInferenceSteps(className: SchedulerClass, config: DiffusersSchedulerConfig): number {
+  const train = config.num_train_timesteps ?? 1000;
+  return className === 'LCMScheduler' ? Math.min(train, config.original_inference_steps ?? 50) : train;
+}
+
 export type MotionModuleVersion = 'v1' | 'v2' | 'v3' | 'lightning' | 'animatelcm';
 
 export interface SchedulerDefaults {

@@ -1,6 +1,7 @@
 // Typed errors of the weight loaders. Every rejection names the file, what was expected and what was found;
 // callers (the worker, the UI) switch on `code`, never on message text.
 
+import { type ErrorKind, KindedError } from '../errors';
 import { previewName } from '../util/json-preview';
 
 export type WeightFileErrorCode =
@@ -21,17 +22,32 @@ export type WeightFileErrorCode =
   | 'missing-keys'
   | 'shape-mismatch'
   | 'duplicate' // two files provide the same component or tensor
-  | 'lora-mismatch'; // a LoRA that targets tensors the base model does not have (or with other shapes)
+  | 'lora-mismatch' // a LoRA that targets tensors the base model does not have (or with other shapes)
+  | 'unsupported-model' // a model of a kind recognised but not supported yet (an inpainting UNet, …)
+  | 'non-finite'; // NaN, ±Inf or absurdly large values in a tensor
 
-export class WeightFileError extends Error {
+/** The shared error kind of each code (src/errors.ts). */
+const KIND_OF_CODE: Record<WeightFileErrorCode, ErrorKind> = {
+  io: 'network', 'no-range': 'network',
+  pickle: 'not-safetensors', 'not-safetensors': 'not-safetensors',
+  truncated: 'corrupt-file', 'header-too-large': 'corrupt-file', 'bad-json': 'corrupt-file', 'bad-dtype': 'corrupt-file',
+  'bad-shape': 'corrupt-file', 'bad-offsets': 'corrupt-file', overlap: 'corrupt-file', 'size-mismatch': 'corrupt-file',
+  'unknown-layout': 'wrong-model', 'wrong-architecture': 'wrong-model',
+  'missing-keys': 'model-mismatch', 'shape-mismatch': 'model-mismatch', duplicate: 'model-mismatch', 'lora-mismatch': 'model-mismatch',
+  'unsupported-model': 'unsupported-model',
+  'non-finite': 'bad-values',
+};
+
+export class WeightFileError extends KindedError {
+  declare readonly file: string;
+
   constructor(
     readonly code: WeightFileErrorCode,
-    readonly file: string,
+    file: string,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; httpStatus?: number },
   ) {
-    super(`${file}: ${message}`, options);
-    this.name = 'WeightFileError';
+    super(KIND_OF_CODE[code], `${file}: ${message}`, { ...options, file });
   }
 }
 

@@ -138,7 +138,7 @@ export async function openUrlSource(url: string, options: UrlSourceOptions = {})
     }
     if (res.status !== 206) {
       await res.body?.cancel().catch(() => undefined);
-      throw new WeightFileError('io', name, httpStatusMessage(res.status));
+      throw new WeightFileError('io', name, httpStatusMessage(res.status), { httpStatus: res.status });
     }
     return res;
   }

@@ -1,75 +1,53 @@
-// Maps the project's typed errors to what the user reads. Switches on error classes and codes, never on text.
+// What the user reads for each kind of failure (src/errors.ts). Switches on the shared `kind` (and, for files, the
+// HTTP status and the weight-file code), never on error classes or message text: the worker knows no layer's classes.
 
-import {
-  DeviceLostError, GpuCapabilityError, GpuOutOfMemoryError, GpuUnavailableError, GpuValidationError, ShaderCompileError,
-} from '../gpu/errors';
-import { ModelWeightsError } from '../models/layers';
-import { VaeWeightError } from '../models/vae-decoder';
-import { GenerateRequestError } from '../pipeline/errors';
-import { WeightFileError } from '../weights/errors';
+import { type ErrorFacts, type ErrorKind, factsOf } from '../errors';
 import type { UserError } from './protocol';
-import { InvalidSettingsError } from './settings';
-
-
 
 const SMALLER = 'Try a smaller size (256×256 or 384×384), fewer frames, or close other tabs that use the GPU.';
+const SAFETENSORS = 'Use the .safetensors version of this model (most Hugging Face and Civitai models offer one).';
 
-function describeWeightError(e: WeightFileError): UserError {
-  const detail = e.message;
-  switch (e.code) {
-    case 'io':
-      return { kind: 'network', message: `Could not read ${e.file}.`, suggestion: 'Check the URL and your connection, or download the file and open it from disk.', detail };
-    case 'no-range':
-      return { kind: 'network', message: `The server of ${e.file} does not support partial downloads (HTTP Range).`, suggestion: 'Download the file and open it from disk instead.', detail };
-    case 'pickle':
-      return { kind: 'bad-model-file', message: `${e.file} is a PyTorch pickle (.ckpt/.pt/.bin); only .safetensors files are opened, because pickles can run code.`, suggestion: 'Use the .safetensors version of this model.', detail };
-    case 'not-safetensors':
-      return { kind: 'bad-model-file', message: `${e.file} is not a .safetensors file; only .safetensors files are opened (.ckpt/.pt/.bin are PyTorch pickles, which can run code).`, suggestion: 'Use the .safetensors version of this model.', detail };
-    case 'unknown-layout':
-    case 'wrong-architecture':
-      return { kind: 'bad-model-file', message: `${e.file} is not a model this app can use here (not an SD1.5 / AnimateDiff file of the expected kind).`, suggestion: 'Check that the file goes in this slot: base model, motion module or LoRA.', detail };
-    case 'missing-keys':
-    case 'shape-mismatch':
-    case 'lora-mismatch':
-    case 'duplicate':
-      return { kind: 'bad-model-file', message: `${e.file} does not match the rest of the model.`, suggestion: 'Use files made for Stable Diffusion 1.5 and the chosen motion module.', detail };
-    default:
-      return { kind: 'bad-model-file', message: `${e.file} is not a valid .safetensors file (it is corrupt or truncated).`, suggestion: 'Download the file again, or pick another one.', detail };
-  }
+/** The headline of a failed download: the HTTP status in words where there is one. */
+function downloadHeadline(f: ErrorFacts, file: string): Pick<UserError, 'message' | 'suggestion'> {
+  const s = f.httpStatus;
+  if (s === 404) return { message: `Could not download ${file}: not found (HTTP 404).`, suggestion: 'Check the URL: the repository, the branch and the file name must exist.' };
+  if (s === 401 || s === 403) return { message: `Could not download ${file}: access denied (HTTP ${s}).`, suggestion: 'The file may be gated or private: download it in the browser (after accepting its terms) and open it from disk.' };
+  if (s === 416) return { message: `Could not download ${file}: the server refused the byte range (HTTP 416).`, suggestion: 'The file on the server is smaller than expected; download it again, or open it from disk.' };
+  if (s !== undefined) return { message: `Could not download ${file}: the server answered HTTP ${s}.`, suggestion: 'Try again later, or download the file and open it from disk.' };
+  if (f.code === 'no-range') return { message: `The server of ${file} does not support partial downloads (HTTP Range).`, suggestion: 'Download the file and open it from disk instead.' };
+  return { message: `Could not read ${file}.`, suggestion: 'Check the URL and your connection, or download the file and open it from disk.' };
 }
+
+const HEADLINES: Record<ErrorKind, (f: ErrorFacts, file: string) => Pick<UserError, 'message' | 'suggestion'>> = {
+  'no-webgpu': (f) => ({ message: f.message, suggestion: 'Use a recent Chrome or Edge (or Safari 26+) with hardware acceleration turned on.' }),
+  capability: (f) => ({ message: f.message, suggestion: 'Try f32 precision, a smaller size or fewer frames.' }),
+  'out-of-memory': (f) => ({ message: f.name === 'QuotaExceededError' ? 'The browser ran out of memory or storage.' : 'The GPU ran out of memory.', suggestion: SMALLER }),
+  'device-lost': () => ({ message: 'The GPU device was lost (a driver reset, or the system reclaimed GPU memory).', suggestion: `Press Generate to start again on a fresh device. ${SMALLER}` }),
+  'gpu-bug': () => ({ message: 'The GPU rejected a computation; this is a bug in AnimateDiff Web.', suggestion: 'Please report it with the details below. Generate again to retry on a fresh device.' }),
+  network: downloadHeadline,
+  'not-safetensors': (f, file) => (f.code === 'pickle'
+    ? { message: `${file} is a PyTorch pickle (.ckpt/.pt/.bin); only .safetensors files are opened, because pickles can run code.`, suggestion: SAFETENSORS }
+    : { message: `${file} is not a .safetensors file, and only .safetensors files are opened (.ckpt/.pt/.bin files are PyTorch pickles, which can run code).`, suggestion: SAFETENSORS }),
+  'corrupt-file': (_, file) => ({ message: `${file} is not a valid .safetensors file (it is corrupt or truncated).`, suggestion: 'Download the file again, or pick another one.' }),
+  'wrong-model': (_, file) => ({ message: `${file} is not a model this app can use here (not an SD1.5 / AnimateDiff file of the expected kind).`, suggestion: 'Check that the file goes in this slot: base model, motion module or LoRA.' }),
+  'model-mismatch': (f, file) => ({ message: f.file ? `${file} does not match the rest of the model.` : 'A model file does not have the weights this model needs.', suggestion: 'Use files made for Stable Diffusion 1.5 and the chosen motion module, each in its own slot.' }),
+  'unsupported-model': (f) => ({ message: f.message, suggestion: 'Use a text-to-image Stable Diffusion 1.5 model.' }),
+  'bad-values': (f) => ({ message: f.message, suggestion: 'The file is damaged or was saved wrongly: download it again, or use another one.' }),
+  'invalid-source': (f) => ({ message: f.message, suggestion: 'Enter a https:// URL of a .safetensors file, a Hugging Face repository (owner/name), or choose a file from disk.' }),
+  'invalid-settings': (f) => ({ message: f.message }),
+  cancelled: () => ({ message: 'Cancelled.' }),
+  internal: () => ({ message: 'Something went wrong.', suggestion: 'Generate again; if it keeps failing, please report it with the details below.' }),
+};
 
 /** The user-facing description of any error thrown while loading or generating. */
 export function describeError(e: unknown): UserError {
-  if (e instanceof WeightFileError) return describeWeightError(e);
-  const detail = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-  if (e instanceof GpuUnavailableError) {
-    return { kind: 'no-webgpu', message: e.message, suggestion: 'Use a recent Chrome or Edge (or Safari 26+) with hardware acceleration turned on.', detail };
-  }
-  if (e instanceof GpuOutOfMemoryError) {
-    return { kind: 'out-of-memory', message: 'The GPU ran out of memory.', suggestion: SMALLER, detail };
-  }
-  if (e instanceof DeviceLostError) {
-    return { kind: 'device-lost', message: 'The GPU device was lost (a driver reset, or the system reclaimed GPU memory).', suggestion: `Press Generate to start again on a fresh device. ${SMALLER}`, detail };
-  }
-  if (e instanceof GpuCapabilityError) {
-    return { kind: 'capability', message: e.message, suggestion: 'Try f32 precision, a smaller size or fewer frames.', detail };
-  }
-  if (e instanceof InvalidSettingsError) return { kind: 'invalid-settings', message: e.message, detail };
-  if (e instanceof GenerateRequestError) return { kind: 'invalid-settings', message: `These settings cannot run: ${e.message}.`, detail };
-  if (e instanceof ModelWeightsError || e instanceof VaeWeightError) {
-    return { kind: 'bad-model-file', message: 'A model file does not have the weights this model needs.', suggestion: 'Check that each file is in the right slot and made for Stable Diffusion 1.5.', detail };
-  }
-  if (e instanceof ShaderCompileError || e instanceof GpuValidationError) {
-    return { kind: 'internal', message: 'The GPU rejected a computation; this is a bug in AnimateDiff Web.', suggestion: 'Please report it with the details below. Generate again to retry on a fresh device.', detail };
-  }
-  if (e instanceof Error && e.name === 'QuotaExceededError') {
-    return { kind: 'out-of-memory', message: 'The browser ran out of memory or storage.', suggestion: SMALLER, detail };
-  }
-  return { kind: 'internal', message: 'Something went wrong.', suggestion: 'Generate again; if it keeps failing, please report it with the details below.', detail };
+  const f = factsOf(e);
+  const { message, suggestion } = HEADLINES[f.kind](f, f.file ?? 'A model file');
+  return { kind: f.kind, message, ...(suggestion ? { suggestion } : {}), detail: f.detail };
 }
 
 /** Whether the engine that raised `e` must be thrown away and rebuilt before the next request. */
 export function needsFreshEngine(e: unknown): boolean {
-  return e instanceof DeviceLostError || e instanceof GpuOutOfMemoryError || e instanceof GpuValidationError ||
-    e instanceof ShaderCompileError;
+  const f = factsOf(e);
+  return f.kind === 'device-lost' || f.kind === 'gpu-bug' || (f.kind === 'out-of-memory' && f.name !== 'QuotaExceededError');
 }

@@ -3,6 +3,8 @@
 // Every request carries an `id`; every reply about it echoes the id, so a late message from a cancelled
 // run can be told apart from the current one.
 
+import type { ErrorKind } from '../errors';
+
 /** Where the bytes of one weight/tokenizer/config file come from. */
 export type FileSource =
   /** A download; `sha256` (lower-case hex) is the expected content hash where the catalogue knows it. */
@@ -67,16 +69,8 @@ export interface Capabilities {
   problem?: string;
 }
 
-/** The kinds of failure the UI distinguishes (each gets its own message and suggestion). */
-export type ErrorKind =
-  | 'no-webgpu' // no navigator.gpu or no adapter
-  | 'capability' // a missing feature or too-small limit
-  | 'out-of-memory'
-  | 'device-lost'
-  | 'bad-model-file' // a weight file that is corrupt, truncated, of the wrong kind, or a pickle
-  | 'network' // a download failed (HTTP status, CORS, no Range support)
-  | 'invalid-settings'
-  | 'internal'; // a bug in this project (validation error, shader compile error, anything unexpected)
+/** The kinds of failure the UI distinguishes: the project's one error vocabulary (src/errors.ts). */
+export type { ErrorKind };
 
 export interface UserError {
   kind: ErrorKind;

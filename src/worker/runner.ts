@@ -3,13 +3,12 @@
 
 import type { Engine } from '../gpu/engine';
 import { blobSource, type ByteSource, openUrlSource } from '../weights/source';
-import { InvalidSettingsError } from './settings';
-import { generate, type PipelineModels, type SchedulerChoice } from '../pipeline/generate';
+import { InvalidSettingsError, schedulerFor } from './settings';
+import { generate, type PipelineModels } from '../pipeline/generate';
 import { type LoadStage, loadModels, type ModelSources } from '../pipeline/load';
 import { WeightFileError } from '../weights/errors';
 import { openSafetensors } from '../weights/safetensors';
-import { defaultSchedulerFor } from '../schedulers';
-import type { FileSource, GenerateSettings, LoadPhase, ModelSelection, ModelSummary, SchedulerName } from './protocol';
+import type { FileSource, GenerateSettings, LoadPhase, ModelSelection, ModelSummary } from './protocol';
 
 /** Opens one file of the selection as a random-access byte source (HTTP Range for URLs, lazy slices for files). */
 export async function openSource(src: FileSource): Promise<ByteSource> {
@@ -42,7 +41,7 @@ async function readJson(src: FileSource): Promise<Record<string, unknown>> {
       text = await src.file.text();
     } else {
       const res = await fetch(src.url);
-      if (!res.ok) throw new WeightFileError('io', src.name, `HTTP ${res.status} while fetching it`);
+      if (!res.ok) throw new WeightFileError('io', src.name, `HTTP ${res.status} while fetching it`, { httpStatus: res.status });
       text = await res.text();
     }
   } catch (e) {
@@ -120,13 +119,6 @@ export async function loadSelection(engine: Engine, selection: ModelSelection, s
     summary: (e, loadMs) => ({ precision: e.dtype, components, adapter: e.adapterName, loadMs, warnings: loaded.warnings }),
     dispose: () => loaded.release(),
   };
-}
-
-/** The scheduler class and config each UI scheduler choice maps to (see src/schedulers defaultSchedulerFor). */
-export function schedulerFor(name: SchedulerName): SchedulerChoice {
-  const version = name === 'ddim' ? 'v2' : name === 'euler-trailing' ? 'lightning' : 'animatelcm';
-  const d = defaultSchedulerFor(version);
-  return { className: d.className, config: d.config };
 }
 
 /** One generation: progress per step, the x0 preview, and the frames as the VAE decodes them. */

@@ -1,10 +1,15 @@
 // The ranges of a generation's settings, checked in the worker before anything touches the GPU.
 
-import type { GenerateSettings } from './protocol';
+import { KindedError } from '../errors';
+import type { SchedulerChoice } from '../pipeline/generate';
+import { defaultSchedulerFor, maxInferenceSteps } from '../schedulers';
+import type { GenerateSettings, SchedulerName } from './protocol';
 
 /** Settings the worker refuses before touching the GPU (the message names the setting and the allowed range). */
-export class InvalidSettingsError extends Error {
-  override name = 'InvalidSettingsError';
+export class InvalidSettingsError extends KindedError {
+  constructor(message: string) {
+    super('invalid-settings', message);
+  }
 }
 
 export const LIMITS = {
@@ -32,10 +37,24 @@ export function validateSettings(s: GenerateSettings): void {
   if (!int(s.steps) || s.steps < LIMITS.steps.min || s.steps > LIMITS.steps.max) {
     throw new InvalidSettingsError(`Steps must be a whole number from ${LIMITS.steps.min} to ${LIMITS.steps.max} (got ${s.steps}).`);
   }
+  const { className, config } = schedulerFor(s.scheduler);
+  const maxSteps = maxInferenceSteps(className, config);
+  if (s.steps > maxSteps) {
+    throw new InvalidSettingsError(`The ${SCHEDULER_LABEL[s.scheduler]} scheduler takes at most ${maxSteps} steps${className === 'LCMScheduler' ? ` (its original_inference_steps)` : ''} (got ${s.steps}).`);
+  }
   if (!Number.isFinite(s.guidance) || s.guidance < LIMITS.guidance.min || s.guidance > LIMITS.guidance.max) {
     throw new InvalidSettingsError(`Guidance must be from ${LIMITS.guidance.min} to ${LIMITS.guidance.max} (got ${s.guidance}).`);
   }
   if (!int(s.seed) || s.seed < 0 || s.seed > 0xffffffff) {
     throw new InvalidSettingsError(`The seed must be a whole number from 0 to 4294967295 (got ${s.seed}).`);
   }
+}
+
+const SCHEDULER_LABEL: Record<SchedulerName, string> = { ddim: 'DDIM', 'euler-trailing': 'Euler (trailing)', lcm: 'LCM' };
+
+/** The scheduler class and config each UI scheduler choice maps to (see src/schedulers defaultSchedulerFor). */
+export function schedulerFor(name: SchedulerName): SchedulerChoice {
+  const version = name === 'ddim' ? 'v2' : name === 'euler-trailing' ? 'lightning' : 'animatelcm';
+  const d = defaultSchedulerFor(version);
+  return { className: d.className, config: d.config };
 }
