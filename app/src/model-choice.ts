@@ -1,5 +1,6 @@
 // Turns the four model slots of the UI into the worker's ModelSelection, a cache key and a readable label.
 
+import { ModelSourceError, parseModelSource, resolveModelSource } from '../../src/sources/model-source';
 import type { FileSource, ModelSelection } from '../../src/worker/protocol';
 import type { ModelFootprint } from '../../src/worker/capability';
 import type { SlotChoice } from './components/SourcePicker';
@@ -27,17 +28,14 @@ export function motionPreset(c: ModelChoice): MotionPreset | undefined {
 
 export class ChoiceError extends Error {}
 
+/** A typed model source (https URL, Hub `owner/name/path`) as a worker FileSource; ChoiceError names what is wrong. */
 function urlSource(url: string, slot: string): FileSource {
-  if (!url) throw new ChoiceError(`Enter the URL of the ${slot}, or pick a preset.`);
-  let parsed: URL;
   try {
-    parsed = new URL(url, location.href);
-  } catch {
-    throw new ChoiceError(`"${url}" is not a valid URL for the ${slot}.`);
+    return { kind: 'url', ...resolveModelSource(parseModelSource(url, slot), slot) };
+  } catch (e) {
+    if (e instanceof ModelSourceError) throw new ChoiceError(e.message);
+    throw e;
   }
-  // A Hub page URL (…/blob/main/…) serves HTML; the file itself is at …/resolve/main/….
-  const href = parsed.href.replace(/^(https:\/\/huggingface\.co\/[^?#]+?)\/blob\//, '$1/resolve/');
-  return { kind: 'url', url: href, name: decodeURIComponent(parsed.pathname.split('/').pop() || href) };
 }
 
 function slotSources(slot: SlotChoice, what: string, presetFiles: (id: string) => FileSource[] | undefined): FileSource[] {
