@@ -1,6 +1,7 @@
 // Lookups over the catalogue data (./entries) and what derives from it: each file's download URL, and each motion
 // module's recommended sampling (from src/schedulers, the one home of scheduler defaults).
 
+import { DEFAULT_HUB, hubFileUrl } from '../delivery/parse-source';
 import { defaultSchedulerFor, type SchedulerClass } from '../schedulers';
 import type { SchedulerName } from '../worker/protocol';
 import { CATALOGUE } from './entries';
@@ -23,8 +24,7 @@ export function findEntry<K extends CatalogueKind>(kind: K, id: string): EntryOf
 
 /** `https://huggingface.co/<repo>/resolve/<revision>/<path>`: the Hub's download URL of one file (each path segment escaped). */
 export function hubResolveUrl(repo: string, revision: string, path: string): string {
-  const seg = (s: string) => s.split('/').map(encodeURIComponent).join('/');
-  return `https://huggingface.co/${seg(repo)}/resolve/${encodeURIComponent(revision)}/${seg(path)}`;
+  return hubFileUrl(DEFAULT_HUB, repo, revision, path);
 }
 
 /** Where one file of an entry is downloaded from (a same-origin path for `local` entries). */

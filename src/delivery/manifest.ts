@@ -1,0 +1,132 @@
+// The cache manifest: what is stored (source, revision, size, sha256, last use), what is half-downloaded (for
+// resume), and derived data (keyed by the hashes of what it was made from). Kept as manifest.json in the store.
+
+import type { FileStore } from './store';
+
+export const MANIFEST_FILE = 'manifest.json';
+const VERSION = 1;
+
+/** Where a cached file's sha256 came from. */
+export type HashSource = 'catalogue' | 'hub' | 'first-download' | 'derived';
+
+export interface CachedFile {
+  /** The cache key: the source URL (for Hub files the resolve URL with its revision), or `derived:…`. */
+  key: string;
+  /** What the UI calls it, e.g. `Lykon/dreamshaper-8/unet/diffusion_pytorch_model.fp16.safetensors`. */
+  name: string;
+  /** The model it belongs to, for the storage manager (a Hub repo, a host, or a derivation tag). */
+  group: string;
+  url?: string;
+  repo?: string;
+  revision?: string;
+  /** The commit the Hub resolved `revision` to, when it said. */
+  commit?: string;
+  /** Name of the file in the store. */
+  stored: string;
+  /** Total byte size, once known. */
+  size: number | null;
+  /** Bytes stored so far (a prefix of the file). */
+  received: number;
+  /** Expected (catalogue, Hub) or pinned (computed on the first download) sha256, lower-case hex. */
+  sha256: string | null;
+  hashSource: HashSource | null;
+  /** All bytes stored and the sha256 checked. */
+  complete: boolean;
+  /** The server's validator (ETag) when the download started: a different one on resume means the file changed. */
+  etag?: string;
+  /** Derived data: the derivation and the hashes of its inputs. */
+  derived?: { tag: string; from: string[] };
+  createdAt: number;
+  lastUsed: number;
+}
+
+interface ManifestData {
+  version: number;
+  files: Record<string, CachedFile>;
+  /** Cached Hub repository listings (so a repo source resolves offline): `<hub> <repo>@<revision>` → entries. */
+  listings: Record<string, { at: number; commit?: string; entries: { path: string; size: number; sha256?: string }[] }>;
+}
+
+/** A 53-bit string hash (cyrb53), for short stable store names. */
+function hash53(s: string): string {
+  let h1 = 0xdeadbeef, h2 = 0x41c6ce57;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 2654435761);
+    h2 = Math.imul(h2 ^ c, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36);
+}
+
+/** The store name of a key: a hash plus the readable tail of the name (only [A-Za-z0-9._-]). */
+export function storedNameFor(key: string, name: string): string {
+  const tail = (name.split('/').pop() ?? 'file').replace(/[^A-Za-z0-9._-]/g, '_').slice(-60);
+  return `${hash53(key)}-${tail}`;
+}
+
+export class Manifest {
+  private data: ManifestData = { version: VERSION, files: {}, listings: {} };
+  private saving: Promise<void> = Promise.resolve();
+
+  private constructor(private readonly store: FileStore) {}
+
+  /** Reads the manifest; a missing or unreadable one starts empty (stored files it does not list are removed by `prune`). */
+  static async open(store: FileStore): Promise<Manifest> {
+    const m = new Manifest(store);
+    const text = await store.readText(MANIFEST_FILE).catch(() => null);
+    if (text) {
+      try {
+        const d = JSON.parse(text) as ManifestData;
+        if (d && d.version === VERSION && typeof d.files === 'object') m.data = { version: VERSION, files: d.files, listings: d.listings ?? {} };
+      } catch {
+        // a corrupt manifest: start over (prune removes the orphaned files)
+      }
+    }
+    return m;
+  }
+
+  get(key: string): CachedFile | undefined {
+    return this.data.files[key];
+  }
+
+  all(): CachedFile[] {
+    return Object.values(this.data.files);
+  }
+
+  put(rec: CachedFile): void {
+    this.data.files[rec.key] = rec;
+  }
+
+  delete(key: string): void {
+    delete this.data.files[key];
+  }
+
+  listing(key: string) {
+    return this.data.listings[key];
+  }
+
+  putListing(key: string, value: ManifestData['listings'][string]): void {
+    this.data.listings[key] = value;
+  }
+
+  deleteListingsOf(repo: string): void {
+    for (const k of Object.keys(this.data.listings)) if (k.split(' ')[1]?.startsWith(`${repo}@`)) delete this.data.listings[k];
+  }
+
+  /** Writes the manifest (writes are queued, so the last state always wins). */
+  save(): Promise<void> {
+    const text = JSON.stringify(this.data);
+    this.saving = this.saving.catch(() => undefined).then(() => this.store.writeText(MANIFEST_FILE, text));
+    return this.saving;
+  }
+
+  /** Removes stored files the manifest does not know (left by a crash or an older version). */
+  async prune(): Promise<void> {
+    const known = new Set(this.all().map((f) => f.stored));
+    for (const name of await this.store.list()) {
+      if (name !== MANIFEST_FILE && !known.has(name)) await this.store.remove(name);
+    }
+  }
+}
