@@ -14,6 +14,7 @@
 //                        (module names resolved against the base model's canonical names, diffusers or LDM style)
 
 import { WeightFileError, listSome } from './errors';
+import { checkFinite } from './finite';
 import type { SafetensorsFile } from './safetensors';
 import { diffusersUnetKeyToLdm } from './layouts/unet';
 import type { UnetConfig } from './layouts/expected';
@@ -208,7 +209,10 @@ export function mergeLora(base: WeightMap, lora: LoraFile, strength: number, com
       let w = await base.read(name);
       for (const p of byTarget.get(name) ?? []) {
         const [down, up] = await Promise.all([lora.file.read(p.downKey), lora.file.read(p.upKey)]);
+        checkFinite(down, 'f32', lora.name, p.downKey);
+        checkFinite(up, 'f32', lora.name, p.upKey);
         w = applyLoraDelta(w, down, up, p.rank, strength * p.scale);
+        checkFinite(w, 'f32', lora.name, p.upKey, ` merged into "${name}" at strength ${strength}`);
       }
       return w;
     },

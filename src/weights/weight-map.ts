@@ -1,6 +1,7 @@
 // Lazy weight access under canonical names: nothing is read until a model builder asks for one tensor.
 
 import { WeightFileError } from './errors';
+import { checkFinite } from './finite';
 import type { TensorSource } from './layouts/map';
 
 export interface WeightMap {
@@ -25,7 +26,9 @@ export function tableWeightMap(table: ReadonlyMap<string, TensorSource>, label =
     names: () => [...table.keys()],
     async read(name) {
       const t = get(name);
-      return t.file.read(t.key);
+      const values = await t.file.read(t.key);
+      checkFinite(values, 'f32', t.file.name, t.key);
+      return values;
     },
   };
 }
