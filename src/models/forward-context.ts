@@ -2,6 +2,7 @@
 // GroupNorm pooling that the chosen semantics implies. Built once per UNet call (src/models/unet.ts).
 import type { Engine } from '../gpu/engine';
 import type { Tensor } from '../gpu/tensor';
+import type { ChunkLimits } from '../plan/chunking';
 
 export interface ForwardContext {
   e: Engine;
@@ -16,6 +17,6 @@ export interface ForwardContext {
   resnetFramesPerGroup: number;
   /** GroupNorm pooling of the motion modules: 1 (official) or `frames` (diffusers). */
   motionFramesPerGroup: number;
-  /** Largest tensor a row-wise layer may make (the binding limit; smaller in tests to exercise chunking). */
-  maxTensorBytes: number;
+  /** Largest tensor a layer may make (the binding limit; smaller in tests to exercise chunking), for src/plan's decisions. */
+  limits: ChunkLimits;
 }

@@ -22,7 +22,8 @@ import { linear } from '../ops/linear';
 import { sinusoidalPositionalEncoding } from '../ops/positional-encoding';
 import { temporalAttention } from '../ops/temporal-attention';
 import type { LinearWeight } from '../ops/weights';
-import { bindingLimit } from './chunking';
+import { type ChunkLimits, unitsPerChunk } from '../plan/chunking';
+import { chunkLimits, gatherPositions, scatterPositions } from './chunking';
 import { loadFusedLinear, loadLinear, loadNorm, type NormParams, releaseNorm, releaseWeight, Scope, type WeightMap, ModelWeightsError } from './layers';
 import { feedForward, type FeedForward, loadFeedForward, releaseFeedForward } from './transformer2d';
 
@@ -57,16 +58,38 @@ class TemporalAttentionLayer {
     return new TemporalAttentionLayer(norm, qkv, out, s.track(peQkvTable(e, qkv, peLength, C)));
   }
 
-  /** t [b*F, P, C] → t + attn(LN(t) + pe). Does not release t. */
-  forward(e: Engine, t: Tensor, frames: number, heads: number): Tensor {
-    const [, P] = t.shape;
-    const C = t.shape[2];
+  /**
+   * t [b*F, P, C] → t + attn(LN(t) + pe). Does not release t. Attention is per position, so when the fused QKV
+   * [b*F*P, 3C] would exceed `lim.maxTensorBytes` it runs over chunks of positions (src/plan decides how many).
+   */
+  forward(e: Engine, t: Tensor, frames: number, heads: number, lim: ChunkLimits): Tensor {
+    const [R, P, C] = t.shape;
     const y = layerNorm(e, t, this.norm.gamma, this.norm.beta, LN_EPS);
     const own = frames > this.peTable.shape[0];
     const table = own ? peQkvTable(e, this.qkv, frames, C) : this.peTable.slice0(0, frames);
-    const qkv = linear(e, y, this.qkv, { rowBias: { table, rowsPerEntry: P } });
-    y.release();
-    if (own) table.release();
+    try {
+      const per = unitsPerChunk(lim, R * 3 * C * lim.bytesPerValue, P, 'motion-module attention');
+      if (per >= P) return this.positions(e, y, t, table, frames, heads);
+      const out = e.empty(t.shape, t.dtype);
+      for (let p0 = 0; p0 < P; p0 += per) {
+        const n = Math.min(per, P - p0);
+        const yc = gatherPositions(e, y, p0, n), tc = gatherPositions(e, t, p0, n);
+        const oc = this.positions(e, yc, tc, table, frames, heads);
+        yc.release();
+        tc.release();
+        scatterPositions(e, oc, out, p0);
+        oc.release();
+      }
+      return out;
+    } finally {
+      y.release();
+      if (own) table.release();
+    }
+  }
+
+  /** t + to_out(attn(y·Wqkvᵀ + pe·Wqkvᵀ)) over the positions y and t [b*F, P', C] hold. */
+  private positions(e: Engine, y: Tensor, t: Tensor, table: Tensor, frames: number, heads: number): Tensor {
+    const qkv = linear(e, y, this.qkv, { rowBias: { table, rowsPerEntry: y.shape[1] } });
     const a = temporalAttention(e, qkv, { frames, heads });
     qkv.release();
     const out = linear(e, a, this.out, { residual: t });
@@ -93,14 +116,14 @@ function peQkvTable(e: Engine, qkv: LinearWeight, rows: number, C: number): Tens
 class TemporalTransformerBlock {
   constructor(readonly attns: TemporalAttentionLayer[], readonly norm3: NormParams, readonly ff: FeedForward) {}
 
-  forward(e: Engine, t: Tensor, frames: number, heads: number, maxBytes: number): Tensor {
+  forward(e: Engine, t: Tensor, frames: number, heads: number, lim: ChunkLimits): Tensor {
     let cur = t;
     for (const attn of this.attns) {
-      const next = attn.forward(e, cur, frames, heads);
+      const next = attn.forward(e, cur, frames, heads, lim);
       if (cur !== t) cur.release();
       cur = next;
     }
-    const out = feedForward(e, cur, this.norm3, this.ff, maxBytes);
+    const out = feedForward(e, cur, this.norm3, this.ff, lim);
     if (cur !== t) cur.release();
     return out;
   }
@@ -158,10 +181,10 @@ export class MotionModule {
 
   /**
    * x [b*F, h, w, C] → same (a new tensor; x is not released). `framesPerGroup`: 1 = official per-frame GroupNorm,
-   * F = diffusers' GroupNorm pooled over the frames of each sample. `maxBytes`: largest tensor the feed-forward may
+   * F = diffusers' GroupNorm pooled over the frames of each sample. `lim`: largest tensor a layer may
    * make before it runs in row chunks (default: the binding limit).
    */
-  forward(e: Engine, x: Tensor, frames: number, framesPerGroup: number, maxBytes = bindingLimit(e)): Tensor {
+  forward(e: Engine, x: Tensor, frames: number, framesPerGroup: number, lim: ChunkLimits = chunkLimits(e)): Tensor {
     const [nf, h, w, C] = x.shape;
     if (x.shape.length !== 4 || C !== this.channels) throw new RangeError(`MotionModule: input ${x}, expected [b*F, h, w, ${this.channels}]`);
     if (!Number.isInteger(frames) || frames < 1 || nf % frames !== 0) throw new RangeError(`MotionModule: ${nf} rows are not a whole number of ${frames}-frame clips`);
@@ -172,7 +195,7 @@ export class MotionModule {
     normed.release();
     // 2. temporal transformer blocks
     for (const block of this.blocks) {
-      const next = block.forward(e, t, frames, this.cfg.heads, maxBytes);
+      const next = block.forward(e, t, frames, this.cfg.heads, lim);
       t.release();
       t = next;
     }

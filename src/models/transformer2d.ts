@@ -13,7 +13,8 @@ import { groupNorm } from '../ops/groupnorm';
 import { layerNorm } from '../ops/layernorm';
 import { linear } from '../ops/linear';
 import { type LinearWeight, outFeatures } from '../ops/weights';
-import { bindingLimit, mapRowChunks, rowsPerChunk } from './chunking';
+import { type ChunkLimits, rowsPerChunk } from '../plan/chunking';
+import { chunkLimits, mapRowChunks } from './chunking';
 import type { ForwardContext } from './forward-context';
 import { loadFusedLinear, loadLinear, loadNorm, type NormParams, releaseNorm, releaseWeight, type Scope, ModelWeightsError } from './layers';
 
@@ -38,15 +39,16 @@ export async function loadFeedForward(e: Engine, s: Scope, channels: number): Pr
 
 /**
  * t + FF(norm(t)): the residual is fused into the last linear. Does not release t. FF is row-wise, so when its
- * hidden state [rows, 2·I] would exceed `maxBytes` it runs over aligned row chunks written into one output.
+ * hidden state [rows, 2·I] would exceed `lim.maxTensorBytes` it runs over aligned row chunks (src/plan decides how
+ * many rows) written into one output.
  */
-export function feedForward(e: Engine, t: Tensor, norm: NormParams, ff: FeedForward, maxBytes = bindingLimit(e)): Tensor {
+export function feedForward(e: Engine, t: Tensor, norm: NormParams, ff: FeedForward, lim: ChunkLimits = chunkLimits(e)): Tensor {
   const C = t.shape[t.shape.length - 1];
   const rows = t.size / C;
   const hiddenRowBytes = outFeatures(ff.proj) * bytesPerElement(t.dtype);
-  if (rows * hiddenRowBytes <= maxBytes) return feedForwardRows(e, t, norm, ff);
+  if (rows * hiddenRowBytes <= lim.maxTensorBytes) return feedForwardRows(e, t, norm, ff);
   const flat = t.reshape([rows, C]);
-  const chunk = rowsPerChunk(e, hiddenRowBytes, maxBytes, C, 'feed-forward');
+  const chunk = rowsPerChunk(lim, hiddenRowBytes, C, 'feed-forward');
   return mapRowChunks(e, rows, chunk, t.shape, (start, count) => feedForwardRows(e, flat.slice0(start, count), norm, ff));
 }
 
@@ -128,7 +130,7 @@ class BasicTransformerBlock {
     a.release();
     t1.release();
     // 3. GEGLU feed-forward
-    const out = feedForward(e, t2, this.norm3, this.ff, ctx.maxTensorBytes);
+    const out = feedForward(e, t2, this.norm3, this.ff, ctx.limits);
     t2.release();
     return out;
   }

@@ -13,6 +13,7 @@ import { concatChannels, upsampleNearest } from '../ops/elementwise';
 import type { Conv2dWeight } from '../ops/weights';
 import type { BlockTopology } from './config';
 import type { ForwardContext } from './forward-context';
+import { inFrameChunks } from './chunking';
 import { loadConv, releaseWeight, type Scope, ModelWeightsError } from './layers';
 import { MotionModule, type MotionModuleConfig } from './motion-module';
 import { type ResnetConfig, ResnetBlock } from './resnet';
@@ -37,16 +38,27 @@ export class UNetLayer {
     return new UNetLayer(resnet, attention, motion);
   }
 
-  /** x → motion(attention(resnet(x))). Does not release x. */
-  forward(ctx: ForwardContext, x: Tensor): Tensor {
-    let h = this.resnet.forward(ctx, x);
-    if (this.attention) {
-      const a = this.attention.forward(ctx, h);
-      h.release();
-      h = a;
-    }
+  /**
+   * x → motion(attention(resnet(x))), or with a skip (up blocks) resnet(cat[x, skip]). Does not release x or skip.
+   * The spatial part (concat, ResNet, spatial transformer: per frame) runs in frame chunks when src/plan says so.
+   */
+  forward(ctx: ForwardContext, x: Tensor, skip?: Tensor): Tensor {
+    const C = this.resnet.outChannels;
+    const widest = Math.max(this.resnet.inChannels, C, this.attention ? 3 * C : 0);
+    let h = inFrameChunks(ctx, skip ? [x, skip] : [x], widest, C, 'spatial layers', (c, [xs, sk]) => {
+      // torch.cat([hidden_states, res_hidden_states], dim=1): the running state first
+      const cat = sk ? concatChannels(c.e, xs, sk) : xs;
+      let r = this.resnet.forward(c, cat);
+      if (cat !== xs) cat.release();
+      if (this.attention) {
+        const a = this.attention.forward(c, r);
+        r.release();
+        r = a;
+      }
+      return r;
+    });
     if (this.motion) {
-      const m = this.motion.forward(ctx.e, h, ctx.frames, ctx.motionFramesPerGroup, ctx.maxTensorBytes);
+      const m = this.motion.forward(ctx.e, h, ctx.frames, ctx.motionFramesPerGroup, ctx.limits);
       h.release();
       h = m;
     }
@@ -126,20 +138,24 @@ export class MidBlock {
     );
   }
 
-  /** resnet0 → attention → motion → resnet1. Does not release x. */
+  /** resnet0 → attention → motion → resnet1 (spatial parts in frame chunks when src/plan says so). Does not release x. */
   forward(ctx: ForwardContext, x: Tensor): Tensor {
-    let h = this.resnet0.forward(ctx, x);
-    if (this.attention) {
-      const a = this.attention.forward(ctx, h);
-      h.release();
-      h = a;
-    }
+    const C = this.resnet0.outChannels;
+    let h = inFrameChunks(ctx, [x], Math.max(this.resnet0.inChannels, C, this.attention ? 3 * C : 0), C, 'mid-block spatial layers', (c, [xs]) => {
+      let r = this.resnet0.forward(c, xs);
+      if (this.attention) {
+        const a = this.attention.forward(c, r);
+        r.release();
+        r = a;
+      }
+      return r;
+    });
     if (this.motion) {
-      const m = this.motion.forward(ctx.e, h, ctx.frames, ctx.motionFramesPerGroup, ctx.maxTensorBytes);
+      const m = this.motion.forward(ctx.e, h, ctx.frames, ctx.motionFramesPerGroup, ctx.limits);
       h.release();
       h = m;
     }
-    const out = this.resnet1.forward(ctx, h);
+    const out = inFrameChunks(ctx, [h], C, C, 'mid-block ResNet', (c, [xs]) => this.resnet1.forward(c, xs));
     h.release();
     return out;
   }
@@ -177,12 +193,10 @@ export class UpBlock {
     for (const layer of this.layers) {
       const skip = skips.pop();
       if (!skip) throw new Error('UpBlock: the skip stack is empty (down/up block layer counts do not match)');
-      // torch.cat([hidden_states, res_hidden_states], dim=1): the running state first
-      const cat = concatChannels(e, h, skip);
+      const next = layer.forward(ctx, h, skip);
       skip.release();
       if (h !== x) h.release();
-      h = layer.forward(ctx, cat);
-      cat.release();
+      h = next;
     }
     if (this.upsample) {
       // diffusers UNet2DConditionModel.forward: upsample_size = the next skip's spatial size (2× when none is left).

@@ -18,7 +18,8 @@ import { linear } from '../ops/linear';
 import { timestepEmbedding } from '../ops/timestep';
 import type { Conv2dWeight, LinearWeight } from '../ops/weights';
 import { headsFor, inferUNetTopology, type Semantics, type UNetHyperParams, type UNetTopology, widestActivation } from './config';
-import { mapRowChunks, rowsOf } from './chunking';
+import { type ChunkLimits, planUNetChunking } from '../plan/chunking';
+import { chunkLimits, mapRowChunks, rowsOf } from './chunking';
 import type { ForwardContext } from './forward-context';
 import { loadConv, loadLinear, loadNorm, type NormParams, releaseNorm, releaseWeight, Scope, type WeightMap, ModelWeightsError } from './layers';
 import { type BlockConfig, DownBlock, MidBlock, UpBlock } from './unet-blocks';
@@ -33,8 +34,9 @@ export interface UNetForwardOptions {
    */
   onIntermediate?: (name: string, t: Tensor) => void;
   /**
-   * Largest tensor one layer may make (default: the engine's binding limit). Over it, the batch runs one sample at
-   * a time (samples never interact) and feed-forwards run in row chunks; `onIntermediate` then sees sample 0 only.
+   * Largest tensor one layer may make (default: the engine's binding limit). Over it, src/plan's chunking applies:
+   * the batch runs one sample at a time (samples never interact; `onIntermediate` then sees sample 0 only), spatial
+   * layers in frame chunks, motion-module attention in position chunks, feed-forwards in row chunks.
    */
   maxTensorBytes?: number;
 }
@@ -128,25 +130,22 @@ export class UNetMotion {
     if (text.shape.length !== 3 || text.shape[0] !== b || text.shape[2] !== topo.crossAttentionDim) {
       throw new RangeError(`UNetMotion: text ${text}, expected [${b}, tokens, ${topo.crossAttentionDim}]`);
     }
-    const limit = opts.maxTensorBytes ?? e.maxBindingBytes;
-    const perSample = this.largestTensorBytes(e, frames, h, w);
-    if (perSample > limit) {
-      throw new RangeError(`UNetMotion: ${frames} frames of ${h}×${w} latents need ${(perSample / 2 ** 20).toFixed(0)} MiB tensors, over the ${(limit / 2 ** 20).toFixed(0)} MiB one binding allows: use fewer frames or a smaller size`);
-    }
-    if (b > 1 && perSample * b > limit) {
+    const lim = chunkLimits(e, opts.maxTensorBytes);
+    const plan = planUNetChunking(topo, { batch: b, frames, h, w, pooledFrames: this.resnetFramesPerGroup(opts, frames) > 1 }, lim);
+    if (plan.samplesPerPass < b) {
       // One sample at a time: the samples of a batch (CFG halves, videos) never exchange information.
       return mapRowChunks(e, b, 1, [nf, h, w, topo.outChannels], (s) => {
         const lat = rowsOf(e, latents, s * frames, frames);
         const txt = rowsOf(e, text, s, 1);
         try {
-          return this.forwardBatch(lat.t, [timesteps[s]], txt.t, frames, { ...opts, onIntermediate: s === 0 ? opts.onIntermediate : undefined }, limit);
+          return this.forwardBatch(lat.t, [timesteps[s]], txt.t, frames, { ...opts, onIntermediate: s === 0 ? opts.onIntermediate : undefined }, lim);
         } finally {
           if (lat.owned) lat.t.release();
           if (txt.owned) txt.t.release();
         }
       });
     }
-    return this.forwardBatch(latents, timesteps, text, frames, opts, limit);
+    return this.forwardBatch(latents, timesteps, text, frames, opts, lim);
   }
 
   /** Bytes of the widest tensor one layer makes for `frameRows` frames of h×w latents (see `widestActivation`). */
@@ -154,7 +153,12 @@ export class UNetMotion {
     return widestActivation(this.topology, frameRows, h, w) * bytesPerElement(e.dtype);
   }
 
-  private forwardBatch(latents: Tensor, timesteps: readonly number[], text: Tensor, frames: number, opts: UNetForwardOptions, limit: number): Tensor {
+  /** GroupNorm pooling of ResNets and conv_norm_out: over the frames of a sample for v1 modules under official semantics. */
+  private resnetFramesPerGroup(opts: UNetForwardOptions, frames: number): number {
+    return (opts.semantics ?? this.semantics) === 'official_animatediff' && this.topology.motionVersion === 'v1' ? frames : 1;
+  }
+
+  private forwardBatch(latents: Tensor, timesteps: readonly number[], text: Tensor, frames: number, opts: UNetForwardOptions, limits: ChunkLimits): Tensor {
     const e = latents.engine;
     const topo = this.topology;
     const b = timesteps.length;
@@ -175,9 +179,9 @@ export class UNetMotion {
 
     const ctx: ForwardContext = {
       e, batch: b, frames, tembAct, text,
-      resnetFramesPerGroup: semantics === 'official_animatediff' && topo.motionVersion === 'v1' ? frames : 1,
+      resnetFramesPerGroup: this.resnetFramesPerGroup(opts, frames),
       motionFramesPerGroup: semantics === 'diffusers' ? frames : 1,
-      maxTensorBytes: limit,
+      limits,
     };
 
     // Down path: every skip tensor is owned by `skips` until an up block pops and releases it.

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { parseTensorFile, type RefTensor } from '../../src/conformance/tensor-file';
 import type { Tensor } from '../../src/gpu/tensor';
 import { hyperParamsFromDiffusers, inferUNetTopology, type Semantics, widestActivation } from '../../src/models/config';
+import { levelWidths, planUNetChunking } from '../../src/plan/chunking';
 import type { WeightMap } from '../../src/models/layers';
 import { UNetMotion } from '../../src/models/unet';
 import { openNodeFileSource } from '../../src/platform/node-file-source';
@@ -221,18 +222,21 @@ describe('UNetMotion (unet_motion_tiny/vA, f32, diffusers layout)', () => {
     }
   }, 400_000);
 
-  it('splits a batch too big for one binding into samples and feed-forwards into row chunks, same result', async () => {
+  it('under a forced small binding limit: one sample per pass, spatial layers in frame chunks, motion attention in position chunks, feed-forwards in row chunks; same result', async () => {
     const e = await testEngine('f32');
     const { unet } = await loadShared();
-    const perSample = unet.largestTensorBytes(e, F, H, W);
-    const ffHidden = F * H * W * 8 * config.unet_config.block_out_channels[0] * 4; // top-level GEGLU input, one sample
-    const limit = Math.max(perSample, ffHidden / 2); // one sample fits, two do not; the top-level FFs must split
-    expect(perSample * B).toBeGreaterThan(limit);
-    expect(ffHidden).toBeGreaterThan(limit);
+    // The smallest limit src/plan accepts: one sample's widest whole-frame tensor.
+    const levels = levelWidths(unet.topology, H, W);
+    const limit = Math.max(...levels.map((l) => F * l.h * l.w * l.hidden * 4));
+    const plan = planUNetChunking(unet.topology, { batch: B, frames: F, h: H, w: W }, { maxTensorBytes: limit, align: e.limits.minStorageBufferOffsetAlignment, bytesPerValue: 4 });
+    expect(plan.samplesPerPass).toBe(1);
+    expect(plan.levels.some((l) => l.spatialFrames < F)).toBe(true);
+    expect(plan.levels.some((l) => l.motionPositions < l.h * l.w)).toBe(true);
+    expect(plan.levels.some((l) => l.ffRows < F * l.h * l.w)).toBe(true);
     await checkCall('t_mixed', 'diffusers', unet, limit); // per-sample timesteps [981, 1] must stay with their sample
     const lat = e.empty([B * F, H, W, 4]);
     const txt = e.empty(text.shape);
-    expect(() => unet.forward(lat, [1, 2], txt, F, { maxTensorBytes: perSample - 1 })).toThrow(/use fewer frames or a smaller size/);
+    expect(() => unet.forward(lat, [1, 2], txt, F, { maxTensorBytes: limit - 4 })).toThrow(/binding limit/);
     lat.release();
     txt.release();
   }, 400_000);
