@@ -8,6 +8,7 @@ import { VaeDecoder } from '../models/vae-decoder';
 import { defaultSchedulerFor, type MotionModuleVersion, type SchedulerDefaults } from '../schedulers';
 import { type ClipTextEncoder, type ClipTextEncoderOptions, createClipTextEncoder } from '../text/clip-encoder';
 import { type ClipTokenizer, createClipTokenizer } from '../text/tokenizer';
+import { checkConfigsMatchWeights } from '../weights/consistency';
 import { WeightFileError } from '../weights/errors';
 import { loadWeights } from '../weights/load';
 import type { MotionModuleInfo, MotionVersion } from '../weights/layouts/motion';
@@ -97,6 +98,7 @@ export async function loadModels(engine: Engine, sources: ModelSources, onProgre
     throw new WeightFileError('missing-keys', files.map((f) => f.name).join(', '), `the files do not provide the ${missing.join(', ')}`);
   }
   const cfg = sources.configs ?? {};
+  checkConfigsMatchWeights(cfg, w, w.owners ?? {});
   const release: (() => void)[] = [];
   try {
     onProgress({ stage: 'unet', done: 0, total: 3 });

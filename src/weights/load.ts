@@ -7,6 +7,7 @@ import {
   inferMotionConfig, inferTextConfig, inferUnetConfig, inferVaeConfig,
   type MotionConfig, type ShapeTable, type TextConfig, type UnetConfig, type VaeConfig,
 } from './layouts/expected';
+import { checkComponentsFit } from './consistency';
 import { isLoraKey, mapFile, type Component, type FileMapping, type TensorSource } from './layouts/map';
 import { detectMotionVersion, type MotionModuleInfo, type MotionVersion } from './layouts/motion';
 import { mergeLora, parseLora, type LoraFile } from './lora';
@@ -80,6 +81,8 @@ export interface LoadedWeights {
   motion?: MotionModuleInfo;
   /** One entry per input file. */
   files: { name: string; detected: DetectedLayout }[];
+  /** The file each component came from. */
+  owners?: Partial<Record<Component, string>>;
   /** Non-fatal findings: unknown keys skipped, LoRA targets missing from the base, LoRA files passed as models. */
   warnings: string[];
 }
@@ -179,12 +182,6 @@ export async function loadWeights(files: readonly SafetensorsFile[], options: Lo
     } else {
       result.motionConfig = withConfig('motion module', tables.motion, inferMotionConfig);
       checkAgainst('motion module', tables.motion, expectedMotionShapes(result.motionConfig), (k) => k.endsWith('.pos_embed.pe'));
-      if (result.unetConfig) {
-        const u = result.unetConfig.blockOutChannels, m = result.motionConfig.blockOutChannels;
-        if (u.length !== m.length || u.some((c, i) => c !== m[i])) {
-          throw new WeightFileError('shape-mismatch', owner.motion!, `motion-module widths ${JSON.stringify(m)} do not match the UNet's block widths ${JSON.stringify(u)} (${owner.unet}); a motion module for another base model?`);
-        }
-      }
     }
     const motionFile = result.files.find((f) => f.name === owner.motion);
     result.motion = motionFile?.detected.motion;
@@ -198,6 +195,9 @@ export async function loadWeights(files: readonly SafetensorsFile[], options: Lo
     result.textConfig = withConfig('text encoder', tables.text, inferTextConfig);
     checkAgainst('text encoder', tables.text, expectedTextShapes(result.textConfig));
   }
+
+  checkComponentsFit(result, owner);
+  result.owners = owner;
 
   if (unetTable) result.unet = tableWeightMap(unetTable, owner.unet ?? owner.motion);
   if (tables.vae) result.vae = tableWeightMap(tables.vae, owner.vae);
