@@ -9,7 +9,8 @@ export const ERROR_KINDS = [
   'out-of-memory', // GPU (or browser) memory ran out
   'device-lost', // the GPU device was lost: a fresh one is needed
   'gpu-bug', // a WebGPU validation or shader compile error: a bug in this project
-  'network', // a download failed (offline, CORS, HTTP status, no Range support)
+  'network', // a download failed (offline, CORS, HTTP status, no Range support, a sha256 mismatch)
+  'storage', // the browser's storage for the model cache is full or unavailable
   'not-safetensors', // a PyTorch pickle, or another format than safetensors
   'corrupt-file', // a safetensors file that breaks the format (truncated, bad header)
   'wrong-model', // a readable file of another kind or architecture than the slot needs

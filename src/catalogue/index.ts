@@ -1,7 +1,7 @@
 // Lookups over the catalogue data (./entries) and what derives from it: each file's download URL, and each motion
 // module's recommended sampling (from src/schedulers, the one home of scheduler defaults).
 
-import { DEFAULT_HUB, hubFileUrl } from '../delivery/parse-source';
+import { DEFAULT_HUB, hubFileUrl } from '../delivery/hub-urls';
 import { defaultSchedulerFor, type SchedulerClass } from '../schedulers';
 import type { SchedulerName } from '../worker/protocol';
 import { CATALOGUE } from './entries';

@@ -8,7 +8,7 @@ import { browserProbe, type FetchFn, type NetworkProbe } from './http';
 import { downloadFile, type DownloadJob } from './download';
 import { listHubFiles } from './hub';
 import { type CachedFile, Manifest, storedNameFor } from './manifest';
-import { DEFAULT_HUB, hubFileOf, hubFileUrl } from './parse-source';
+import { DEFAULT_HUB, hubFileOf, hubFileUrl } from './hub-urls';
 import { pickModelFiles, type ListedFile, type PickedFiles } from './pick';
 import { type DownloadProgress, ProgressTracker } from './progress';
 import type { FileStore } from './store';

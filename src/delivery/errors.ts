@@ -1,5 +1,7 @@
 // Typed errors of model delivery (download, cache, verification). Each names the file and says what to do;
-// the worker maps `code` to a user message (src/worker/errors.ts), never the text.
+// the worker maps `kind` and `code` to a user message (src/worker/errors.ts), never the text.
+
+import { type ErrorKind, KindedError } from '../errors';
 
 export type DeliveryErrorCode =
   | 'insecure-url' // not https (and not localhost), or carries credentials
@@ -17,16 +19,21 @@ export type DeliveryErrorCode =
   | 'storage' // OPFS failed (not available, full, locked)
   | 'busy'; // the file is being downloaded (cannot delete it now)
 
-export class DeliveryError extends Error {
+const KIND: Record<DeliveryErrorCode, ErrorKind> = {
+  'insecure-url': 'invalid-source', 'bad-source': 'invalid-source', offline: 'network', cors: 'network', network: 'network',
+  'not-found': 'network', 'access-denied': 'network', http: 'network', 'no-range': 'network', corrupt: 'network',
+  'upstream-changed': 'network', quota: 'storage', storage: 'storage', busy: 'storage',
+};
+
+export class DeliveryError extends KindedError {
   constructor(
     readonly code: DeliveryErrorCode,
     /** The file (or source) concerned. */
-    readonly file: string,
+    file: string,
     message: string,
-    options?: { cause?: unknown },
+    options: { cause?: unknown; httpStatus?: number } = {},
   ) {
-    super(`${file}: ${message}`, options);
-    this.name = 'DeliveryError';
+    super(KIND[code], `${file}: ${message}`, { ...options, file });
   }
 }
 

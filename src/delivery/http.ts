@@ -2,7 +2,7 @@
 // happened (offline, CORS, 404, gated/private, other status) and what to do.
 
 import { DeliveryError, isAbort } from './errors';
-import { checkSafeUrl } from './parse-source';
+import { checkSafeUrl } from './hub-urls';
 
 export type FetchFn = (input: string, init?: RequestInit) => Promise<Response>;
 
@@ -27,11 +27,12 @@ export const GATED_HINT =
 
 /** The DeliveryError for a non-success HTTP status. */
 export function statusError(status: number, name: string, url: string): DeliveryError {
-  if (status === 404) return new DeliveryError('not-found', name, `not found (HTTP 404) at ${url}: check the repository, revision and file name`);
-  if (status === 401 || status === 403) return new DeliveryError('access-denied', name, `access denied (HTTP ${status}). ${GATED_HINT}`);
-  if (status === 416) return new DeliveryError('http', name, 'the server rejected the byte range (HTTP 416): the file is smaller than the part already stored');
-  if (status === 429) return new DeliveryError('http', name, 'the server asks to slow down (HTTP 429); try again in a minute');
-  return new DeliveryError('http', name, `the server answered HTTP ${status}`);
+  const o = { httpStatus: status };
+  if (status === 404) return new DeliveryError('not-found', name, `not found (HTTP 404) at ${url}: check the repository, revision and file name`, o);
+  if (status === 401 || status === 403) return new DeliveryError('access-denied', name, `access denied (HTTP ${status}). ${GATED_HINT}`, o);
+  if (status === 416) return new DeliveryError('http', name, 'the server rejected the byte range (HTTP 416): the file is smaller than the part already stored', o);
+  if (status === 429) return new DeliveryError('http', name, 'the server asks to slow down (HTTP 429); try again in a minute', o);
+  return new DeliveryError('http', name, `the server answered HTTP ${status}`, o);
 }
 
 /** Classifies an exception thrown by fetch() or by reading a body. AbortErrors pass through unchanged. */

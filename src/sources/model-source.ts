@@ -10,8 +10,11 @@ import { previewName } from '../util/json-preview';
 export type ParsedModelSource =
   /** A direct file URL; `name` is its last path segment, decoded. */
   | { kind: 'url'; url: string; name: string }
-  /** A Hub repository, with the path of one file in it when given (`owner/name/unet/model.safetensors`). */
-  | { kind: 'hub'; repo: string; path?: string };
+  /**
+   * A Hub repository, with the path of one file or folder in it when given (`owner/name/unet/model.safetensors`,
+   * `owner/name/unet`), and the revision when given (`owner/name@v2/…`, a `/tree/<rev>/` URL; `main` otherwise).
+   */
+  | { kind: 'hub'; repo: string; path?: string; revision?: string };
 
 /** A model source that is neither a https URL, nor a Hub repository, nor well-formed. */
 export class ModelSourceError extends KindedError {
@@ -36,22 +39,55 @@ function decodeSegment(segment: string, input: string): string {
   }
 }
 
-/** Parses one model source as the user typed it; `what` names the slot in messages ("motion module"). */
-export function parseModelSource(input: string, what = 'model'): ParsedModelSource {
+/** A Hub revision (branch, tag or commit) as typed after `@`. */
+const HUB_REVISION = /^[A-Za-z0-9][A-Za-z0-9._\-]{0,127}$/;
+
+/**
+ * Parses one model source as the user typed it; `what` names the slot in messages ("motion module"). `hub` is the
+ * Hub's origin (tests point it at a local imitation); its repo pages and `/tree/<rev>/<folder>` URLs are repos.
+ */
+export function parseModelSource(input: string, what = 'model', hub = `https://${HUB_HOST}`): ParsedModelSource {
   const text = input.trim();
   const shown = previewName(text, 200);
   if (!text) throw new ModelSourceError(`Enter the URL of the ${what}, or pick a preset.`);
   // Anything that starts with a scheme ("https:", "htp:", "file:") is judged as a URL.
-  if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(text)) return parseUrl(text, shown, what);
-  // owner/name[/path/to/file]: no scheme, no spaces.
+  if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(text)) return hubUrl(text, hub) ?? parseUrl(text, shown, what);
+  // owner/name[@revision][/path/to/file-or-folder]: no scheme, no spaces.
   const parts = text.split('/');
-  if (!/\s/.test(text) && parts.length >= 2 && HUB_OWNER.test(parts[0]) && HUB_NAME.test(parts[1])) {
+  const [name, revision] = (parts[1] ?? '').split('@') as [string, string | undefined];
+  if (!/\s/.test(text) && parts.length >= 2 && HUB_OWNER.test(parts[0]) && HUB_NAME.test(name) && (revision === undefined || HUB_REVISION.test(revision))) {
     const path = parts.slice(2);
     if (path.some((p) => p === '' || p === '.' || p === '..')) throw new ModelSourceError(`"${shown}" is not a valid path in a Hugging Face repository.`);
     path.forEach((p) => decodeSegment(p, text));
-    return { kind: 'hub', repo: `${parts[0]}/${parts[1]}`, ...(path.length ? { path: path.join('/') } : {}) };
+    return { kind: 'hub', repo: `${parts[0]}/${name}`, ...(path.length ? { path: path.join('/') } : {}), ...(revision ? { revision } : {}) };
   }
   throw new ModelSourceError(`"${shown}" is not a model source for the ${what}: enter a https:// URL of a .safetensors file or a Hugging Face repository as owner/name.`);
+}
+
+/** A Hub repo page (`<hub>/owner/name`) or folder (`<hub>/owner/name/tree/<rev>[/folder]`) URL as a hub source. */
+function hubUrl(text: string, hub: string): ParsedModelSource | null {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return null;
+  }
+  if (url.origin !== new URL(hub).origin || url.username || url.password) return null;
+  const seg = url.pathname.split('/').filter((s) => s !== '');
+  if (seg.length < 2 || !HUB_OWNER.test(seg[0]) || !HUB_NAME.test(seg[1]) || ['datasets', 'spaces', 'api'].includes(seg[0])) return null;
+  let dec: string[];
+  try {
+    dec = seg.map(decodeURIComponent);
+  } catch {
+    return null; // parseUrl names the bad escape
+  }
+  if (dec.some((p) => p === '.' || p === '..')) return null;
+  const repo = `${seg[0]}/${seg[1]}`;
+  if (seg.length === 2) return { kind: 'hub', repo };
+  if (seg[2] === 'tree' && seg.length >= 4) {
+    return { kind: 'hub', repo, revision: dec[3], ...(seg.length > 4 ? { path: dec.slice(4).join('/') } : {}) };
+  }
+  return null;
 }
 
 function parseUrl(text: string, shown: string, what: string): ParsedModelSource {
@@ -77,11 +113,16 @@ function parseUrl(text: string, shown: string, what: string): ParsedModelSource 
   return { kind: 'url', url: url.href, name: decodeSegment(last, text) };
 }
 
-/** The download URL and display name of a parsed source; a Hub repository must name its file (for now). */
+/** Whether a hub source names one file (a path ending in a file extension) rather than the repo or a folder of it. */
+export function namesHubFile(s: ParsedModelSource): boolean {
+  return s.kind === 'hub' && !!s.path && /\.[A-Za-z0-9]+$/.test(s.path);
+}
+
+/** The download URL and display name of a parsed source that names one file (see `namesHubFile`). */
 export function resolveModelSource(s: ParsedModelSource, what = 'model'): { url: string; name: string } {
   if (s.kind === 'url') return { url: s.url, name: s.name };
   if (!s.path) {
     throw new ModelSourceError(`"${s.repo}" is a Hugging Face repository; add the file's path in it (e.g. ${s.repo}/diffusion_pytorch_model.safetensors) for the ${what}.`);
   }
-  return { url: hubResolveUrl(s.repo, 'main', s.path), name: `${s.repo}/${s.path}` };
+  return { url: hubResolveUrl(s.repo, s.revision ?? 'main', s.path), name: `${s.repo}/${s.path}` };
 }

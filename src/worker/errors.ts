@@ -7,8 +7,23 @@ import type { UserError } from './protocol';
 const SMALLER = 'Try a smaller size (256×256 or 384×384), fewer frames, or close other tabs that use the GPU.';
 const SAFETENSORS = 'Use the .safetensors version of this model (most Hugging Face and Civitai models offer one).';
 
+/** What to try after a failed download, by the delivery code (src/delivery/errors.ts); its message is complete. */
+const DELIVERY_SUGGESTION: Record<string, string> = {
+  offline: 'Connect to the internet and press Generate again: the download resumes where it stopped.',
+  network: 'Press Generate again: the download resumes where it stopped.',
+  cors: 'Download the file in the browser and open it from disk.',
+  'not-found': 'Check the repository (owner/name), the revision and the file name.',
+  'access-denied': 'Open the model page on huggingface.co, accept its terms or ask for access, then download the files there and open them from disk.',
+  corrupt: 'Press Generate again to download it once more; if it keeps failing, the file on the server is broken.',
+  'upstream-changed': 'Open Storage and delete this model to download the new version.',
+  'no-range': 'Download the file and open it from disk instead.',
+};
+
 /** The headline of a failed download: the HTTP status in words where there is one. */
 function downloadHeadline(f: ErrorFacts, file: string): Pick<UserError, 'message' | 'suggestion'> {
+  if (f.name === 'DeliveryError') {
+    return { message: `Could not download ${f.message}`.replace(/([^.])$/, '$1.'), suggestion: DELIVERY_SUGGESTION[f.code ?? ''] ?? 'Try again later, or download the file and open it from disk.' };
+  }
   const s = f.httpStatus;
   if (s === 404) return { message: `Could not download ${file}: not found (HTTP 404).`, suggestion: 'Check the URL: the repository, the branch and the file name must exist.' };
   if (s === 401 || s === 403) return { message: `Could not download ${file}: access denied (HTTP ${s}).`, suggestion: 'The file may be gated or private: download it in the browser (after accepting its terms) and open it from disk.' };
@@ -25,6 +40,7 @@ const HEADLINES: Record<ErrorKind, (f: ErrorFacts, file: string) => Pick<UserErr
   'device-lost': () => ({ message: 'The GPU device was lost (a driver reset, or the system reclaimed GPU memory).', suggestion: `Press Generate to start again on a fresh device. ${SMALLER}` }),
   'gpu-bug': () => ({ message: 'The GPU rejected a computation; this is a bug in AnimateDiff Web.', suggestion: 'Please report it with the details below. Generate again to retry on a fresh device.' }),
   network: downloadHeadline,
+  storage: (f) => ({ message: f.message.replace(/([^.])$/, '$1.'), suggestion: 'Open Storage to delete models you do not need; browsers grant each site a share of the free disk space.' }),
   'not-safetensors': (f, file) => (f.code === 'pickle'
     ? { message: `${file} is a PyTorch pickle (.ckpt/.pt/.bin); only .safetensors files are opened, because pickles can run code.`, suggestion: SAFETENSORS }
     : { message: `${file} is not a .safetensors file, and only .safetensors files are opened (.ckpt/.pt/.bin files are PyTorch pickles, which can run code).`, suggestion: SAFETENSORS }),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { describeError } from '../../src/worker/errors';
-import { ModelSourceError, parseModelSource, resolveModelSource } from '../../src/sources/model-source';
+import { ModelSourceError, namesHubFile, parseModelSource, resolveModelSource } from '../../src/sources/model-source';
 
 function refusal(input: string): ModelSourceError {
   try {
@@ -61,5 +61,16 @@ describe('model sources typed by the user', () => {
     expect(u.kind).toBe('invalid-source');
     expect(u.message).toMatch(/not a valid https URL/);
     expect(u.suggestion).toMatch(/https:\/\/ URL.*owner\/name/);
+  });
+
+  it('reads revisions, folders and Hub repo/folder URLs (model delivery picks the files)', () => {
+    expect(parseModelSource('a/b@v1.0/unet')).toEqual({ kind: 'hub', repo: 'a/b', revision: 'v1.0', path: 'unet' });
+    expect(namesHubFile(parseModelSource('a/b/unet'))).toBe(false);
+    expect(namesHubFile(parseModelSource('a/b/unet/x.safetensors'))).toBe(true);
+    expect(parseModelSource('https://huggingface.co/a/b')).toEqual({ kind: 'hub', repo: 'a/b' });
+    expect(parseModelSource('https://huggingface.co/a/b/tree/dev/vae')).toEqual({ kind: 'hub', repo: 'a/b', revision: 'dev', path: 'vae' });
+    expect(parseModelSource('http://127.0.0.1:9/o/r/tree/main', 'base model', 'http://127.0.0.1:9')).toEqual({ kind: 'hub', repo: 'o/r', revision: 'main' });
+    expect(resolveModelSource(parseModelSource('a/b@c0ffee/m.safetensors')).url).toBe('https://huggingface.co/a/b/resolve/c0ffee/m.safetensors');
+    expect(refusal('a/b@bad rev').message).toMatch(/not a model source/);
   });
 });
