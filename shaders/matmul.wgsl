@@ -1,6 +1,6 @@
 // Tiled GEMM core, shared by matmul, linear and conv2d (implicit GEMM):
-//   out[b, m, colOffset + n] = act(sum_k A(b, m, k) * B(b, n, k) + bias[colOffset + n]
-//                                  + row_bias[(m / rowsPerEntry) % entries, colOffset + n]) + residual[same index]
+//   out[b, m, colOffset + n] = scale * act(sum_k A(b, m, k) * B(b, n, k) + bias[colOffset + n]
+//                                          + row_bias[(m / rowsPerEntry) % entries, colOffset + n]) + residual[same index]
 // for m < M, n < N (N = the columns this dispatch computes: a weight part's rows), k < K.
 //
 // This file is never compiled alone: src/ops/matmul.ts appends one A loader (matmul_a*.wgsl: dense
@@ -29,6 +29,8 @@ struct Params {
   // Epilogue inputs present: bit 0 bias, bit 1 row_bias, bit 2 residual (uniform flags rather than
   // override constants, so each loader pairing compiles once per activation, not 8 times).
   flags: u32,
+  // Factor on the activated value before the residual (1 = none; the motion-strength fold of proj_out).
+  scale: f32,
 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(3) var<storage, read> bias: array<T>;
@@ -86,7 +88,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_
     }
     workgroupBarrier();
   }
-  // Epilogue over this thread's 4x4 outputs: out = act(acc + bias + row_bias) + residual.
+  // Epilogue over this thread's 4x4 outputs: out = scale * act(acc + bias + row_bias) + residual.
   // Written once as a loop (not per row) so the activation is compiled once.
   let accs = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
   let r0 = m0 + lid.y * 4u;
@@ -105,7 +107,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_
     var v = accs[t / 4u][t % 4u];
     if (has_bias) { v += f32(bias[p.colOffset + col]); }
     if (has_row_bias) { v += f32(row_bias[((r / p.rowsPerEntry) % p.entries) * p.tableStride + p.colOffset + col]); }
-    v = activate(v, ACT);
+    v = activate(v, ACT) * p.scale;
     if (has_residual) { v += f32(residual[o]); }
     out[o] = T(v);
   }

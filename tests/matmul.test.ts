@@ -26,7 +26,7 @@ async function expectClose(e: Engine, t: Tensor, ref: Float64Array, K: number, d
   expect(maxAbs, `${what} (${dt}): max |err| ${maxAbs} at ${at} (ref max ${refMax}), tolerance ${tol}`).toBeLessThanOrEqual(tol);
 }
 
-interface LinearCase { rows: number[]; K: number; N: number; bias: boolean; act?: Activation; residual?: boolean; rowBias?: { P: number; rowsPerEntry: number }; maxPartBytes?: number }
+interface LinearCase { rows: number[]; K: number; N: number; bias: boolean; act?: Activation; residual?: boolean; rowBias?: { P: number; rowsPerEntry: number }; maxPartBytes?: number; scale?: number }
 
 async function runLinear(dt: DT, c: LinearCase, seed: number) {
   const e = await testEngine(dt);
@@ -39,11 +39,11 @@ async function runLinear(dt: DT, c: LinearCase, seed: number) {
   const tx = e.upload(x, [...c.rows, c.K]);
   const tres = res ? e.upload(res, [...c.rows, c.N]) : undefined;
   const ttable = table ? e.upload(table, [c.rowBias!.P, c.N]) : undefined;
-  const y = linear(e, tx, lw, { act: c.act, residual: tres, rowBias: ttable ? { table: ttable, rowsPerEntry: c.rowBias!.rowsPerEntry } : undefined });
+  const y = linear(e, tx, lw, { act: c.act, residual: tres, rowBias: ttable ? { table: ttable, rowsPerEntry: c.rowBias!.rowsPerEntry } : undefined, scale: c.scale });
   expect(y.shape).toEqual([...c.rows, c.N]);
   const ep: EpilogueRef = {
     bias: b && seen(dt, b), act: c.act, residual: res && seen(dt, res),
-    rowBias: table ? { table: seen(dt, table), rowsPerEntry: c.rowBias!.rowsPerEntry } : undefined,
+    rowBias: table ? { table: seen(dt, table), rowsPerEntry: c.rowBias!.rowsPerEntry } : undefined, scale: c.scale,
   };
   const ref = linearRef(seen(dt, x), seen(dt, w), rows, c.K, c.N, ep);
   await expectClose(e, y, ref, c.K, dt, JSON.stringify(c));
@@ -70,6 +70,13 @@ describe('linear (tiled GEMM)', () => {
       // x [3, 23, 48]: 69 rows; rows r share table entry floor(r / 5) % 4 (like frames of h*w tokens).
       await runLinear(dt, { rows: [3, 23], K: 48, N: 37, bias: true, act: 'silu', residual: true, rowBias: { P: 4, rowsPerEntry: 5 } }, 30);
       await runLinear(dt, { rows: [67], K: 44, N: 70, bias: false, rowBias: { P: 3, rowsPerEntry: 1 } }, 31);
+    }
+  });
+
+  it('scales the activated value before the residual (the motion-strength fold: x + s·proj_out(t))', async () => {
+    for (const dt of await precisions()) {
+      await runLinear(dt, { rows: [3, 23], K: 48, N: 37, bias: true, residual: true, rowBias: { P: 4, rowsPerEntry: 5 }, scale: 0.37 }, 32);
+      await runLinear(dt, { rows: [67], K: 45, N: 37, bias: true, act: 'silu', residual: true, scale: 1.5 }, 33);
     }
   });
 

@@ -1,4 +1,4 @@
-// Linear layers: y = act(x·Wᵀ + b + rowBias) + residual over the last dim, on the tiled GEMM core.
+// Linear layers: y = scale·act(x·Wᵀ + b + rowBias) + residual over the last dim, on the tiled GEMM core.
 import type { Engine } from '../gpu/engine';
 import { kernel } from '../gpu/kernel';
 import { Params } from '../gpu/params';
@@ -18,6 +18,8 @@ export interface LinearOptions {
    * layout [b*f, h*w, C], rowsPerEntry = h*w and table = peWᵀ [F, N].
    */
   rowBias?: { table: Tensor; rowsPerEntry: number };
+  /** Factor on act(x·Wᵀ + b + rowBias) before the residual is added (default 1). */
+  scale?: number;
 }
 
 function checkInput(op: string, x: Tensor, parts: readonly Tensor[]): { K: number; rows: number } {
@@ -36,7 +38,7 @@ export function linear(e: Engine, x: Tensor, w: LinearWeight, opts: LinearOption
   const { K, rows } = checkInput('linear', x, parts);
   const N = outFeatures(w);
   const outShape = [...x.shape.slice(0, -1), N];
-  const ep: GemmEpilogue = { act: opts.act, bias: w.bias, rowBias: opts.rowBias, residual: opts.residual };
+  const ep: GemmEpilogue = { act: opts.act, bias: w.bias, rowBias: opts.rowBias, residual: opts.residual, scale: opts.scale };
   checkEpilogue('linear', ep, outShape, N);
   checkBindable(e, 'linear', 'input A', x);
   checkBindableShape(e, 'linear', 'output', outShape, x.dtype);

@@ -37,15 +37,17 @@ function gemmKernel(a: GemmA, vecA: boolean, vecB: boolean): Kernel {
   return k;
 }
 
-/** Fused epilogue: out = act(acc + bias[n] + rowBias.table[(row / rowsPerEntry) % P, n]) + residual. */
+/** Fused epilogue: out = scale · act(acc + bias[n] + rowBias.table[(row / rowsPerEntry) % P, n]) + residual. */
 export interface GemmEpilogue {
   act?: Activation;
   /** [N_total] */
   bias?: Tensor;
   /** table [P, N_total]; row r adds table[floor(r / rowsPerEntry) % P]. */
   rowBias?: { table: Tensor; rowsPerEntry: number };
-  /** Same shape as the output; added after the activation. */
+  /** Same shape as the output; added after the activation (and the scale). */
   residual?: Tensor;
+  /** Factor on the activated value before the residual; default 1 (exact: no change). */
+  scale?: number;
 }
 
 /** Convolution geometry for the im2col A loader (input [*, H, W, Cin], output Ho x Wo). */
@@ -111,7 +113,8 @@ export function dispatchGemm(e: Engine, d: GemmDispatch): void {
     .u32(rb?.rowsPerEntry ?? 1).u32(rb?.table.shape[0] ?? 1).u32(rb ? rb.table.shape[1] : 0).i32(c.pad)
     .u32(c.H).u32(c.W).u32(c.Cin).u32(c.KW)
     .u32(c.Ho).u32(c.Wo).u32(c.stride).u32(d.transB ? d.K : d.N)
-    .u32((ep.bias ? 1 : 0) | (rb ? 2 : 0) | (ep.residual ? 4 : 0));
+    .u32((ep.bias ? 1 : 0) | (rb ? 2 : 0) | (ep.residual ? 4 : 0))
+    .f32(ep.scale ?? 1);
   const unused = dummy(e, out.dtype);
   // Booleans go in as 0/1: GPUProgrammableStage.constants only takes numbers (Dawn rejects true/false).
   const constants: Record<string, number> = { ACT: ACTIVATION_ID[ep.act ?? 'none'] };
@@ -136,6 +139,7 @@ export function checkEpilogue(op: string, ep: GemmEpilogue, outShape: readonly n
   if (ep.residual && fmtShape(ep.residual.shape) !== fmtShape(outShape)) {
     throw new RangeError(`${op}: residual ${ep.residual} should have the output's shape ${fmtShape(outShape)}`);
   }
+  if (ep.scale !== undefined && !Number.isFinite(ep.scale)) throw new RangeError(`${op}: epilogue scale ${ep.scale} must be finite`);
   const rb = ep.rowBias;
   if (rb) {
     if (rb.table.shape.length !== 2 || rb.table.shape[1] !== cols || rb.table.shape[0] < 1) {

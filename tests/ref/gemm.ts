@@ -30,9 +30,11 @@ export interface EpilogueRef {
   /** table [P, N]; row r adds table[floor(r / rowsPerEntry) % P]. */
   rowBias?: { table: Float32Array; rowsPerEntry: number };
   residual?: Float32Array;
+  /** Factor on act(...) before the residual (default 1). */
+  scale?: number;
 }
 
-/** In place on acc [rows, N] (rows counted over all batches): act(acc + bias + rowBias) + residual. */
+/** In place on acc [rows, N] (rows counted over all batches): scale·act(acc + bias + rowBias) + residual. */
 export function epilogueRef(acc: Float64Array, N: number, ep: EpilogueRef): Float64Array {
   const rows = acc.length / N;
   const P = ep.rowBias ? ep.rowBias.table.length / N : 0;
@@ -41,7 +43,7 @@ export function epilogueRef(acc: Float64Array, N: number, ep: EpilogueRef): Floa
       let v = acc[r * N + n];
       if (ep.bias) v += ep.bias[n];
       if (ep.rowBias) v += ep.rowBias.table[(Math.floor(r / ep.rowBias.rowsPerEntry) % P) * N + n];
-      v = activateCpu(v, ep.act ?? 'none');
+      v = activateCpu(v, ep.act ?? 'none') * (ep.scale ?? 1);
       if (ep.residual) v += ep.residual[r * N + n];
       acc[r * N + n] = v;
     }
