@@ -19,4 +19,32 @@ export interface ForwardContext {
   motionFramesPerGroup: number;
   /** Largest tensor a layer may make (the binding limit; smaller in tests to exercise chunking), for src/plan's decisions. */
   limits: ChunkLimits;
+  /** What the motion modules do besides their plain forward (FreeNoise windows, motion strength, a debug probe). */
+  motion: MotionForwardOptions;
+}
+
+/**
+ * FreeNoise (diffusers `enable_free_noise`): the motion modules' two temporal self-attentions run per window of
+ * `length` frames (positions restarting at 0 in each) and the window outputs are blended per frame:
+ * blended[f] = Σ_windows c[j]·h_window[j], f = start + j, for from ≤ j < length. Built by src/pipeline/freenoise.ts.
+ */
+export interface TemporalWindows {
+  length: number;
+  /** In diffusers' order (regular windows by start, then the tail window); together they cover every frame. */
+  windows: readonly { start: number; from: number; coefficients: readonly number[] }[];
+}
+
+/** Called with a motion-module transformer block's intermediates (read them synchronously; released after). */
+export type MotionProbeFn = (name: string, t: Tensor) => void;
+
+export interface MotionForwardOptions {
+  windows?: TemporalWindows;
+  /** s in out = x + s·(module(x) − x); default 1. s = 0 skips the motion modules. */
+  strength?: number;
+  /**
+   * Debug: intermediates of one transformer block, `module` = the motion module's weight prefix (e.g.
+   * `down_blocks.3.motion_modules.0`), names `block_in`, `[window{w}.]attn{k}_in` (LN output + positions),
+   * `[window{w}.]attn{k}_out` (to_out output), `blended` (windowed only), `block_out`; layout [b*F, h*w, C].
+   */
+  probe?: { module: string; block: number; fn: MotionProbeFn };
 }

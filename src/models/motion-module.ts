@@ -14,8 +14,17 @@
 // floor(r / P) mod F). The table is computed from the sinusoid (never loaded: checkpoints' pe buffers are
 // ignored, as the official loader does), once at load for the first `peLength` frames.
 // The temporal attention reads the F frames of one position with strided loads: no transpose.
+//
+// FreeNoise (diffusers FreeNoiseTransformerBlock, models/attention.py:1556-1679): with `windows`, each transformer
+// block runs its two temporal self-attentions per window of L frames (gathered; positions 0..L-1 in every window)
+// and blends the window outputs per frame with the schedule's coefficients before norm3 + FF on all frames:
+//   acc[f] = Σ_w c_w[f - start_w] · (h + attn1 + attn2)_w[f - start_w];  out = acc + FF(LN3(acc)).
+// GroupNorm, proj_in/proj_out and the FF always see every frame.
+// Motion strength s: out = x + s·(module(x) − x) = x + s·proj_out(t), folded into proj_out's epilogue.
 import type { Engine } from '../gpu/engine';
 import type { Tensor } from '../gpu/tensor';
+import { add } from '../ops/add';
+import { accumulateFrames, gatherFrames } from '../ops/frame-window';
 import { groupNorm } from '../ops/groupnorm';
 import { layerNorm } from '../ops/layernorm';
 import { linear } from '../ops/linear';
@@ -24,6 +33,7 @@ import { temporalAttention } from '../ops/temporal-attention';
 import type { LinearWeight } from '../ops/weights';
 import { type ChunkLimits, unitsPerChunk } from '../plan/chunking';
 import { chunkLimits, gatherPositions, scatterPositions } from './chunking';
+import type { MotionForwardOptions, MotionProbeFn, TemporalWindows } from './forward-context';
 import { loadFusedLinear, loadLinear, loadNorm, type NormParams, releaseNorm, releaseWeight, Scope, type WeightMap, ModelWeightsError } from './layers';
 import { feedForward, type FeedForward, loadFeedForward, releaseFeedForward } from './transformer2d';
 
@@ -61,13 +71,15 @@ class TemporalAttentionLayer {
   /**
    * t [b*F, P, C] → t + attn(LN(t) + pe). Does not release t. Attention is per position, so when the fused QKV
    * [b*F*P, 3C] would exceed `lim.maxTensorBytes` it runs over chunks of positions (src/plan decides how many).
+   * `probe` (debug, unchunked): sees the attention input LN(t) + pe and the to_out output, computed unfused.
    */
-  forward(e: Engine, t: Tensor, frames: number, heads: number, lim: ChunkLimits): Tensor {
+  forward(e: Engine, t: Tensor, frames: number, heads: number, lim: ChunkLimits, probe?: (what: 'in' | 'out', x: Tensor) => void): Tensor {
     const [R, P, C] = t.shape;
     const y = layerNorm(e, t, this.norm.gamma, this.norm.beta, LN_EPS);
     const own = frames > this.peTable.shape[0];
     const table = own ? peQkvTable(e, this.qkv, frames, C) : this.peTable.slice0(0, frames);
     try {
+      if (probe) return this.probed(e, y, t, table, frames, heads, probe);
       const per = unitsPerChunk(lim, R * 3 * C * lim.bytesPerValue, P, 'motion-module attention');
       if (per >= P) return this.positions(e, y, t, table, frames, heads);
       const out = e.empty(t.shape, t.dtype);
@@ -85,6 +97,20 @@ class TemporalAttentionLayer {
       y.release();
       if (own) table.release();
     }
+  }
+
+  /** `positions` on its unfused debug path: probes LN(t) + pe and to_out's output. */
+  private probed(e: Engine, y: Tensor, t: Tensor, table: Tensor, frames: number, heads: number, probe: (what: 'in' | 'out', x: Tensor) => void): Tensor {
+    probeWithPositions(e, y, frames, probe);
+    const qkv = linear(e, y, this.qkv, { rowBias: { table, rowsPerEntry: y.shape[1] } });
+    const a = temporalAttention(e, qkv, { frames, heads });
+    qkv.release();
+    const o = linear(e, a, this.out);
+    a.release();
+    probe('out', o);
+    const out = add(e, t, o);
+    o.release();
+    return out;
   }
 
   /** t + to_out(attn(y·Wqkvᵀ + pe·Wqkvᵀ)) over the positions y and t [b*F, P', C] hold. */
@@ -113,19 +139,72 @@ function peQkvTable(e: Engine, qkv: LinearWeight, rows: number, C: number): Tens
   return table;
 }
 
+/** Debug only: probe LN(t) + pe[f] (row (b*F + f)*P + p) as the attention sees it, on an unfused path. */
+function probeWithPositions(e: Engine, y: Tensor, frames: number, probe: (what: 'in', x: Tensor) => void): void {
+  const [rows, P, C] = y.shape;
+  const pe = sinusoidalPositionalEncoding(frames, C);
+  const tiled = new Float32Array(y.size);
+  for (let r = 0; r < rows; r++) for (let p = 0; p < P; p++) tiled.set(pe.subarray((r % frames) * C, (r % frames + 1) * C), (r * P + p) * C);
+  const peT = e.upload(tiled, y.shape);
+  const yin = add(e, y, peT);
+  peT.release();
+  probe('in', yin);
+  yin.release();
+}
+
 class TemporalTransformerBlock {
   constructor(readonly attns: TemporalAttentionLayer[], readonly norm3: NormParams, readonly ff: FeedForward) {}
 
-  forward(e: Engine, t: Tensor, frames: number, heads: number, lim: ChunkLimits): Tensor {
+  forward(e: Engine, t: Tensor, frames: number, heads: number, lim: ChunkLimits, windows?: TemporalWindows, probe?: MotionProbeFn): Tensor {
+    probe?.('block_in', t);
+    if (windows) {
+      const blended = this.blendWindows(e, t, frames, heads, lim, windows, probe);
+      try {
+        probe?.('blended', blended);
+        const out = feedForward(e, blended, this.norm3, this.ff, lim);
+        probe?.('block_out', out);
+        return out;
+      } finally {
+        blended.release();
+      }
+    }
     let cur = t;
-    for (const attn of this.attns) {
-      const next = attn.forward(e, cur, frames, heads, lim);
+    for (const [k, attn] of this.attns.entries()) {
+      const next = attn.forward(e, cur, frames, heads, lim, probe && ((what, x) => probe(`attn${k + 1}_${what}`, x)));
       if (cur !== t) cur.release();
       cur = next;
     }
     const out = feedForward(e, cur, this.norm3, this.ff, lim);
     if (cur !== t) cur.release();
+    probe?.('block_out', out);
     return out;
+  }
+
+  /** FreeNoise: Σ over windows of c[j]·(attn2 ∘ attn1)(t[window]) per frame, [b*F, P, C] (a new tensor). */
+  private blendWindows(e: Engine, t: Tensor, frames: number, heads: number, lim: ChunkLimits, win: TemporalWindows, probe?: MotionProbeFn): Tensor {
+    const L = win.length;
+    const acc = e.empty(t.shape, t.dtype);
+    try {
+      let written = 0;
+      for (const [wi, w] of win.windows.entries()) {
+        let h = gatherFrames(e, t, frames, w.start, L);
+        try {
+          for (const [k, attn] of this.attns.entries()) {
+            const next = attn.forward(e, h, L, heads, lim, probe && ((what, x) => probe(`window${wi}.attn${k + 1}_${what}`, x)));
+            h.release();
+            h = next;
+          }
+          accumulateFrames(e, acc, h, frames, { start: w.start, from: w.from, coefficients: w.coefficients, written });
+        } finally {
+          h.release();
+        }
+        written = Math.max(written, w.start + L);
+      }
+      return acc;
+    } catch (err) {
+      acc.release();
+      throw err;
+    }
   }
 
   release(): void {
@@ -137,6 +216,8 @@ class TemporalTransformerBlock {
 
 export class MotionModule {
   private constructor(
+    /** The weight prefix (e.g. `down_blocks.3.motion_modules.0`): what a debug probe names. */
+    readonly name: string,
     readonly channels: number,
     private readonly cfg: MotionModuleConfig,
     private readonly norm: NormParams,
@@ -176,31 +257,37 @@ export class MotionModule {
       blocks.push(new TemporalTransformerBlock(attns, await loadNorm(e, b, 'norm3', C), await loadFeedForward(e, b, C)));
     }
     const projOut = await loadLinear(e, scope, 'proj_out', { in: C, out: C, bias: 'required' });
-    return new MotionModule(C, cfg, norm, projIn, blocks, projOut);
+    return new MotionModule(scope.prefix, C, cfg, norm, projIn, blocks, projOut);
   }
 
   /**
    * x [b*F, h, w, C] → same (a new tensor; x is not released). `framesPerGroup`: 1 = official per-frame GroupNorm,
    * F = diffusers' GroupNorm pooled over the frames of each sample. `lim`: largest tensor a layer may
-   * make before it runs in row chunks (default: the binding limit).
+   * make before it runs in row chunks (default: the binding limit). `opts`: FreeNoise windows, motion strength,
+   * a debug probe (forward-context.ts).
    */
-  forward(e: Engine, x: Tensor, frames: number, framesPerGroup: number, lim: ChunkLimits = chunkLimits(e)): Tensor {
+  forward(e: Engine, x: Tensor, frames: number, framesPerGroup: number, lim: ChunkLimits = chunkLimits(e), opts: MotionForwardOptions = {}): Tensor {
     const [nf, h, w, C] = x.shape;
     if (x.shape.length !== 4 || C !== this.channels) throw new RangeError(`MotionModule: input ${x}, expected [b*F, h, w, ${this.channels}]`);
     if (!Number.isInteger(frames) || frames < 1 || nf % frames !== 0) throw new RangeError(`MotionModule: ${nf} rows are not a whole number of ${frames}-frame clips`);
     if (framesPerGroup !== 1 && framesPerGroup !== frames) throw new RangeError(`MotionModule: framesPerGroup must be 1 or ${frames}`);
+    const strength = opts.strength ?? 1;
+    if (!Number.isFinite(strength)) throw new RangeError(`MotionModule: strength ${strength} must be finite`);
+    if (opts.windows) checkWindows(opts.windows, frames);
+    const probe = opts.probe?.module === this.name ? opts.probe : undefined;
     // 1. GroupNorm, then proj_in over the tokens [b*F, P, C]
     const normed = groupNorm(e, x, this.norm.gamma, this.norm.beta, { groups: this.cfg.groups, eps: GN_EPS, framesPerGroup });
     let t = linear(e, normed.reshape([nf, h * w, C]), this.projIn);
     normed.release();
     // 2. temporal transformer blocks
-    for (const block of this.blocks) {
-      const next = block.forward(e, t, frames, this.cfg.heads, lim);
+    for (const [i, block] of this.blocks.entries()) {
+      const fn = probe?.block === i ? probe.fn : undefined;
+      const next = block.forward(e, t, frames, this.cfg.heads, lim, opts.windows, fn);
       t.release();
       t = next;
     }
-    // 3. proj_out with the outer residual fused; output in x's NHWC shape
-    const out = linear(e, t.reshape([nf, h, w, C]), this.projOut, { residual: x });
+    // 3. proj_out with the outer residual and the motion strength fused: x + s·proj_out(t); output in x's NHWC shape
+    const out = linear(e, t.reshape([nf, h, w, C]), this.projOut, { residual: x, scale: strength === 1 ? undefined : strength });
     t.release();
     return out;
   }
@@ -211,4 +298,20 @@ export class MotionModule {
     releaseWeight(this.projOut);
     for (const b of this.blocks) b.release();
   }
+}
+
+/** The windows must tile 0..F-1 in order (each starting inside or right after what came before) with L ≤ F. */
+function checkWindows(win: TemporalWindows, frames: number): void {
+  const L = win.length;
+  const what = `MotionModule: FreeNoise windows of ${L} frames over ${frames} frames`;
+  if (!Number.isInteger(L) || L < 1 || L > frames) throw new RangeError(`${what}: the window length must be 1..${frames}`);
+  if (!win.windows.length) throw new RangeError(`${what}: no windows`);
+  let written = 0;
+  for (const w of win.windows) {
+    if (w.coefficients.length !== L) throw new RangeError(`${what}: a window has ${w.coefficients.length} coefficients`);
+    if (!Number.isInteger(w.start) || w.start < 0 || w.start + L > frames) throw new RangeError(`${what}: window [${w.start}, ${w.start + L}) is out of range`);
+    if (w.start + w.from > written) throw new RangeError(`${what}: frames ${written}..${w.start + w.from - 1} are in no window`);
+    written = Math.max(written, w.start + L);
+  }
+  if (written !== frames) throw new RangeError(`${what}: frames ${written}..${frames - 1} are in no window`);
 }

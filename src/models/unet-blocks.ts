@@ -57,8 +57,8 @@ export class UNetLayer {
       }
       return r;
     });
-    if (this.motion) {
-      const m = this.motion.forward(ctx.e, h, ctx.frames, ctx.motionFramesPerGroup, ctx.limits);
+    if (this.motion && ctx.motion.strength !== 0) { // strength 0: x + 0·(module(x) − x) = x
+      const m = this.motion.forward(ctx.e, h, ctx.frames, ctx.motionFramesPerGroup, ctx.limits, ctx.motion);
       h.release();
       h = m;
     }
@@ -150,8 +150,8 @@ export class MidBlock {
       }
       return r;
     });
-    if (this.motion) {
-      const m = this.motion.forward(ctx.e, h, ctx.frames, ctx.motionFramesPerGroup, ctx.limits);
+    if (this.motion && ctx.motion.strength !== 0) { // strength 0: x + 0·(module(x) − x) = x
+      const m = this.motion.forward(ctx.e, h, ctx.frames, ctx.motionFramesPerGroup, ctx.limits, ctx.motion);
       h.release();
       h = m;
     }

@@ -20,7 +20,7 @@ import type { Conv2dWeight, LinearWeight } from '../ops/weights';
 import { headsFor, inferUNetTopology, type Semantics, type UNetHyperParams, type UNetTopology, widestActivation } from './config';
 import { type ChunkLimits, planUNetChunking } from '../plan/chunking';
 import { chunkLimits, mapRowChunks, rowsOf } from './chunking';
-import type { ForwardContext } from './forward-context';
+import type { ForwardContext, MotionForwardOptions } from './forward-context';
 import { loadConv, loadLinear, loadNorm, type NormParams, releaseNorm, releaseWeight, Scope, type WeightMap, ModelWeightsError } from './layers';
 import { type BlockConfig, DownBlock, MidBlock, UpBlock } from './unet-blocks';
 
@@ -39,6 +39,8 @@ export interface UNetForwardOptions {
    * layers in frame chunks, motion-module attention in position chunks, feed-forwards in row chunks.
    */
   maxTensorBytes?: number;
+  /** FreeNoise windows, motion strength and a debug probe for the motion modules (forward-context.ts). */
+  motion?: MotionForwardOptions;
 }
 
 export interface UNetLoadOptions {
@@ -182,6 +184,7 @@ export class UNetMotion {
       resnetFramesPerGroup: this.resnetFramesPerGroup(opts, frames),
       motionFramesPerGroup: semantics === 'diffusers' ? frames : 1,
       limits,
+      motion: opts.motion ?? {},
     };
 
     // Down path: every skip tensor is owned by `skips` until an up block pops and releases it.
