@@ -5,8 +5,9 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseTensorFile } from '../src/conformance/tensor-file';
 import {
-  frameWeights, freeNoiseSchedule, FreeNoiseOptionsError, seededPermutations, shuffleFrames, shuffleSchedule,
+  frameWeights, freeNoiseInitialNoise, freeNoiseSchedule, FreeNoiseOptionsError, seededPermutations, shuffleFrames, shuffleSchedule,
 } from '../src/pipeline/freenoise';
+import { initialNoise } from '../src/pipeline/rng';
 
 const VECTORS = path.resolve(__dirname, '../../shared/oracle/vectors');
 const folders = ['freenoise_tiny', 'prompt_travel_tiny'].map((set) => {
@@ -134,5 +135,23 @@ describe('FreeNoise shuffle_context noise', () => {
     }
     expect(counts.size).toBe(6);
     for (const n of counts.values()) expect(Math.abs(n - 1000)).toBeLessThan(175);
+  });
+
+  it('seeded initial noise: frames < L are the seed\'s plain noise, later frames are copies of earlier ones', () => {
+    const [C, F, h, w] = [4, 20, 3, 2];
+    const plane = h * w;
+    const plain = initialNoise(9, C, F, h, w);
+    const noise = freeNoiseInitialNoise(9, C, F, h, w, { length: 8, stride: 4 });
+    for (let c = 0; c < C; c++) {
+      expect(noise.subarray(c * F * plane, (c * F + 8) * plane)).toEqual(plain.subarray(c * F * plane, (c * F + 8) * plane));
+    }
+    // Every frame f ≥ 8 equals, in every channel, one frame of its source window [f' - 8, f' - 4) for its step.
+    for (const s of shuffleSchedule(F, { length: 8, stride: 4 })) for (let j = 0; j < s.count; j++) {
+      const f = s.target + j;
+      const src = Array.from({ length: s.permSize }, (_, k) => s.source + k).find((g) =>
+        Array.from({ length: C }, (_, c) => c).every((c) => noise.subarray((c * F + f) * plane, (c * F + f + 1) * plane).every((v, i) => v === noise[(c * F + g) * plane + i])));
+      expect(src, `frame ${f}`).toBeDefined();
+    }
+    expect(freeNoiseInitialNoise(9, C, F, h, w, { length: 8, stride: 4 })).toEqual(noise);
   });
 });

@@ -11,7 +11,7 @@
 // Noise (pipelines/free_noise_utils.py:356-428, shuffle_context): raw = randn(b, c, F, h, w); for i in range(L, F, S):
 //   src = [i-L, min(F, i-L+S)),  perm = randperm(|src|),  dst = [i, min(F, i+|src|)),
 //   lat[:, :, dst] = lat[:, :, (src[0] + perm)[:|dst|]]     (gathered before writing; later entries read earlier copies)
-import { normalizeSeed, streamWord } from './rng';
+import { freeNoiseWords, initialNoise } from './rng';
 
 export type FreeNoiseWeighting = 'pyramid' | 'flat';
 
@@ -158,15 +158,14 @@ function isPermutation(p: ArrayLike<number>): boolean {
 }
 
 /**
- * Seeded permutations for the shuffle, from the project's counter-based stream (rng.ts) read from its top end:
- * word 2^32 - 1 - k is the k-th draw (the initial noise and LCM's noise read the same stream from word 0 up, so
- * the two never meet). Fisher–Yates: for i = n-1 … 1, j = floor(U · (i+1) / 2^32) (exact in float64), swap.
- * Not torch.randperm: a PyTorch seed does not reproduce PyTorch's shuffle (neither does the noise itself).
+ * Seeded permutations for the shuffle from the project's counter-based RNG (rng.ts `freeNoiseWords`, a stream of its
+ * own), U_k = its k-th word in draw order. Fisher–Yates: for i = n-1 … 1, j = floor(U · (i+1) / 2^32) (exact in
+ * float64), swap p[i], p[j]. Not torch.randperm: a PyTorch seed does not reproduce PyTorch's shuffle (nor its noise).
  */
 export function seededPermutations(seed: number, steps: readonly ShuffleStep[]): Int32Array[] {
-  const s = normalizeSeed(seed);
+  const word = freeNoiseWords(seed);
   let k = 0;
-  const draw = () => streamWord(s, 0xffffffff - k++);
+  const draw = () => word(k++);
   return steps.map(({ permSize }) => {
     const p = Int32Array.from({ length: permSize }, (_, i) => i);
     for (let i = permSize - 1; i > 0; i--) {
@@ -177,4 +176,14 @@ export function seededPermutations(seed: number, steps: readonly ShuffleStep[]):
     }
     return p;
   });
+}
+
+/**
+ * FreeNoise's shuffle_context initial noise for a seed, (1, c, F, h, w): the seed's unit-normal noise
+ * (rng.ts `initialNoise`) with frames ≥ L overwritten by shuffled copies (seeded permutations).
+ * Multiply by the scheduler's init_noise_sigma as for plain noise.
+ */
+export function freeNoiseInitialNoise(seed: number, channels: number, frames: number, h: number, w: number, o: Pick<FreeNoiseOptions, 'length' | 'stride'>): Float32Array {
+  const steps = shuffleSchedule(frames, o);
+  return shuffleFrames(initialNoise(seed, channels, frames, h, w), channels, frames, h * w, steps, seededPermutations(seed, steps));
 }

@@ -87,3 +87,15 @@ export function freeInitNoise(seed: number): (n: number, iteration: number) => F
     return gaussian(s, n, (iteration - 1) * n);
   };
 }
+
+/** Key of FreeNoise's shuffle stream (ASCII "FrNs"), xor-ed into the seed: apart from every other stream here. */
+const FREE_NOISE_STREAM = 0x46724e73;
+
+/**
+ * The 32-bit words FreeNoise's shuffle_context permutations draw (src/pipeline/freenoise.ts): word k of seed
+ * lowbias32(seed ^ "FrNs"), so the shuffle is fixed by the run's seed and independent of the noise it permutes.
+ */
+export function freeNoiseWords(seed: number): (k: number) => number {
+  const s = lowbias32(normalizeSeed(seed) ^ FREE_NOISE_STREAM);
+  return (k) => streamWord(s, k);
+}
