@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { WeightMap } from '../../src/models/layers';
 import { MotionModule } from '../../src/models/motion-module';
 import { motionModuleWeightShapes } from '../../src/onnx/motion-module-graph';
+import { chunkLimits } from '../../src/models/chunking';
 import { accumulateFrames, gatherFrames } from '../../src/ops/frame-window';
 import { frameWeights, freeNoiseSchedule, type FreeNoiseOptions } from '../../src/pipeline/freenoise';
 import { hasF16, testEngine } from '../gpu';
@@ -35,14 +36,14 @@ const B = 2, H = 2, W = 3, P = H * W, C = 32, HEADS = 4, GROUPS = 8, BLOCKS = 2;
 const weights = randomWeights(C, BLOCKS, 500);
 const w = (n: string) => weights.values.get(n);
 
-async function runCase(precision: 'f32' | 'f16', F: number, framesPerGroup: number, fn: FreeNoiseOptions | null, strength: number | undefined, seed: number) {
+async function runCase(precision: 'f32' | 'f16', F: number, framesPerGroup: number, fn: FreeNoiseOptions | null, strength: number | undefined, seed: number, maxTensorBytes?: number) {
   const e = await testEngine(precision);
   const mm = await MotionModule.load(e, weights, { heads: HEADS, groups: GROUPS });
   const xData = randn(B * F * P * C, seed);
   const x = e.upload(xData, [B * F, H, W, C]);
   const before = e.pool.stats().buffersInUse;
   const windows = fn ? freeNoiseSchedule(F, fn) : undefined;
-  const y = mm.forward(e, x, F, framesPerGroup, undefined, { windows, strength });
+  const y = mm.forward(e, x, F, framesPerGroup, maxTensorBytes ? chunkLimits(e, maxTensorBytes) : undefined, { windows, strength });
   const got = await e.read(y);
   y.release();
   expect(e.pool.stats().buffersInUse, 'activations released').toBe(before);
@@ -78,6 +79,13 @@ describe('MotionModule with FreeNoise windows (float64 reference of diffusers Fr
     const plain = await runCase('f32', F, F, null, undefined, 3);
     expect(maxAbsDiff(windowed.got, plain.got).maxAbs).toBeGreaterThan(1e-2 * plain.refMax);
     expect(maxAbsDiff(one.got, plain.got).maxAbs).toBeLessThan(1e-5 * plain.refMax);
+  });
+
+  it('composes with the planner\'s chunking (attention over position chunks, feed-forward over row chunks)', async () => {
+    // 8000 bytes: a window's fused QKV (2 samples × 5 frames × 96 values × 4 bytes per position) fits 2 of the 6
+    // positions; the FF hidden state (8C = 256 values per row) fits 6 rows.
+    const r = await runCase('f32', 12, 12, { length: 5, stride: 3, weighting: 'pyramid' }, 0.8, 23, 8000);
+    expect(r.maxAbs, `max |err| ${r.maxAbs}`).toBeLessThan(2e-5 * r.refMax);
   });
 
   it('f16 engine within 2e-2 of the output maximum', async () => {
