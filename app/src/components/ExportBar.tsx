@@ -4,7 +4,7 @@ import { encodeGif } from '../../../src/export/gif';
 import { encodePng, encodeSpriteSheet } from '../../../src/export/png';
 import { encodeVideo, supportedVideoFormats, type VideoContainer } from '../../../src/export/video';
 import { downloadBlob } from '../download';
-import type { Result } from '../App';
+import type { Result } from '../result';
 
 export interface ExportBarProps {
   result: Result | null;
