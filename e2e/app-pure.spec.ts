@@ -1,0 +1,19 @@
+// The UI's pure helpers (app/src), tested in Node without a page: the status line and the request built from the form.
+import { expect, test } from '@playwright/test';
+import { statusLine } from '../app/src/status-line';
+
+test('status line: checking, ready, the last outcome, each phase of a run', () => {
+  const idle = { checked: true, notice: null, run: null, plannedSteps: 0 };
+  expect(statusLine({ ...idle, checked: false }).text).toBe('Checking WebGPU…');
+  expect(statusLine(idle)).toEqual({ text: 'Ready.', fraction: null });
+  expect(statusLine({ ...idle, notice: 'Done: 8 frames in 0:12.' }).text).toBe('Done: 8 frames in 0:12.');
+  const run = { id: 1, phase: 'loading' as const, decoded: 0, frames: 8 };
+  expect(statusLine({ ...idle, run }).text).toBe('Starting…');
+  const load = { phase: 'upload' as const, file: 'UNet + motion module', loaded: 1, total: 4 };
+  expect(statusLine({ ...idle, run: { ...run, load } })).toEqual({ text: 'Loading models: uploading to the GPU UNet + motion module (1 of 4)', fraction: 0.25 });
+  expect(statusLine({ ...idle, run: { ...run, phase: 'sampling' }, plannedSteps: 3 })).toEqual({ text: 'Step 1 of 3 · encoding the prompt', fraction: 0 });
+  const step = { step: 1, steps: 3, elapsedMs: 61_000, etaMs: 122_000 };
+  expect(statusLine({ ...idle, run: { ...run, phase: 'sampling', step } })).toEqual({ text: 'Step 2 of 3 · 1:01 elapsed · about 2:02 left', fraction: 1 / 3 });
+  expect(statusLine({ ...idle, run: { ...run, phase: 'decoding', decoded: 2 } })).toEqual({ text: 'Decoding frame 3 of 8', fraction: 0.25 });
+  expect(statusLine({ ...idle, run: { ...run, phase: 'cancelling' } }).text).toBe('Cancelling…');
+});
