@@ -12,7 +12,14 @@ const isolation = {
 function tinyModel(): Plugin {
   const serve: Connect.NextHandleFunction = (req, res, next) => {
     if (!req.url?.startsWith('/tiny-model/')) return next();
-    const r = tinyModelResponse(decodeURIComponent(req.url.slice('/tiny-model/'.length).split('?')[0]), req.headers.range);
+    let name: string;
+    try {
+      name = decodeURIComponent(req.url.slice('/tiny-model/'.length).split('?')[0]);
+    } catch {
+      res.writeHead(400, { 'Content-Type': 'text/plain' }).end('malformed %-escape in the file name');
+      return;
+    }
+    const r = tinyModelResponse(name, req.headers.range);
     res.writeHead(r.status, r.headers);
     res.end(r.body);
   };

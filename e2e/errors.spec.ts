@@ -71,3 +71,9 @@ test('an empty URL is caught before anything runs', async ({ page }) => {
   await page.getByRole('button', { name: 'Generate' }).click();
   await expect(page.getByRole('alert')).toContainText('Enter the URL of the motion module');
 });
+
+test('the tiny-model server answers a malformed %-escape with 400, not a crash', async ({ page }) => {
+  const r = await page.request.get('/tiny-model/50%.safetensors');
+  expect(r.status()).toBe(400);
+  expect((await page.request.get('/tiny-model/unet_config.json')).status()).toBe(200);
+});
