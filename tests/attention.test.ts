@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Engine } from '../src/gpu/engine';
 import { fromF16Array, toF16Array } from '../src/gpu/half';
 import { attention, attentionNaive, attentionTiles, type AttentionOptions } from '../src/ops/attention';
-import { hasF16, testEngine } from './gpu';
+import { cannotRun, testEngine } from './gpu';
 import { maxAbsDiff, randn } from './random';
 import { attentionRef } from './ref/attention';
 
@@ -62,34 +62,31 @@ describe('attentionTiles', () => {
 });
 
 for (const dtype of ['f32', 'f16'] as const) {
-  describe(`attention (${dtype})`, () => {
-    const engine = async () => {
-      if (dtype === 'f16' && !(await hasF16())) return null;
-      return testEngine(dtype);
-    };
+  describe.skipIf(cannotRun(dtype))(`attention (${dtype})`, () => {
+    const engine = () => testEngine(dtype);
 
     it('self-attention, odd sizes: Nq=Nk=67, heads 3, D=40 / 8 / 5', async () => {
-      const e = await engine(); if (!e) return;
+      const e = await engine();
       await checkDense(e, { b: 2, nq: 67, nk: 67, heads: 3, d: 40 }, 10);
       await checkDense(e, { b: 1, nq: 67, nk: 67, heads: 3, d: 8 }, 20);
       await checkDense(e, { b: 2, nq: 67, nk: 67, heads: 3, d: 5 }, 30);
     });
 
     it('cross-attention to 77 tokens (Nk ≠ Nq), D=80 and D=160, custom scale', async () => {
-      const e = await engine(); if (!e) return;
+      const e = await engine();
       await checkDense(e, { b: 2, nq: 67, nk: 77, heads: 3, d: 40 }, 40);
       await checkDense(e, { b: 1, nq: 19, nk: 77, heads: 2, d: 80 }, 50);
       await checkDense(e, { b: 1, nq: 11, nk: 77, heads: 1, d: 160, scale: 0.05 }, 60);
     });
 
     it('reads q, k, v as column slices of one fused [B, N, 3C] tensor', async () => {
-      const e = await engine(); if (!e) return;
+      const e = await engine();
       await checkFused(e, { b: 2, n: 37, heads: 3, d: 8 }, 70);
       await checkFused(e, { b: 1, n: 29, heads: 2, d: 40 }, 80);
     });
 
     it('the plain three-kernel version agrees with the reference too (benchmark baseline)', async () => {
-      const e = await engine(); if (!e) return;
+      const e = await engine();
       await checkDense(e, { b: 2, nq: 67, nk: 77, heads: 3, d: 5 }, 90, attentionNaive);
       await checkFused(e, { b: 2, n: 23, heads: 3, d: 8 }, 100, attentionNaive);
     });

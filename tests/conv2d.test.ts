@@ -4,15 +4,14 @@ import type { Tensor } from '../src/gpu/tensor';
 import { type Activation } from '../src/ops/activation';
 import { conv2d, conv2dNaive } from '../src/ops/conv2d';
 import { prepareConv2d, releaseWeight, weightParts } from '../src/ops/weights';
-import { hasF16, testEngine } from './gpu';
+import { cannotRun, testEngine } from './gpu';
 import { maxAbsDiff, randn } from './random';
 import { conv2dRef, gemmTolerance, roundF16 } from './ref/gemm';
 
 type DT = 'f32' | 'f16';
 
-async function precisions(): Promise<DT[]> {
-  return (await hasF16()) ? ['f32', 'f16'] : ['f32'];
-}
+/** f16 cases are reported as skipped (never as passed) where the adapter lacks shader-f16 (tests/gpu.ts). */
+const PRECISIONS: DT[] = ['f32', 'f16'];
 
 const seen = (dt: DT, a: Float32Array) => (dt === 'f16' ? roundF16(a) : a);
 
@@ -59,30 +58,30 @@ async function runConv(dt: DT, c: ConvCase, seed: number): Promise<number> {
 }
 
 describe('conv2d (implicit GEMM, NHWC)', () => {
-  it('3x3 stride 1 padding 1, odd sizes, scalar gather (Cin=5): bias/act/residual combinations', async () => {
-    for (const dt of await precisions()) {
+  for (const dt of PRECISIONS) it.skipIf(cannotRun(dt))(`3x3 stride 1 padding 1, odd sizes, scalar gather (Cin=5): bias/act/residual combinations (${dt})`, async () => {
+    {
       await runConv(dt, { n: 2, H: 9, W: 7, Cin: 5, Cout: 11, k: 3, stride: 1, pad: 1, bias: true, act: 'silu', residual: true }, 10);
       await runConv(dt, { n: 1, H: 9, W: 7, Cin: 5, Cout: 11, k: 3, stride: 1, pad: 1, bias: false, act: 'gelu' }, 11);
     }
   });
 
-  it('3x3 stride 2 padding 1 (downsample), vec4 gather (Cin=8) and scalar (Cin=5)', async () => {
-    for (const dt of await precisions()) {
+  for (const dt of PRECISIONS) it.skipIf(cannotRun(dt))(`3x3 stride 2 padding 1 (downsample), vec4 gather (Cin=8) and scalar (Cin=5) (${dt})`, async () => {
+    {
       await runConv(dt, { n: 2, H: 9, W: 7, Cin: 8, Cout: 11, k: 3, stride: 2, pad: 1, bias: true }, 20);
       await runConv(dt, { n: 1, H: 10, W: 8, Cin: 5, Cout: 13, k: 3, stride: 2, pad: 1, bias: false, residual: true }, 21);
     }
   });
 
-  it('3x3 padding 0 and 1x1 convs (stride 1 goes through linear; stride 2 through the gather)', async () => {
-    for (const dt of await precisions()) {
+  for (const dt of PRECISIONS) it.skipIf(cannotRun(dt))(`3x3 padding 0 and 1x1 convs (stride 1 goes through linear; stride 2 through the gather) (${dt})`, async () => {
+    {
       await runConv(dt, { n: 1, H: 9, W: 7, Cin: 12, Cout: 11, k: 3, stride: 1, pad: 0, bias: true }, 30);
       await runConv(dt, { n: 2, H: 9, W: 7, Cin: 5, Cout: 11, k: 1, stride: 1, pad: 0, bias: true, act: 'silu', residual: true }, 31);
       await runConv(dt, { n: 2, H: 9, W: 7, Cin: 8, Cout: 11, k: 1, stride: 2, pad: 0, bias: true }, 32);
     }
   });
 
-  it('many tiles (M = 2·16·15 = 480, N = 70, K = 9·32 = 288) with a weight split along Cout', async () => {
-    for (const dt of await precisions()) {
+  for (const dt of PRECISIONS) it.skipIf(cannotRun(dt))(`many tiles (M = 2·16·15 = 480, N = 70, K = 9·32 = 288) with a weight split along Cout (${dt})`, async () => {
+    {
       const bytes = dt === 'f16' ? 2 : 4;
       // 70 output channels, at most 32 per part -> parts of 32, 32, 6: three column ranges.
       const parts = await runConv(dt, { n: 2, H: 16, W: 15, Cin: 32, Cout: 70, k: 3, stride: 1, pad: 1, bias: true, act: 'gelu', residual: true, maxPartBytes: 32 * 9 * 32 * bytes }, 40);
@@ -90,15 +89,15 @@ describe('conv2d (implicit GEMM, NHWC)', () => {
     }
   });
 
-  it('per-sample row bias (ResNet time embedding: 2 samples × 3 frames), 3x3 gather and the 1x1 linear path', async () => {
-    for (const dt of await precisions()) {
+  for (const dt of PRECISIONS) it.skipIf(cannotRun(dt))(`per-sample row bias (ResNet time embedding: 2 samples × 3 frames), 3x3 gather and the 1x1 linear path (${dt})`, async () => {
+    {
       await runConv(dt, { n: 6, H: 5, W: 7, Cin: 5, Cout: 11, k: 3, stride: 1, pad: 1, bias: true, act: 'silu', residual: true, rowBiasEntries: 2 }, 45);
       await runConv(dt, { n: 6, H: 5, W: 7, Cin: 8, Cout: 9, k: 1, stride: 1, pad: 0, bias: false, rowBiasEntries: 3 }, 46);
     }
   });
 
-  it('conv2dNaive (benchmark baseline) matches the same reference', async () => {
-    for (const dt of await precisions()) {
+  for (const dt of PRECISIONS) it.skipIf(cannotRun(dt))(`conv2dNaive (benchmark baseline) matches the same reference (${dt})`, async () => {
+    {
       await runConv(dt, { n: 2, H: 9, W: 7, Cin: 5, Cout: 11, k: 3, stride: 1, pad: 1, bias: true, act: 'silu', naive: true }, 50);
       await runConv(dt, { n: 1, H: 9, W: 7, Cin: 8, Cout: 6, k: 3, stride: 2, pad: 1, bias: false, naive: true }, 51);
     }

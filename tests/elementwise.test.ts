@@ -6,7 +6,7 @@ import type { Activation } from '../src/ops/activation';
 import { activation, axpby, concatChannels, geglu, scale, upsampleNearest, upsampleNearest2x } from '../src/ops/elementwise';
 import { framesToVideo, nchwToNhwc, nhwcToNchw, permute, videoToFrames } from '../src/ops/layout';
 import { timestepEmbedding } from '../src/ops/timestep';
-import { hasF16, testEngine } from './gpu';
+import { cannotRun, testEngine } from './gpu';
 import { maxAbsDiff, randn } from './random';
 import {
   activationRef, axpbyRef, concatRef, gegluRef, nchwToNhwcRef, timestepEmbeddingRef, upsampleRef, upsampleToRef, videoToFramesRef,
@@ -34,13 +34,13 @@ const TOL = { f32: { atol: 2e-6, rtol: 2e-6 }, f16: { atol: 1e-3, rtol: 1e-3 } }
 const N_ODD = 3 * 1000 + 7; // not a multiple of the 256-thread workgroup
 
 for (const precision of ['f32', 'f16'] as const) {
-  const engine = async (): Promise<Engine | null> => (precision === 'f16' && !(await hasF16()) ? null : testEngine(precision));
+  const engine = (): Promise<Engine> => testEngine(precision);
   const { atol, rtol } = TOL[precision];
 
-  describe(`elementwise (${precision})`, () => {
+  describe.skipIf(cannotRun(precision))(`elementwise (${precision})`, () => {
     for (const act of ['silu', 'gelu', 'quick_gelu', 'gelu_tanh', 'none'] as Activation[]) {
       it(`activation ${act}`, async () => {
-        const e = await engine(); if (!e) return;
+        const e = await engine();
         const x = stored(e, randn(N_ODD, 1, 2));
         const t = e.upload(x, [31, 97]), out = activation(e, t, act);
         expect(out.shape).toEqual([31, 97]);
@@ -50,7 +50,7 @@ for (const precision of ['f32', 'f16'] as const) {
     }
 
     it('scale and axpby (CFG combination)', async () => {
-      const e = await engine(); if (!e) return;
+      const e = await engine();
       const x = stored(e, randn(N_ODD, 2)), y = stored(e, randn(N_ODD, 3));
       const tx = e.upload(x, [N_ODD]), ty = e.upload(y, [N_ODD]);
       const s = scale(e, tx, 0.18215), g = 7.5;
@@ -62,7 +62,7 @@ for (const precision of ['f32', 'f16'] as const) {
     });
 
     it('geglu: [value, gate] halves, rows=13, D=37', async () => {
-      const e = await engine(); if (!e) return;
+      const e = await engine();
       const rows = 13, D = 37;
       const x = stored(e, randn(rows * 2 * D, 4, 1.5));
       const t = e.upload(x, [1, rows, 2 * D]), out = geglu(e, t);
@@ -72,7 +72,7 @@ for (const precision of ['f32', 'f16'] as const) {
     });
 
     it('upsampleNearest2x [2, 3, 5, 7] (exact copy)', async () => {
-      const e = await engine(); if (!e) return;
+      const e = await engine();
       const x = stored(e, randn(2 * 3 * 5 * 7, 5));
       const t = e.upload(x, [2, 3, 5, 7]), out = upsampleNearest2x(e, t);
       expect(out.shape).toEqual([2, 6, 10, 7]);
@@ -81,7 +81,7 @@ for (const precision of ['f32', 'f16'] as const) {
     });
 
     it('upsampleNearest to odd sizes (diffusers upsample_size): [2, 3, 5, 7] -> 5×9 and 6×9 (exact copy)', async () => {
-      const e = await engine(); if (!e) return;
+      const e = await engine();
       const x = stored(e, randn(2 * 3 * 5 * 7, 15));
       const t = e.upload(x, [2, 3, 5, 7]);
       for (const [Ho, Wo] of [[5, 9], [6, 9], [7, 10]]) {
@@ -94,7 +94,7 @@ for (const precision of ['f32', 'f16'] as const) {
     });
 
     it('concatChannels a first, Ca=5 Cb=3 (exact copy)', async () => {
-      const e = await engine(); if (!e) return;
+      const e = await engine();
       const a = stored(e, randn(2 * 3 * 4 * 5, 6)), b = stored(e, randn(2 * 3 * 4 * 3, 7));
       const ta = e.upload(a, [2, 3, 4, 5]), tb = e.upload(b, [2, 3, 4, 3]), out = concatChannels(e, ta, tb);
       expect(out.shape).toEqual([2, 3, 4, 8]);
@@ -103,7 +103,7 @@ for (const precision of ['f32', 'f16'] as const) {
     });
 
     it('layout: NCHW <-> NHWC and video (b, c, f, h, w) <-> frames [b*f, h, w, c] (exact, round trips)', async () => {
-      const e = await engine(); if (!e) return;
+      const e = await engine();
       const [N, C, H, W] = [2, 5, 3, 7];
       const x = stored(e, randn(N * C * H * W, 8));
       const t = e.upload(x, [N, C, H, W]);
@@ -159,8 +159,7 @@ describe('timestepEmbedding (diffusers get_timestep_embedding)', () => {
   };
 
   for (const precision of ['f32', 'f16'] as const) {
-    it(`${precision}: dim 320, flip_sin_to_cos=True, shift 0 (SD1.5)`, async () => {
-      if (precision === 'f16' && !(await hasF16())) return;
+    it.skipIf(cannotRun(precision))(`${precision}: dim 320, flip_sin_to_cos=True, shift 0 (SD1.5)`, async () => {
       const e = await testEngine(precision);
       const out = timestepEmbedding(e, ts, 320, { flipSinToCos: true, downscaleFreqShift: 0 });
       expect(out.shape).toEqual([4, 320]);

@@ -4,7 +4,7 @@ import { f16BitsToF32, f32ToF16Bits } from '../src/gpu/half';
 import { BufferPool } from '../src/gpu/pool';
 import { add } from '../src/ops/add';
 import { createNodeEngine } from '../src/platform/node-gpu';
-import { hasF16, testEngine } from './gpu';
+import { F16, testEngine } from './gpu';
 import { maxAbsDiff, randn } from './random';
 
 describe('half conversion', () => {
@@ -46,8 +46,7 @@ describe('engine', () => {
     for (const t of [ta, tb]) t.release();
   });
 
-  it('runs the same kernel in f16 where the adapter has shader-f16', async () => {
-    if (!(await hasF16())) return; // SwiftShader: f32 only (CI uses lavapipe and requires f16)
+  it.skipIf(!F16)('runs the same kernel in f16 where the adapter has shader-f16', async () => {
     const e = await testEngine('f16');
     expect(e.dtype).toBe('f16');
     const n = 4099;

@@ -25,6 +25,16 @@ export async function hasF16(): Promise<boolean> {
   return has;
 }
 
+/**
+ * Probed once when a test file loads (top-level await): f16 tests use `it.skipIf(!F16)` / `describe.skipIf`, so on
+ * an adapter without shader-f16 (SwiftShader) they are reported as skipped, never as passed; with ADW_REQUIRE_F16=1
+ * (CI, npm test on lavapipe) the missing feature fails the file instead.
+ */
+export const F16: boolean = await hasF16();
+
+/** True when a case of this precision cannot run here (f16 without shader-f16): pass to `skipIf`. */
+export const cannotRun = (precision: 'f32' | 'f16'): boolean => precision === 'f16' && !F16;
+
 afterAll(async () => {
   for (const e of engines.values()) (await e).destroy();
   engines.clear();

@@ -6,15 +6,14 @@ import { type Activation } from '../src/ops/activation';
 import { linear, linearNaive } from '../src/ops/linear';
 import { matmul } from '../src/ops/matmul';
 import { prepareLinear, releaseWeight, weightParts } from '../src/ops/weights';
-import { hasF16, testEngine } from './gpu';
+import { cannotRun, testEngine } from './gpu';
 import { maxAbsDiff, randn } from './random';
 import { epilogueRef, type EpilogueRef, gemmTolerance, linearRef, matmulRef, roundF16 } from './ref/gemm';
 
 type DT = 'f32' | 'f16';
 
-async function precisions(): Promise<DT[]> {
-  return (await hasF16()) ? ['f32', 'f16'] : ['f32'];
-}
+/** f16 cases are reported as skipped (never as passed) where the adapter lacks shader-f16 (tests/gpu.ts). */
+const PRECISIONS: DT[] = ['f32', 'f16'];
 
 /** What the GPU sees of host data in this dtype. */
 const seen = (dt: DT, a: Float32Array) => (dt === 'f16' ? roundF16(a) : a);
@@ -54,9 +53,9 @@ async function runLinear(dt: DT, c: LinearCase, seed: number) {
 }
 
 describe('linear (tiled GEMM)', () => {
-  it('matches the float64 reference for every activation, with/without bias and residual (odd shapes, scalar loads)', async () => {
+  for (const dt of PRECISIONS) it.skipIf(cannotRun(dt))(`matches the float64 reference for every activation, with/without bias and residual (odd shapes, scalar loads) (${dt})`, async () => {
     const acts: Activation[] = ['none', 'silu', 'gelu', 'quick_gelu', 'gelu_tanh'];
-    for (const dt of await precisions()) {
+    {
       for (const [i, act] of acts.entries()) {
         // The activation code is dtype-independent (f32 math); f16 re-checks two of them to keep compiles down.
         if (dt === 'f16' && act !== 'none' && act !== 'gelu') continue;
@@ -65,23 +64,23 @@ describe('linear (tiled GEMM)', () => {
     }
   });
 
-  it('handles leading dims, vec4-aligned K, rowBias (per-frame table) and residual together', async () => {
-    for (const dt of await precisions()) {
+  for (const dt of PRECISIONS) it.skipIf(cannotRun(dt))(`handles leading dims, vec4-aligned K, rowBias (per-frame table) and residual together (${dt})`, async () => {
+    {
       // x [3, 23, 48]: 69 rows; rows r share table entry floor(r / 5) % 4 (like frames of h*w tokens).
       await runLinear(dt, { rows: [3, 23], K: 48, N: 37, bias: true, act: 'silu', residual: true, rowBias: { P: 4, rowsPerEntry: 5 } }, 30);
       await runLinear(dt, { rows: [67], K: 44, N: 70, bias: false, rowBias: { P: 3, rowsPerEntry: 1 } }, 31);
     }
   });
 
-  it('scales the activated value before the residual (the motion-strength fold: x + s·proj_out(t))', async () => {
-    for (const dt of await precisions()) {
+  for (const dt of PRECISIONS) it.skipIf(cannotRun(dt))(`scales the activated value before the residual (the motion-strength fold: x + s·proj_out(t)) (${dt})`, async () => {
+    {
       await runLinear(dt, { rows: [3, 23], K: 48, N: 37, bias: true, residual: true, rowBias: { P: 4, rowsPerEntry: 5 }, scale: 0.37 }, 32);
       await runLinear(dt, { rows: [67], K: 45, N: 37, bias: true, act: 'silu', residual: true, scale: 1.5 }, 33);
     }
   });
 
-  it('splits an oversize weight into row parts, each dispatch writing its own column range', async () => {
-    for (const dt of await precisions()) {
+  for (const dt of PRECISIONS) it.skipIf(cannotRun(dt))(`splits an oversize weight into row parts, each dispatch writing its own column range (${dt})`, async () => {
+    {
       const bytes = dt === 'f16' ? 2 : 4;
       // N=37 rows of K=45: at most 10 rows per part -> parts of 10, 10, 10, 7 (scalar and vec4 paths).
       const n1 = await runLinear(dt, { rows: [67], K: 45, N: 37, bias: true, act: 'gelu', residual: true, rowBias: { P: 2, rowsPerEntry: 7 }, maxPartBytes: 10 * 45 * bytes }, 40);
@@ -91,8 +90,8 @@ describe('linear (tiled GEMM)', () => {
     }
   });
 
-  it('covers many tiles at a larger shape (M=300, N=200, K=320)', async () => {
-    for (const dt of await precisions()) {
+  for (const dt of PRECISIONS) it.skipIf(cannotRun(dt))(`covers many tiles at a larger shape (M=300, N=200, K=320) (${dt})`, async () => {
+    {
       await runLinear(dt, { rows: [300], K: 320, N: 200, bias: true, act: 'gelu' }, 50);
       await runLinear(dt, { rows: [300], K: 317, N: 200, bias: false, residual: true }, 51);
     }
@@ -125,8 +124,8 @@ describe('linear (tiled GEMM)', () => {
 });
 
 describe('matmul (batched)', () => {
-  it('a [B,M,K] x b [B,K,N], odd shapes, bias + act', async () => {
-    for (const dt of await precisions()) {
+  for (const dt of PRECISIONS) it.skipIf(cannotRun(dt))(`a [B,M,K] x b [B,K,N], odd shapes, bias + act (${dt})`, async () => {
+    {
       const e = await testEngine(dt);
       const [B, M, K, N] = [3, 33, 21, 19];
       const a = randn(B * M * K, 60), b = randn(B * K * N, 61), bias = randn(N, 62);
@@ -137,8 +136,8 @@ describe('matmul (batched)', () => {
     }
   });
 
-  it('transB (b [B,N,K]), vec4 and scalar K, broadcast b batch, residual', async () => {
-    for (const dt of await precisions()) {
+  for (const dt of PRECISIONS) it.skipIf(cannotRun(dt))(`transB (b [B,N,K]), vec4 and scalar K, broadcast b batch, residual (${dt})`, async () => {
+    {
       const e = await testEngine(dt);
       for (const [B, M, K, N, bB] of [[2, 70, 20, 66, 2], [3, 17, 23, 9, 1]]) {
         const a = randn(B * M * K, 70 + K), b = randn(bB * N * K, 71 + K), res = randn(B * M * N, 72 + K);
@@ -158,8 +157,8 @@ describe('matmul (batched)', () => {
 });
 
 describe('linearNaive (benchmark baseline)', () => {
-  it('matches the same reference', async () => {
-    for (const dt of await precisions()) {
+  for (const dt of PRECISIONS) it.skipIf(cannotRun(dt))(`matches the same reference (${dt})`, async () => {
+    {
       const e = await testEngine(dt);
       const [M, K, N] = [37, 29, 23];
       const x = randn(M * K, 80), w = randn(N * K, 81), b = randn(N, 82);

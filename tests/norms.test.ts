@@ -5,7 +5,7 @@ import { fromF16Array, toF16Array } from '../src/gpu/half';
 import { groupNorm, groupNormPlain, type GroupNormOptions } from '../src/ops/groupnorm';
 import { layerNorm } from '../src/ops/layernorm';
 import { createNodeEngine } from '../src/platform/node-gpu';
-import { hasF16, testEngine } from './gpu';
+import { cannotRun, testEngine } from './gpu';
 import { maxAbsDiff, randn } from './random';
 import { groupNormRef, layerNormRef } from './ref/norms';
 
@@ -61,8 +61,7 @@ describe('groupNorm', () => {
   for (const precision of ['f32', 'f16'] as const) {
     for (const k of GN_CASES) {
       for (const [implName, impl] of [['chunked', groupNorm], ['plain', groupNormPlain]] as const) {
-        it(`${precision} ${implName}: ${k.name}`, async () => {
-          if (precision === 'f16' && !(await hasF16())) return;
+        it.skipIf(cannotRun(precision))(`${precision} ${implName}: ${k.name}`, async () => {
           const e = await testEngine(precision);
           const { got, ref } = await runGroupNorm(e, k, impl);
           const { atol, rtol } = TOL[precision];
@@ -139,8 +138,7 @@ describe('layerNorm', () => {
   ];
   for (const precision of ['f32', 'f16'] as const) {
     for (const k of cases) {
-      it(`${precision}: ${k.name}`, async () => {
-        if (precision === 'f16' && !(await hasF16())) return;
+      it.skipIf(cannotRun(precision))(`${precision}: ${k.name}`, async () => {
         const e = await testEngine(precision);
         const C = k.shape[k.shape.length - 1], n = k.shape.reduce((a, b) => a * b, 1);
         const x = stored(e, randn(n, k.seed).map((v) => v + k.mean));

@@ -4,7 +4,7 @@ import type { Engine } from '../src/gpu/engine';
 import { fromF16Array, toF16Array } from '../src/gpu/half';
 import { sinusoidalPositionalEncoding } from '../src/ops/positional-encoding';
 import { temporalAttention, temporalAttentionNaive } from '../src/ops/temporal-attention';
-import { hasF16, testEngine } from './gpu';
+import { cannotRun, testEngine } from './gpu';
 import { maxAbsDiff, randn } from './random';
 import { temporalAttentionRef } from './ref/attention';
 
@@ -29,31 +29,28 @@ async function check(e: Engine, c: Case, seed: number, impl = temporalAttention)
 }
 
 for (const dtype of ['f32', 'f16'] as const) {
-  describe(`temporalAttention (${dtype})`, () => {
-    const engine = async () => {
-      if (dtype === 'f16' && !(await hasF16())) return null;
-      return testEngine(dtype);
-    };
+  describe.skipIf(cannotRun(dtype))(`temporalAttention (${dtype})`, () => {
+    const engine = () => testEngine(dtype);
 
     it('B=2, F=16, P=4×6, 8 heads of 8 (the oracle motion module shape)', async () => {
-      const e = await engine(); if (!e) return;
+      const e = await engine();
       await check(e, { b: 2, frames: 16, positions: 24, heads: 8, c: 64 }, 1);
     });
 
     it('F=7 (positions per workgroup not dividing P=13), C=40 (D=5), custom scale', async () => {
-      const e = await engine(); if (!e) return;
+      const e = await engine();
       await check(e, { b: 2, frames: 7, positions: 13, heads: 8, c: 40 }, 2);
       await check(e, { b: 1, frames: 7, positions: 13, heads: 8, c: 64, scale: 0.2 }, 3);
     });
 
     it('long sequences and head dims chunked in workgroup memory: F=64 D=80, F=33 D=160', async () => {
-      const e = await engine(); if (!e) return;
+      const e = await engine();
       await check(e, { b: 1, frames: 64, positions: 3, heads: 2, c: 160 }, 4);
       await check(e, { b: 2, frames: 33, positions: 2, heads: 1, c: 160 }, 5);
     });
 
     it('the plain transpose + attention + transpose path agrees (benchmark baseline)', async () => {
-      const e = await engine(); if (!e) return;
+      const e = await engine();
       await check(e, { b: 2, frames: 7, positions: 13, heads: 8, c: 40 }, 6, temporalAttentionNaive);
     });
   });

@@ -9,7 +9,7 @@ import type { WeightMap } from '../../src/models/layers';
 import { openNodeFileSource } from '../../src/platform/node-file-source';
 import { loadWeights } from '../../src/weights/load';
 import { openSafetensors } from '../../src/weights/safetensors';
-import { hasF16, testEngine } from '../gpu';
+import { cannotRun, testEngine } from '../gpu';
 import { maxAbsDiff } from '../random';
 
 const DIR = path.resolve(__dirname, '../../../shared/oracle/vectors/motion_module/vA');
@@ -50,8 +50,7 @@ describe('MotionModule (motion_module/vA)', () => {
     { precision: 'f16', layout: 'diffusers', file: 'weights_diffusers.safetensors' },
   ] as const;
   for (const { precision, layout, file } of runs) {
-    it(`matches ${cases.map((c) => c.out).join(' and ')} (${precision}, ${layout} layout)`, async () => {
-      if (precision === 'f16' && !(await hasF16())) return;
+    it.skipIf(cannotRun(precision))(`matches ${cases.map((c) => c.out).join(' and ')} (${precision}, ${layout} layout)`, async () => {
       const e = await testEngine(precision);
       const before = e.pool.stats().buffersInUse;
       const mm = await MotionModule.load(e, await canonical(file), {

@@ -13,7 +13,7 @@ import { UNetMotion } from '../../src/models/unet';
 import { openNodeFileSource } from '../../src/platform/node-file-source';
 import { loadWeights } from '../../src/weights/load';
 import { openSafetensors } from '../../src/weights/safetensors';
-import { hasF16, testEngine } from '../gpu';
+import { F16, testEngine } from '../gpu';
 import { maxAbsDiff } from '../random';
 
 const DIR = path.resolve(__dirname, '../../../shared/oracle/vectors/unet_motion_tiny/vA');
@@ -254,8 +254,7 @@ describe('UNetMotion (unet_motion_tiny/vA, f32, diffusers layout)', () => {
 });
 
 describe('UNetMotion (unet_motion_tiny/vA, f16)', () => {
-  it('out_t501_official in f16 compute (f32 accumulation)', async () => {
-    if (!(await hasF16())) return;
+  it.skipIf(!F16)('out_t501_official in f16 compute (f32 accumulation)', async () => {
     const e = await testEngine('f16');
     const before = e.pool.stats().buffersInUse;
     const unet = await UNetMotion.load(e, await canonical(LAYOUTS.diffusers), hyper);

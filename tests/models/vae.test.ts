@@ -6,7 +6,7 @@ import { imageToRgba, VaeDecoder, type WeightSource } from '../../src/models/vae
 import { parseTensorFile, type RefTensor } from '../../src/conformance/tensor-file';
 import { openSafetensors } from '../../src/weights/safetensors';
 import { openNodeFileSource } from '../../src/platform/node-file-source';
-import { hasF16, testEngine } from '../gpu';
+import { cannotRun, testEngine } from '../gpu';
 import { maxAbsDiff } from '../random';
 
 const DIR = path.resolve(__dirname, '../../../shared/oracle/vectors/vae_decoder_tiny/vA');
@@ -34,8 +34,7 @@ describe('VAE decoder (vae_decoder_tiny/vA)', () => {
   const tol = config.recommended_tolerance_f32.image;
 
   for (const precision of ['f32', 'f16'] as const) {
-    it(`decodes every frame to the f64 reference image (${precision}, diffusers layout)`, async () => {
-      if (precision === 'f16' && !(await hasF16())) return;
+    it.skipIf(cannotRun(precision))(`decodes every frame to the f64 reference image (${precision}, diffusers layout)`, async () => {
       const e = await testEngine(precision);
       const inUse = () => e.pool.stats().buffersInUse;
       const beforeLoad = inUse();
