@@ -8,7 +8,7 @@ import { motionModuleWeightShapes } from '../../src/onnx/motion-module-graph';
 import { chunkLimits } from '../../src/models/chunking';
 import { accumulateFrames, gatherFrames } from '../../src/ops/frame-window';
 import { frameWeights, freeNoiseSchedule, type FreeNoiseOptions } from '../../src/pipeline/freenoise';
-import { hasF16, testEngine } from '../gpu';
+import { F16, testEngine } from '../gpu';
 import { maxAbsDiff, randn } from '../random';
 import { motionModuleRef } from '../ref/motion-module';
 
@@ -88,8 +88,7 @@ describe('MotionModule with FreeNoise windows (float64 reference of diffusers Fr
     expect(r.maxAbs, `max |err| ${r.maxAbs}`).toBeLessThan(2e-5 * r.refMax);
   });
 
-  it('f16 engine within 2e-2 of the output maximum', async () => {
-    if (!(await hasF16())) return;
+  it.skipIf(!F16)('f16 engine within 2e-2 of the output maximum', async () => {
     const r = await runCase('f16', 12, 12, { length: 5, stride: 3, weighting: 'pyramid' }, 0.7, 21);
     expect(r.maxAbs).toBeLessThan(2e-2 * r.refMax);
   });
