@@ -4,6 +4,9 @@
 //     x = scale_model_input(latents, t); UNet on [x; x] (uncond half first) with [negative; positive] text when CFG
 //     ε = ε_u + g (ε_c − ε_u)  (CFG only when g > 1);  latents = scheduler.step(ε, t, latents)
 //   frames = VAE(latents / 0.18215) one frame at a time;  video = (frames/2 + 0.5).clamp(0, 1)
+// With FreeInit (freeinit.ts) the loop runs `iterations` times, each on a fresh scheduler; iteration k ≥ 1 starts
+// from the previous one's final latents re-initialised (low frequencies of their diffusion to t = T−1, high ones of
+// new noise).
 // Scheduler math runs on the CPU in float32 (src/schedulers); the UNet and VAE on the GPU.
 import type { Engine } from '../gpu/engine';
 import type { Tensor } from '../gpu/tensor';
@@ -14,9 +17,10 @@ import {
   classifierFreeGuidance, createScheduler, type DiffusersSchedulerConfig, type NoiseSource, type SchedulerClass, usesCfg,
 } from '../schedulers';
 import { GenerateRequestError, GenerationCancelledError } from './errors';
+import { checkFreeInit, diffuse, type FreeInitParams, freeInitFilter, freeInitIterationSteps, mixFrequencies } from './freeinit';
 import { framesNhwcToVideo, latentFrame, videoToFramesNhwc } from './layout';
 import { latentPreview } from './preview';
-import { initialNoise, schedulerNoise } from './rng';
+import { freeInitNoise, initialNoise, schedulerNoise } from './rng';
 
 /** Text conditioning: tokenizer + encoder (src/text), or anything that turns prompts into [77, D] embeddings. */
 export interface TextConditioner {
@@ -56,8 +60,15 @@ export interface GenerateRequest {
   semantics?: Semantics;
   /** Unit-normal initial noise (1, 4, F, h, w) instead of the seeded generator (tests replay an oracle). */
   initialNoise?: Float32Array;
-  /** Noise the LCM scheduler injects at step i (default: the seed's stream, see rng.ts). */
+  /**
+   * Noise the LCM scheduler injects at step i (default: the seed's stream, see rng.ts); with FreeInit, i counts the
+   * steps of all iterations.
+   */
   schedulerNoise?: NoiseSource;
+  /** FreeInit (diffusers enable_free_init); absent or iterations = 1 is the plain run. */
+  freeInit?: FreeInitParams;
+  /** FreeInit's fresh noise z_rand for iteration k ≥ 1, `n` values (default: the seed's FreeInit stream, rng.ts). */
+  freeInitNoise?: (n: number, iteration: number) => Float32Array;
   /** Skip the VAE (returns latents only). */
   decode?: boolean;
   /** Decode only the first N frames (quick look at a long clip; tests). Default: all. */
@@ -66,10 +77,13 @@ export interface GenerateRequest {
   keepFloatFrames?: boolean;
 }
 
-export interface StepInfo { step: number; steps: number; elapsedMs: number; etaMs: number }
+/** Progress: `step` of `steps` (1-based) within FreeInit iteration `iteration` of `iterations` (1-based; 1 of 1 without FreeInit). */
+export interface StepInfo { step: number; steps: number; iteration: number; iterations: number; elapsedMs: number; etaMs: number }
 
 /** Everything one step computed (CPU arrays, diffusers layout (1, 4, F, h, w)); for conformance and debugging. */
 export interface StepRecord {
+  /** FreeInit iteration (0-based; 0 without FreeInit). */
+  iteration: number;
   step: number;
   t: number;
   /** The scheduler's sample before the step. */
@@ -83,12 +97,25 @@ export interface StepRecord {
   predOriginalSample: Float32Array;
 }
 
+/** FreeInit's re-initialisation before iteration k ≥ 1 (0-based), diffusers layout (1, C, F, h, w). */
+export interface FreeInitRecord {
+  iteration: number;
+  /** The low-pass filter (F, h, w) in fftshift order (the same for every channel). */
+  filter: Float32Array;
+  /** The previous iteration's final latents diffused to t = T − 1 with the initial noise. */
+  zT: Float32Array;
+  zRand: Float32Array;
+  /** The latents iteration k starts from. */
+  latentsStart: Float32Array;
+}
+
 export interface GenerateHooks {
   signal?: AbortSignal;
   onStep?(info: StepInfo): void;
   onPreview?(preview: { frames: Uint8ClampedArray[]; width: number; height: number }): void;
   onFrame?(index: number, rgba: Uint8ClampedArray, width: number, height: number): void;
   onStepRecord?(record: StepRecord): void;
+  onFreeInit?(record: FreeInitRecord): void;
 }
 
 export interface GenerateResult {
@@ -100,7 +127,10 @@ export interface GenerateResult {
   floatFrames?: Float32Array[];
   width: number;
   height: number;
+  /** Timesteps of the last (or only) iteration. */
   timesteps: number[];
+  /** Timesteps of each FreeInit iteration (one entry without FreeInit). */
+  iterationTimesteps: number[][];
   timings: { denoiseMs: number; decodeMs: number };
 }
 
@@ -114,6 +144,7 @@ function checkRequest(m: PipelineModels, r: GenerateRequest): { h: number; w: nu
   if (!Number.isInteger(r.frames) || r.frames < 1) throw new GenerateRequestError(`frames ${r.frames} must be a positive integer`);
   if (!Number.isInteger(r.steps) || r.steps < 1) throw new GenerateRequestError(`steps ${r.steps} must be a positive integer`);
   if (!(r.guidance >= 0)) throw new GenerateRequestError(`guidance ${r.guidance} must be ≥ 0`);
+  if (r.freeInit) checkFreeInit(r.freeInit);
   return { h: r.height / mult, w: r.width / mult };
 }
 
@@ -148,9 +179,22 @@ export async function generate(m: PipelineModels, r: GenerateRequest, hooks: Gen
   const cfg = usesCfg(r.guidance);
   const noise = r.initialNoise ?? initialNoise(r.seed, C, F, h, w);
   if (noise.length !== n) throw new GenerateRequestError(`initialNoise has ${noise.length} values, expected (1, ${C}, ${F}, ${h}, ${w})`);
-  const scheduler = createScheduler(r.scheduler.className, r.scheduler.config, r.steps, { noise: r.schedulerNoise ?? schedulerNoise(r.seed) });
+  // FreeInit: iteration k runs stepsOf(k) steps on a fresh scheduler (diffusers calls set_timesteps again); the LCM
+  // noise index runs on over all iterations so no step reuses another's noise.
+  const iterations = r.freeInit?.iterations ?? 1;
+  const stepsOf = (k: number) => (r.freeInit ? freeInitIterationSteps(r.steps, iterations, k, r.freeInit.fastSampling) : r.steps);
+  const totalSteps = Array.from({ length: iterations }, (_, k) => stepsOf(k)).reduce((a, b) => a + b, 0);
+  const lcmNoise = r.schedulerNoise ?? schedulerNoise(r.seed);
+  const schedulerFor = (k: number, firstStep: number) =>
+    createScheduler(r.scheduler.className, r.scheduler.config, stepsOf(k), { noise: (count, i) => lcmNoise(count, firstStep + i) });
+  let scheduler = schedulerFor(0, 0);
+  if (iterations > 1 && scheduler.name === 'euler') {
+    // diffusers' FreeInit re-noises with the variance-preserving add_noise and does not rescale by init_noise_sigma.
+    throw new GenerateRequestError(`FreeInit needs a DDIM or LCM scheduler (the re-initialised latents have unit variance); ${r.scheduler.className} expects σ-scaled latents`);
+  }
   const sigma = Math.fround(scheduler.initNoiseSigma);
   let latents: Float32Array = noise.map((v) => Math.fround(v * sigma));
+  const initial = latents;
 
   abortIfNeeded(hooks.signal, 'denoising', 0);
   const text = await conditioning(m, r, cfg);
@@ -158,49 +202,60 @@ export async function generate(m: PipelineModels, r: GenerateRequest, hooks: Gen
   const t0 = performance.now();
   let textTensor: Tensor | null = e.upload(text.data, [batch, text.tokens, text.dim]);
   try {
-    const steps = scheduler.timesteps;
-    for (const [i, t] of steps.entries()) {
-      abortIfNeeded(hooks.signal, 'denoising', i);
-      const modelInput = scheduler.scaleModelInput(latents, t);
-      const framesIn = videoToFramesNhwc(modelInput, 1, C, F, h, w);
-      const x = e.upload(cfg ? concat(framesIn, framesIn) : framesIn, [batch * F, h, w, C]);
-      let out: Float32Array;
-      try {
-        const eps = m.unet.forward(x, new Array(batch).fill(t), textTensor, F, { semantics: r.semantics });
+    const iterationTimesteps: number[][] = [];
+    let done = 0;
+    for (let k = 0; k < iterations; k++) {
+      if (k > 0) {
+        abortIfNeeded(hooks.signal, 'denoising', 0);
+        latents = reinitialize(r, hooks, k, latents, initial, scheduler.alphasCumprod, C, F, h, w);
+        scheduler = schedulerFor(k, done);
+      }
+      const steps = scheduler.timesteps;
+      iterationTimesteps.push(steps);
+      for (const [i, t] of steps.entries()) {
+        abortIfNeeded(hooks.signal, 'denoising', i);
+        const modelInput = scheduler.scaleModelInput(latents, t);
+        const framesIn = videoToFramesNhwc(modelInput, 1, C, F, h, w);
+        const x = e.upload(cfg ? concat(framesIn, framesIn) : framesIn, [batch * F, h, w, C]);
+        let out: Float32Array;
         try {
-          out = await e.read(eps);
+          const eps = m.unet.forward(x, new Array(batch).fill(t), textTensor, F, { semantics: r.semantics });
+          try {
+            out = await e.read(eps);
+          } finally {
+            eps.release();
+          }
         } finally {
-          eps.release();
+          x.release();
         }
-      } finally {
-        x.release();
+        const half = F * h * w * C;
+        let uncond: Float32Array | undefined, textPred: Float32Array | undefined, noisePred: Float32Array;
+        if (cfg) {
+          uncond = framesNhwcToVideo(out.subarray(0, half), 1, C, F, h, w);
+          textPred = framesNhwcToVideo(out.subarray(half), 1, C, F, h, w);
+          noisePred = classifierFreeGuidance(uncond, textPred, r.guidance);
+        } else {
+          noisePred = framesNhwcToVideo(out, 1, C, F, h, w);
+        }
+        const latentsIn = latents;
+        const res = scheduler.step(noisePred, t, latents);
+        latents = res.prevSample;
+        hooks.onStepRecord?.({
+          iteration: k, step: i, t, latentsIn, latentModelInput: modelInput, noisePredUncond: uncond, noisePredText: textPred, noisePred,
+          latentsOut: latents, predOriginalSample: res.predOriginalSample,
+        });
+        if (hooks.onPreview) hooks.onPreview({ frames: latentPreview(res.predOriginalSample, F, h, w), width: w, height: h });
+        done++;
+        const elapsedMs = performance.now() - t0;
+        hooks.onStep?.({ step: i + 1, steps: steps.length, iteration: k + 1, iterations, elapsedMs, etaMs: (elapsedMs / done) * (totalSteps - done) });
       }
-      const half = F * h * w * C;
-      let uncond: Float32Array | undefined, textPred: Float32Array | undefined, noisePred: Float32Array;
-      if (cfg) {
-        uncond = framesNhwcToVideo(out.subarray(0, half), 1, C, F, h, w);
-        textPred = framesNhwcToVideo(out.subarray(half), 1, C, F, h, w);
-        noisePred = classifierFreeGuidance(uncond, textPred, r.guidance);
-      } else {
-        noisePred = framesNhwcToVideo(out, 1, C, F, h, w);
-      }
-      const latentsIn = latents;
-      const res = scheduler.step(noisePred, t, latents);
-      latents = res.prevSample;
-      hooks.onStepRecord?.({
-        step: i, t, latentsIn, latentModelInput: modelInput, noisePredUncond: uncond, noisePredText: textPred, noisePred,
-        latentsOut: latents, predOriginalSample: res.predOriginalSample,
-      });
-      if (hooks.onPreview) hooks.onPreview({ frames: latentPreview(res.predOriginalSample, F, h, w), width: w, height: h });
-      const elapsedMs = performance.now() - t0;
-      hooks.onStep?.({ step: i + 1, steps: steps.length, elapsedMs, etaMs: (elapsedMs / (i + 1)) * (steps.length - i - 1) });
     }
     textTensor.release();
     textTensor = null;
     const denoiseMs = performance.now() - t0;
 
     const result: GenerateResult = {
-      latents, frames: [], width: r.width, height: r.height, timesteps: scheduler.timesteps, timings: { denoiseMs, decodeMs: 0 },
+      latents, frames: [], width: r.width, height: r.height, timesteps: scheduler.timesteps, iterationTimesteps, timings: { denoiseMs, decodeMs: 0 },
     };
     if (r.decode === false) return result;
     const t1 = performance.now();
@@ -226,6 +281,23 @@ export async function generate(m: PipelineModels, r: GenerateRequest, hooks: Gen
   } finally {
     textTensor?.release();
   }
+}
+
+/**
+ * FreeInit before iteration k ≥ 1 (freeinit.ts): z_t = add_noise(latents, initial, T − 1) with the ᾱ table of the
+ * run's scheduler, fresh noise z_rand, and the low frequencies of z_t mixed with the high ones of z_rand.
+ */
+function reinitialize(
+  r: GenerateRequest, hooks: GenerateHooks, k: number, latents: Float32Array, initial: Float32Array, alphasCumprod: Float32Array,
+  C: number, F: number, h: number, w: number,
+): Float32Array {
+  const filter = freeInitFilter(F, h, w, r.freeInit!);
+  const zT = diffuse(latents, initial, alphasCumprod[alphasCumprod.length - 1]);
+  const zRand = (r.freeInitNoise ?? freeInitNoise(r.seed))(latents.length, k);
+  if (zRand.length !== latents.length) throw new GenerateRequestError(`freeInitNoise gave ${zRand.length} values for iteration ${k}, expected ${latents.length}`);
+  const latentsStart = mixFrequencies(zT, zRand, filter, C, F, h, w);
+  hooks.onFreeInit?.({ iteration: k, filter, zT, zRand, latentsStart });
+  return latentsStart;
 }
 
 function concat(a: Float32Array, b: Float32Array): Float32Array {

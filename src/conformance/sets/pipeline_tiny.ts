@@ -14,7 +14,7 @@ import { toF32 } from '../tensor-file';
 const dirname = (p: string) => p.slice(0, p.lastIndexOf('/') + 1);
 
 /** config.weights entries look like "../../x/vA/unet_diffusers.safetensors (or unet_ldm.safetensors)". */
-function weightFiles(config: VectorConfig, dir: string): Record<'unet' | 'motion_adapter' | 'vae', { primary: string; alternative?: string }> {
+export function weightFiles(config: VectorConfig, dir: string): Record<'unet' | 'motion_adapter' | 'vae', { primary: string; alternative?: string }> {
   const w = config.weights ?? {};
   const out: Record<string, { primary: string; alternative?: string }> = {};
   for (const k of ['unet', 'motion_adapter', 'vae']) {
@@ -26,12 +26,61 @@ function weightFiles(config: VectorConfig, dir: string): Record<'unet' | 'motion
   return out as ReturnType<typeof weightFiles>;
 }
 
-async function readJson(files: FolderReader, rel: string): Promise<any> {
+export async function readJson(files: FolderReader, rel: string): Promise<any> {
   if (!(await files.exists(rel))) throw new ConformanceError(`${files.dir}: ${rel} is missing`);
   return JSON.parse(new TextDecoder().decode(await files.read(rel)));
 }
 
-const sfx = (s: Semantics) => (s === 'diffusers' ? '' : '_official');
+export const sfx = (s: Semantics) => (s === 'diffusers' ? '' : '_official');
+
+/** The UNet + motion adapter and the VAE of config.json `weights` (current layout), sized from their folders' configs. */
+export async function loadPipelineModels(ctx: RunContext): Promise<{ unet: UNetMotion; vae: VaeDecoder; release(): void }> {
+  const wf = weightFiles(ctx.config, ctx.dir);
+  const unetCfg = await readJson(ctx.files, `${dirname(wf.unet.primary)}config.json`);
+  const vaeCfg = (await readJson(ctx.files, `${dirname(wf.vae.primary)}config.json`)).vae_config ?? {};
+  const weights = await ctx.loadWeights(ctx.layout.files);
+  const unet = await UNetMotion.load(ctx.engine, weights, hyperParamsFromDiffusers(unetCfg.unet_config ?? {}, unetCfg.motion_adapter_config ?? {}));
+  try {
+    const vae = await VaeDecoder.load(ctx.engine, weights, { groups: vaeCfg.norm_num_groups, scalingFactor: vaeCfg.scaling_factor });
+    return { unet, vae, release: () => { vae.release(); unet.release(); } };
+  } catch (e) {
+    unet.release();
+    throw e;
+  }
+}
+
+/** Records semantics-dependent outputs under `_official` in official mode, semantics-free ones (`semantic` false) as named. */
+export function outputPutter(ctx: RunContext, out: RunOutputs): (name: string, v: Float32Array, semantic?: boolean) => void {
+  return (name, v, semantic = true) => {
+    const n = semantic ? name + sfx(ctx.semantics) : name;
+    if (ctx.wanted.includes(n)) out.set(n, v);
+    else if (semantic && ctx.wanted.includes(name)) out.set(name, v); // stored once as "both"
+  };
+}
+
+/** One sampling step's records under diffusers' names (`<prefix>.t`, `.latents_out`, …). */
+export function putStepRecord(put: ReturnType<typeof outputPutter>, p: string, rec: StepRecord): void {
+  put(`${p}.t`, Float32Array.of(rec.t), false);
+  put(`${p}.latent_model_input`, rec.latentModelInput);
+  put(`${p}.latents_in`, rec.latentsIn);
+  if (rec.noisePredUncond) {
+    put(`${p}.noise_pred_uncond`, rec.noisePredUncond);
+    put(`${p}.noise_pred_text`, rec.noisePredText!);
+    put(`${p}.noise_pred_guided`, rec.noisePred);
+  } else {
+    put(`${p}.noise_pred`, rec.noisePred);
+  }
+  put(`${p}.latents_out`, rec.latentsOut);
+  put(`${p}.pred_original_sample`, rec.predOriginalSample);
+}
+
+/** Decoded float frames as the oracle's `video` (b, f, H, W, 3) for the first f frames of its shape. */
+export function videoOutput(floatFrames: Float32Array[], shape: number[]): Float32Array {
+  const [, vf, H, W, C] = shape;
+  const v = new Float32Array(vf * H * W * C);
+  for (let f = 0; f < vf; f++) v.set(floatFrames[f], f * H * W * C);
+  return v;
+}
 
 export const runner: SetRunner = {
   name: 'pipeline_tiny',
@@ -54,27 +103,16 @@ export const runner: SetRunner = {
   outputsDependOnlyOnCanonicalWeights: true,
 
   async run(ctx: RunContext): Promise<RunOutputs> {
-    const { engine: e, config, inputs, files } = ctx;
+    const { engine: e, config, inputs } = ctx;
     const runs = config.runs as Record<string, any> | undefined;
     if (!runs || !Object.keys(runs).length) throw new ConformanceError(`${ctx.dir}: config.json has no runs`);
     for (const k of ['latents_init', 'prompt_embeds', 'negative_prompt_embeds']) {
       if (!inputs.has(k)) throw new ConformanceError(`${ctx.dir}: inputs.safetensors has no ${k}`);
     }
-    const wf = weightFiles(config, ctx.dir);
-    const unetCfg = await readJson(files, `${dirname(wf.unet.primary)}config.json`);
-    const vaeCfg = (await readJson(files, `${dirname(wf.vae.primary)}config.json`)).vae_config ?? {};
-    const weights = await ctx.loadWeights(ctx.layout.files);
-    const unet = await UNetMotion.load(e, weights, hyperParamsFromDiffusers(unetCfg.unet_config ?? {}, unetCfg.motion_adapter_config ?? {}));
+    const { unet, vae, release } = await loadPipelineModels(ctx);
     const out: RunOutputs = new Map();
-    const put = (name: string, v: Float32Array, semantic = true) => {
-      // Semantics-dependent records carry `_official` in official mode; semantics-free ones never do.
-      const n = semantic ? name + sfx(ctx.semantics) : name;
-      if (ctx.wanted.includes(n)) out.set(n, v);
-      else if (semantic && ctx.wanted.includes(name)) out.set(name, v); // stored once as "both"
-    };
-    let vae: VaeDecoder | null = null;
+    const put = outputPutter(ctx, out);
     try {
-      vae = await VaeDecoder.load(e, weights, { groups: vaeCfg.norm_num_groups, scalingFactor: vaeCfg.scaling_factor });
       const latentsInit = inputs.get('latents_init')!;
       const [, , F] = latentsInit.shape;
       const pos = inputs.get('prompt_embeds')!, neg = inputs.get('negative_prompt_embeds')!;
@@ -104,32 +142,12 @@ export const runner: SetRunner = {
         put(`${run}.alphas_cumprod`, sch.alphasCumprod, false);
         put(`${run}.init_noise_sigma`, Float32Array.of(sch.initNoiseSigma), false);
         if (sch instanceof EulerDiscreteScheduler) put(`${run}.sigmas`, sch.sigmas, false);
-        for (const rec of records) {
-          const p = `${run}.step${rec.step}`;
-          put(`${p}.t`, Float32Array.of(rec.t), false);
-          put(`${p}.latent_model_input`, rec.latentModelInput);
-          put(`${p}.latents_in`, rec.latentsIn);
-          if (rec.noisePredUncond) {
-            put(`${p}.noise_pred_uncond`, rec.noisePredUncond);
-            put(`${p}.noise_pred_text`, rec.noisePredText!);
-            put(`${p}.noise_pred_guided`, rec.noisePred);
-          } else {
-            put(`${p}.noise_pred`, rec.noisePred);
-          }
-          put(`${p}.latents_out`, rec.latentsOut);
-          put(`${p}.pred_original_sample`, rec.predOriginalSample);
-        }
+        for (const rec of records) putStepRecord(put, `${run}.step${rec.step}`, rec);
         put(`${run}.latents_final`, res.latents);
-        if (video && res.floatFrames) {
-          const [, vf, H, W, C] = video.shape;
-          const v = new Float32Array(vf * H * W * C);
-          for (let f = 0; f < vf; f++) v.set(res.floatFrames[f], f * H * W * C);
-          put(`${run}.video`, v);
-        }
+        if (video && res.floatFrames) put(`${run}.video`, videoOutput(res.floatFrames, video.shape));
       }
     } finally {
-      vae?.release();
-      unet.release();
+      release();
     }
     return out;
   },
