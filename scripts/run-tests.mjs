@@ -1,9 +1,16 @@
 #!/usr/bin/env node
-// `npm test`: typecheck, unit/kernel/model/conformance tests (vitest, Node + software WebGPU), then the
-// Playwright e2e suite (headless Chromium WebGPU). Every stage runs even if an earlier one fails, so a
-// run reports everything at once; the last line totals both suites as "N passed, M failed".
+// `npm test`: first the machine set-up it needs (scripts/test-setup.mjs: Debian packages where it may install them,
+// Mesa lavapipe; otherwise it stops at once with the command to run), then typecheck, unit/kernel/model/conformance
+// tests (vitest, Node + software WebGPU), then the Playwright e2e suite (headless Chromium WebGPU). Every test stage
+// runs even if an earlier one fails, so a run reports everything at once; the last line totals both suites as
+// "N passed, M failed, …".
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { LAVAPIPE_ICD, setUp } from './test-setup.mjs';
+
+if (setUp() !== 0) process.exit(1);
+// On lavapipe (the adapter scripts/with-gpu.mjs picks when nothing else is named) f16 tests must run, never skip.
+if (!process.env.VK_ICD_FILENAMES && !process.env.ADW_REAL_GPU && existsSync(LAVAPIPE_ICD)) process.env.ADW_REQUIRE_F16 ??= '1';
 
 const out = '.cache/test-results';
 rmSync(out, { recursive: true, force: true });
