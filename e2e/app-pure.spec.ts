@@ -12,8 +12,13 @@ test('status line: checking, ready, the last outcome, each phase of a run', () =
   const load = { phase: 'upload' as const, file: 'UNet + motion module', loaded: 1, total: 4 };
   expect(statusLine({ ...idle, run: { ...run, load } })).toEqual({ text: 'Loading models: uploading to the GPU UNet + motion module (1 of 4)', fraction: 0.25 });
   expect(statusLine({ ...idle, run: { ...run, phase: 'sampling' }, plannedSteps: 3 })).toEqual({ text: 'Step 1 of 3 · encoding the prompt', fraction: 0 });
-  const step = { step: 1, steps: 3, elapsedMs: 61_000, etaMs: 122_000 };
+  const step = { step: 1, steps: 3, iteration: 1, iterations: 1, iterationSteps: [3], elapsedMs: 61_000, etaMs: 122_000 };
   expect(statusLine({ ...idle, run: { ...run, phase: 'sampling', step } })).toEqual({ text: 'Step 2 of 3 · 1:01 elapsed · about 2:02 left', fraction: 1 / 3 });
+  // FreeInit, fast sampling (1 then 3 steps): the iteration is named, the bar counts the steps of all iterations.
+  const fi = { ...step, iterations: 2, iterationSteps: [1, 3], steps: 1, step: 1, etaMs: 183_000 };
+  expect(statusLine({ ...idle, run: { ...run, phase: 'sampling', step: fi } })).toEqual({ text: 'Iteration 2 of 2 · step 1 of 3 · 1:01 elapsed · about 3:03 left', fraction: 1 / 4 });
+  const fi2 = { ...fi, iteration: 2, steps: 3, step: 2, etaMs: 30_000 };
+  expect(statusLine({ ...idle, run: { ...run, phase: 'sampling', step: fi2 } })).toEqual({ text: 'Iteration 2 of 2 · step 3 of 3 · 1:01 elapsed · about 0:30 left', fraction: 3 / 4 });
   expect(statusLine({ ...idle, run: { ...run, phase: 'decoding', decoded: 2 } })).toEqual({ text: 'Decoding frame 3 of 8', fraction: 0.25 });
   expect(statusLine({ ...idle, run: { ...run, phase: 'cancelling' } }).text).toBe('Cancelling…');
 });

@@ -65,6 +65,7 @@ describe('FreeInit in generate() (seeded, tiny oracle models)', () => {
     // Fast sampling with 3 steps over 2 iterations: 1 step (t = 1, leading spacing) then 3.
     expect(a.res.iterationTimesteps).toEqual([[1], [667, 334, 1]]);
     expect(a.steps.map((s) => [s.iteration, s.iterations, s.step, s.steps])).toEqual([[1, 2, 1, 1], [2, 2, 1, 3], [2, 2, 2, 3], [2, 2, 3, 3]]);
+    expect(a.steps.every((s) => s.iterationSteps.join() === '1,3')).toBe(true);
     expect(a.steps.at(-1)!.etaMs).toBe(0);
     // The re-initialisation, recomputed from its parts: iteration 0's final latents, the seed's initial noise,
     // the seed's FreeInit noise for iteration 1.

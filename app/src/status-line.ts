@@ -9,7 +9,8 @@ export interface RunState {
   id: number;
   phase: RunPhase;
   load?: { phase: LoadPhase; file?: string; loaded: number; total: number };
-  step?: { step: number; steps: number; elapsedMs: number; etaMs: number };
+  /** The last step finished: `step` of `steps` in FreeInit iteration `iteration` of `iterations` (see StepInfo). */
+  step?: { step: number; steps: number; iteration: number; iterations: number; iterationSteps: number[]; elapsedMs: number; etaMs: number };
   decoded: number;
   frames: number;
 }
@@ -54,11 +55,19 @@ export function statusLine({ checked, notice, run, plannedSteps }: StatusInput):
       return { text: `Loading models: ${LOAD_PHASE[l.phase]}${l.file ? ` ${l.file}` : ''} (${l.loaded} of ${l.total})`, fraction: l.total ? l.loaded / l.total : null };
     }
     case 'sampling': {
-      // "Step i of N" names the step running now; elapsed and ETA come from the steps finished so far.
-      const steps = run.step?.steps ?? plannedSteps;
-      const done = run.step?.step ?? 0;
-      const text = `Step ${done + 1} of ${steps}` + (run.step ? ` · ${fmtTime(run.step.elapsedMs)} elapsed · about ${fmtTime(run.step.etaMs)} left` : ' · encoding the prompt');
-      return { text, fraction: steps ? done / steps : 0 };
+      // "Step i of N" names the step running now (with FreeInit, "Iteration k of K · step i of N": after an
+      // iteration's last step the next one begins); elapsed and ETA come from the steps finished so far.
+      const s = run.step;
+      const perIteration = s?.iterationSteps ?? [plannedSteps];
+      let iteration = s?.iteration ?? 1, next = (s?.step ?? 0) + 1;
+      if (s && s.step === s.steps && iteration < perIteration.length) { iteration++; next = 1; }
+      const sum = (a: number[]) => a.reduce((x, y) => x + y, 0);
+      const total = sum(perIteration), done = s ? sum(perIteration.slice(0, s.iteration - 1)) + s.step : 0;
+      const head = perIteration.length > 1
+        ? `Iteration ${iteration} of ${perIteration.length} · step ${next} of ${perIteration[iteration - 1]}`
+        : `Step ${next} of ${perIteration[0]}`;
+      const text = head + (s ? ` · ${fmtTime(s.elapsedMs)} elapsed · about ${fmtTime(s.etaMs)} left` : ' · encoding the prompt');
+      return { text, fraction: total ? done / total : 0 };
     }
     case 'decoding':
       return { text: `Decoding frame ${Math.min(run.decoded + 1, run.frames)} of ${run.frames}`, fraction: run.decoded / run.frames };

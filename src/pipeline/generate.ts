@@ -77,8 +77,20 @@ export interface GenerateRequest {
   keepFloatFrames?: boolean;
 }
 
-/** Progress: `step` of `steps` (1-based) within FreeInit iteration `iteration` of `iterations` (1-based; 1 of 1 without FreeInit). */
-export interface StepInfo { step: number; steps: number; iteration: number; iterations: number; elapsedMs: number; etaMs: number }
+/**
+ * Progress after a step: `step` of `steps` (1-based) finished in FreeInit iteration `iteration` of `iterations`
+ * (1-based; 1 of 1 without FreeInit). `iterationSteps` holds every iteration's step count (they differ with fast
+ * sampling); the ETA covers the steps of all iterations.
+ */
+export interface StepInfo {
+  step: number;
+  steps: number;
+  iteration: number;
+  iterations: number;
+  iterationSteps: number[];
+  elapsedMs: number;
+  etaMs: number;
+}
 
 /** Everything one step computed (CPU arrays, diffusers layout (1, 4, F, h, w)); for conformance and debugging. */
 export interface StepRecord {
@@ -183,7 +195,8 @@ export async function generate(m: PipelineModels, r: GenerateRequest, hooks: Gen
   // noise index runs on over all iterations so no step reuses another's noise.
   const iterations = r.freeInit?.iterations ?? 1;
   const stepsOf = (k: number) => (r.freeInit ? freeInitIterationSteps(r.steps, iterations, k, r.freeInit.fastSampling) : r.steps);
-  const totalSteps = Array.from({ length: iterations }, (_, k) => stepsOf(k)).reduce((a, b) => a + b, 0);
+  const iterationSteps = Array.from({ length: iterations }, (_, k) => stepsOf(k));
+  const totalSteps = iterationSteps.reduce((a, b) => a + b, 0);
   const lcmNoise = r.schedulerNoise ?? schedulerNoise(r.seed);
   const schedulerFor = (k: number, firstStep: number) =>
     createScheduler(r.scheduler.className, r.scheduler.config, stepsOf(k), { noise: (count, i) => lcmNoise(count, firstStep + i) });
@@ -247,7 +260,9 @@ export async function generate(m: PipelineModels, r: GenerateRequest, hooks: Gen
         if (hooks.onPreview) hooks.onPreview({ frames: latentPreview(res.predOriginalSample, F, h, w), width: w, height: h });
         done++;
         const elapsedMs = performance.now() - t0;
-        hooks.onStep?.({ step: i + 1, steps: steps.length, iteration: k + 1, iterations, elapsedMs, etaMs: (elapsedMs / done) * (totalSteps - done) });
+        hooks.onStep?.({
+          step: i + 1, steps: steps.length, iteration: k + 1, iterations, iterationSteps, elapsedMs, etaMs: (elapsedMs / done) * (totalSteps - done),
+        });
       }
     }
     textTensor.release();

@@ -104,7 +104,8 @@ export type FromWorker =
   | { type: 'loaded'; id: number; summary: ModelSummary }
   /** The models are ready and sampling begins (the prompt is encoded, then step 1 runs). */
   | { type: 'sampling'; id: number; steps: number }
-  | { type: 'progress'; id: number; step: number; steps: number; elapsedMs: number; etaMs: number }
+  /** After a step: `step` of `steps` in FreeInit iteration `iteration` of `iterations` (src/pipeline StepInfo). */
+  | { type: 'progress'; id: number; step: number; steps: number; iteration: number; iterations: number; iterationSteps: number[]; elapsedMs: number; etaMs: number }
   /** Predicted x0 of the latest step, decoded cheaply; frames are RGBA, row-major, width × height. */
   | { type: 'preview'; id: number; step: number; frames: Uint8ClampedArray[]; width: number; height: number }
   /** One final frame, RGBA, as the VAE decodes it. */

@@ -4,7 +4,7 @@
 import type { Engine } from '../gpu/engine';
 import { blobSource, type ByteSource, openUrlSource } from '../weights/source';
 import { InvalidSettingsError, schedulerFor } from './settings';
-import { generate, type PipelineModels } from '../pipeline/generate';
+import { generate, type PipelineModels, type StepInfo } from '../pipeline/generate';
 import { type LoadStage, loadModels, type ModelSources } from '../pipeline/load';
 import { WeightFileError } from '../weights/errors';
 import { openSafetensors } from '../weights/safetensors';
@@ -24,7 +24,7 @@ export interface LoadedModels {
 }
 
 export interface GenerationHooks {
-  onStep(p: { step: number; steps: number; elapsedMs: number; etaMs: number }): void;
+  onStep(p: StepInfo): void;
   onPreview(step: number, frames: Uint8ClampedArray[], width: number, height: number): void;
   onFrame(index: number, frames: number, rgba: Uint8ClampedArray, width: number, height: number): void;
 }

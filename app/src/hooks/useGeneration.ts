@@ -70,8 +70,8 @@ export function useGeneration({ onDone }: { onDone(r: Result): void }) {
         update({ ...current, phase: keep('sampling') });
         return;
       case 'progress':
-        // After the last step the VAE starts on frame 1.
-        update({ ...current, phase: keep(msg.step === msg.steps ? 'decoding' : 'sampling'), step: msg });
+        // After the last step of the last FreeInit iteration the VAE starts on frame 1.
+        update({ ...current, phase: keep(msg.step === msg.steps && msg.iteration === msg.iterations ? 'decoding' : 'sampling'), step: msg });
         return;
       case 'preview':
         previewRef.current = { frames: msg.frames, width: msg.width, height: msg.height, step: msg.step };
