@@ -134,11 +134,16 @@ export class Engine {
    * An engine over a device made elsewhere: the memory planner's null device (src/plan/null-device.ts), which records
    * allocations but runs nothing.
    */
-  static fromDevice(device: GPUDevice, dtype: DType, opts: EngineOptions & { adapterName?: string } = {}): Engine {
+  static fromDevice(device: GPUDevice, dtype: DType, opts: EngineOptions & { adapterName?: string; simulated?: boolean } = {}): Engine {
     const f16 = dtype === 'f16';
-    return new Engine(device, { vendor: '', architecture: '', device: opts.adapterName ?? '', description: '' }, dtype,
+    const e = new Engine(device, { vendor: '', architecture: '', device: opts.adapterName ?? '', description: '' }, dtype,
       { f16, subgroups: false, timestampQuery: false }, opts);
+    e.simulated = opts.simulated ?? false;
+    return e;
   }
+
+  /** True on the planner's null device: nothing runs, so host-side data preparation (conversions) is skipped. */
+  simulated = false;
 
   /** A readable name for logs and benchmark tables. */
   get adapterName(): string {
@@ -171,6 +176,7 @@ export class Engine {
   /** Overwrite a tensor's contents from the host; ordered with the queued GPU work. */
   write(t: Tensor, data: Float32Array | Uint16Array): void {
     this.assertUsable();
+    if (this.simulated) return;
     let bytes: Float32Array | Uint16Array;
     if (t.dtype === 'f16') bytes = data instanceof Uint16Array ? data : toF16Array(data);
     else if (data instanceof Float32Array) bytes = data;

@@ -14,6 +14,7 @@ export class BufferPool {
   private idleBytes = 0;
   private liveBytes = 0;
   private peak = 0;
+  private peakSinceTrim = 0;
 
   constructor(private readonly device: GPUDevice, private readonly maxBufferSize: number) {}
 
@@ -46,6 +47,7 @@ export class BufferPool {
       });
       this.liveBytes += size;
       this.peak = Math.max(this.peak, this.liveBytes);
+      this.peakSinceTrim = Math.max(this.peakSinceTrim, this.liveBytes);
     }
     this.inUse.add(buf);
     return buf;
@@ -64,15 +66,20 @@ export class BufferPool {
     for (const list of this.free.values()) for (const b of list) { b.destroy(); this.liveBytes -= b.size; }
     this.free.clear();
     this.idleBytes = 0;
+    this.peakSinceTrim = this.liveBytes;
   }
 
   /** Start a new peak measurement from what is allocated now. */
   resetPeak(): void {
     this.peak = this.liveBytes;
+    this.peakSinceTrim = this.liveBytes;
   }
 
-  /** liveBytes: every buffer the pool created and has not destroyed (in use + idle); peakBytes: its maximum. */
-  stats(): { liveBytes: number; idleBytes: number; peakBytes: number; buffersInUse: number } {
-    return { liveBytes: this.liveBytes, idleBytes: this.idleBytes, peakBytes: this.peak, buffersInUse: this.inUse.size };
+  /**
+   * liveBytes: every buffer the pool created and has not destroyed (in use + idle); peakBytes: its maximum since
+   * creation or `resetPeak`; peakSinceTrimBytes: its maximum since the last `trim` (a phase of a run, e.g. the decode).
+   */
+  stats(): { liveBytes: number; idleBytes: number; peakBytes: number; peakSinceTrimBytes: number; buffersInUse: number } {
+    return { liveBytes: this.liveBytes, idleBytes: this.idleBytes, peakBytes: this.peak, peakSinceTrimBytes: this.peakSinceTrim, buffersInUse: this.inUse.size };
   }
 }

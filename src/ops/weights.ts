@@ -112,7 +112,8 @@ export function prepareConv2d(
     throw new RangeError(`prepareConv2d: ${weight.length} values for weight shape ${fmtShape(shape)} (Cout, Cin, KH, KW)`);
   }
   return {
-    weight: uploadRowParts(e, convWeightToOhwi(weight, shape), [co, kh, kw, ci], maxPartBytes, 'conv2d.weight'),
+    // The memory planner's simulated engine uploads nothing: skip the permutation (same size either way).
+    weight: uploadRowParts(e, e.simulated ? weight : convWeightToOhwi(weight, shape), [co, kh, kw, ci], maxPartBytes, 'conv2d.weight'),
     bias: uploadBias(e, 'prepareConv2d', bias, co),
   };
 }

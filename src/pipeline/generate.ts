@@ -267,6 +267,9 @@ export async function generate(m: PipelineModels, r: GenerateRequest, hooks: Gen
     }
     textTensor.release();
     textTensor = null;
+    // The sampling loop's idle pool buffers are freed before the decode, so the VAE's peak does not stack on them
+    // (everything recorded so far has completed: the last step's read waited for it).
+    e.pool.trim();
     const denoiseMs = performance.now() - t0;
 
     const result: GenerateResult = {

@@ -1,0 +1,159 @@
+// The memory planner: peak GPU memory of a generation, and how it is chunked, for any model, size, frame count,
+// precision and adapter limits.
+//
+// How: the real pipeline (generate(): one sampling step with CFG as requested, then the VAE decode) runs on an Engine
+// over a null device (./null-device.ts) with the real models loaded from shapes only (zeros). The engine's buffer
+// pool records every buffer it creates, so the traced peak is the peak a real run reaches — the same model code, the
+// same chunking decisions (./chunking.ts), the same pool reuse — with nothing described twice. Quantized weights
+// (int8/int4) are counted by their packed size (./weights.ts) in place of their float size.
+//
+// What a real run adds outside the engine: the CLIP text encoder runs in onnxruntime-web on its own device, in f32
+// (counted here from its parameter count: `textEncoder`).
+import { Engine } from '../gpu/engine';
+import { GpuCapabilityError } from '../gpu/errors';
+import { bytesPerElement, type DType } from '../gpu/tensor';
+import { inferUNetTopology, type Semantics, type UNetHyperParams } from '../models/config';
+import { UNetMotion } from '../models/unet';
+import { VaeDecoder, type VaeDecoderConfig } from '../models/vae-decoder';
+import { generate } from '../pipeline/generate';
+import { defaultSchedulerFor } from '../schedulers';
+import { ChunkingError, planUNetChunking, type UNetChunking } from './chunking';
+import { type AdapterLimits, createNullDevice } from './null-device';
+import { type ShapeMap, type WeightPrecision, weightBytes, zeroWeights } from './weights';
+
+export type { AdapterLimits, ShapeMap, WeightPrecision };
+
+/** The models of a run, as shapes (a safetensors header, a manifest or a loaded WeightMap all give these). */
+export interface PlanModels {
+  /** Canonical UNet + motion-module names and shapes (diffusers UNetMotionModel). */
+  unet: ShapeMap;
+  hyper: UNetHyperParams;
+  /** Canonical VAE names and shapes (diffusers AutoencoderKL; only the decoder is used). */
+  vae: ShapeMap;
+  vaeConfig?: VaeDecoderConfig;
+  /** Canonical text-encoder names and shapes (transformers CLIPTextModel), when it runs on this GPU too. */
+  text?: ShapeMap;
+  semantics?: Semantics;
+}
+
+export interface RunShape {
+  width: number;
+  height: number;
+  frames: number;
+  /** Classifier-free guidance: the UNet sees 2 samples per step. */
+  cfg: boolean;
+  /** Activation (compute) dtype. */
+  activations: DType;
+  /** Storage of the UNet's linear and conv weights (norms, biases, VAE stay in the activation dtype). */
+  weights: WeightPrecision;
+}
+
+export interface PlanLimits extends AdapterLimits {
+  /** GPU memory the run may use, when known (a user setting or a benchmark's budget); absent: only limits are checked. */
+  memoryBytes?: number;
+}
+
+export interface MemoryBreakdown {
+  /** UNet + motion modules as stored (float or quantized), PE tables included. */
+  unetWeights: number;
+  vaeWeights: number;
+  /** Activations at the UNet's peak (everything the engine holds above the weights, pool reuse included). */
+  unetActivations: number;
+  /** Activations at the VAE decode's peak. */
+  vaeActivations: number;
+  /** CLIP text encoder weights (f32 in onnxruntime-web, its own device); 0 when not given. */
+  textEncoder: number;
+}
+
+export interface RunPlan {
+  /** Peak bytes of every buffer our engine allocates (what `engine.pool.stats().peakBytes` tracks in a real run). */
+  enginePeakBytes: number;
+  /** enginePeakBytes + the text encoder: the run's GPU memory. */
+  peakBytes: number;
+  breakdown: MemoryBreakdown;
+  chunking: UNetChunking;
+  /** VAE decode: frames per decode call (one at a time) and rows per tile (the whole image when it fits). */
+  vae: { frames: number; rows: number };
+  /** Whether it fits `limits.memoryBytes` (true when no budget is given) — set only when the run can be chunked at all. */
+  fits: boolean;
+  /** Why it does not fit, in words (the planner's figure against the adapter's). */
+  reason?: string;
+}
+
+/** A run the planner refuses: it cannot be split under the adapter's limits, or it does not fit the memory budget. */
+export class PlanRefusedError extends RangeError {
+  override name = 'PlanRefusedError';
+  constructor(message: string, readonly plan?: RunPlan) {
+    super(message);
+  }
+}
+
+/** Peak memory and chunking of one generation (see the file comment). Throws PlanRefusedError when no chunking fits. */
+export async function planRun(models: PlanModels, run: RunShape, limits: PlanLimits): Promise<RunPlan> {
+  const e = Engine.fromDevice(createNullDevice(limits), run.activations, { simulated: true });
+  const unetZeros = zeroWeights(models.unet);
+  const topo = inferUNetTopology(unetZeros, models.hyper.motionVersion);
+  const unet = await UNetMotion.load(e, unetZeros, models.hyper, { semantics: models.semantics });
+  const afterUnet = e.pool.stats().liveBytes;
+  const vae = await VaeDecoder.load(e, zeroWeights(models.vae), models.vaeConfig);
+  const afterVae = e.pool.stats().liveBytes;
+  const scale = vae.upscale;
+  const [h, w] = [run.height / scale, run.width / scale];
+  const batch = run.cfg ? 2 : 1;
+  const bpv = bytesPerElement(run.activations);
+  const lim = { maxTensorBytes: e.maxBindingBytes, align: e.limits.minStorageBufferOffsetAlignment, bytesPerValue: bpv };
+  let chunking: UNetChunking;
+  try {
+    chunking = planUNetChunking(topo, { batch, frames: run.frames, h, w, pooledFrames: false }, lim);
+  } catch (err) {
+    if (err instanceof ChunkingError) throw new PlanRefusedError(`${run.width}×${run.height} with ${run.frames} frames cannot be split to fit this GPU: ${err.message}`);
+    throw err;
+  }
+
+  // The trace: one step (every step allocates the same), then the decode of two frames (each frame the same).
+  const sched = defaultSchedulerFor('v2');
+  const tokens = 77;
+  const dim = topo.crossAttentionDim;
+  let unetPeak = 0;
+  e.pool.resetPeak();
+  try {
+    await generate({ engine: e, unet, vae }, {
+      seed: 0, frames: run.frames, width: run.width, height: run.height, steps: 1, guidance: run.cfg ? 7.5 : 1,
+      scheduler: { className: sched.className, config: sched.config },
+      embeddings: { positive: new Float32Array(tokens * dim), negative: new Float32Array(tokens * dim), tokens, dim },
+      decodeFrames: Math.min(run.frames, 2),
+    }, {
+      onStep: () => { unetPeak = e.pool.stats().peakBytes; },
+    });
+  } catch (err) {
+    if (err instanceof ChunkingError || err instanceof RangeError || err instanceof GpuCapabilityError) {
+      throw new PlanRefusedError(`${run.width}×${run.height} with ${run.frames} frames does not fit this GPU's limits: ${(err as Error).message}`);
+    }
+    throw err;
+  }
+  const vaePeak = e.pool.stats().peakSinceTrimBytes; // generate() trims the pool between sampling and decoding
+  unet.release();
+  vae.release();
+
+  // The trace stored the GEMM weights in the activation dtype; swap in their size in the requested precision.
+  const unetWeights = afterUnet - weightBytes(models.unet, run.activations, run.activations) + weightBytes(models.unet, run.weights, run.activations);
+  const vaeWeights = afterVae - afterUnet;
+  const weightsTraced = afterVae;
+  const breakdown: MemoryBreakdown = {
+    unetWeights,
+    vaeWeights,
+    unetActivations: Math.max(0, unetPeak - weightsTraced),
+    vaeActivations: Math.max(0, vaePeak - weightsTraced),
+    textEncoder: models.text ? weightBytes(models.text, 'f32', 'f32', () => false) : 0,
+  };
+  const enginePeakBytes = unetWeights + vaeWeights + Math.max(breakdown.unetActivations, breakdown.vaeActivations);
+  const peakBytes = enginePeakBytes + breakdown.textEncoder;
+  const plan: RunPlan = { enginePeakBytes, peakBytes, breakdown, chunking, vae: { frames: 1, rows: run.height }, fits: true };
+  if (limits.memoryBytes !== undefined && peakBytes > limits.memoryBytes) {
+    plan.fits = false;
+    plan.reason = `${run.width}×${run.height} with ${run.frames} frames needs ${fmtGiB(peakBytes)} of GPU memory; ${fmtGiB(limits.memoryBytes)} is available`;
+  }
+  return plan;
+}
+
+export const fmtGiB = (bytes: number): string => `${(bytes / 2 ** 30).toFixed(2)} GiB`;

@@ -1,0 +1,104 @@
+// The memory planner (src/plan) against the engine's tracked peak of real runs on the tiny oracle models: several
+// sizes (odd latent sizes included), frame counts, CFG on and off, f32 and f16, and a forced small binding limit
+// (which changes the chunking). The planner must agree within 10 %.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { DType } from '../src/gpu/tensor';
+import { hyperParamsFromDiffusers } from '../src/models/config';
+import { UNetMotion } from '../src/models/unet';
+import { VaeDecoder } from '../src/models/vae-decoder';
+import { generate } from '../src/pipeline/generate';
+import { planRun, PlanRefusedError, type PlanModels } from '../src/plan/plan';
+import { tensorBytes, weightBytes } from '../src/plan/weights';
+import { createNodeEngine } from '../src/platform/node-gpu';
+import { openNodeFileSource } from '../src/platform/node-file-source';
+import { defaultSchedulerFor } from '../src/schedulers';
+import { loadWeights } from '../src/weights/load';
+import { openSafetensors } from '../src/weights/safetensors';
+import { hasF16 } from './gpu';
+
+const VECTORS = path.resolve(__dirname, '../../shared/oracle/vectors');
+const unetConfig = JSON.parse(readFileSync(path.join(VECTORS, 'unet_motion_tiny/vA/config.json'), 'utf8'));
+const vaeConfig = JSON.parse(readFileSync(path.join(VECTORS, 'vae_decoder_tiny/vA/config.json'), 'utf8')).vae_config;
+const hyper = hyperParamsFromDiffusers(unetConfig.unet_config, unetConfig.motion_adapter_config);
+const vaeCfg = { groups: vaeConfig.norm_num_groups, scalingFactor: vaeConfig.scaling_factor };
+
+async function tinyWeights() {
+  const open = async (rel: string) => openSafetensors(await openNodeFileSource(path.join(VECTORS, rel)));
+  return loadWeights([await open('unet_motion_tiny/vA/unet_diffusers.safetensors'), await open('unet_motion_tiny/vA/motion_adapter_diffusers.safetensors'), await open('vae_decoder_tiny/vA/vae_diffusers.safetensors')]);
+}
+
+const CASES: { width: number; height: number; frames: number; cfg: boolean; dtype: DType; maxBindingBytes?: number }[] = [
+  { width: 64, height: 64, frames: 4, cfg: true, dtype: 'f32' },
+  { width: 96, height: 64, frames: 3, cfg: true, dtype: 'f16' },
+  { width: 64, height: 136, frames: 2, cfg: false, dtype: 'f32' },
+  { width: 64, height: 64, frames: 16, cfg: true, dtype: 'f32', maxBindingBytes: 512 * 1024 },
+];
+
+describe('planRun: predicted peak vs the engine\'s tracked peak (tiny oracle models)', () => {
+  for (const c of CASES) {
+    it(`${c.width}×${c.height}, ${c.frames} frames, CFG ${c.cfg ? 'on' : 'off'}, ${c.dtype}${c.maxBindingBytes ? `, binding limit ${c.maxBindingBytes / 1024} KiB` : ''}`, async () => {
+      if (c.dtype === 'f16' && !(await hasF16())) return;
+      const w = await tinyWeights();
+      const e = await createNodeEngine({ precision: c.dtype, maxBindingBytes: c.maxBindingBytes });
+      try {
+        const models: PlanModels = { unet: w.unet!, hyper, vae: w.vae!, vaeConfig: vaeCfg, semantics: 'diffusers' };
+        const plan = await planRun(models, { width: c.width, height: c.height, frames: c.frames, cfg: c.cfg, activations: c.dtype, weights: c.dtype }, {
+          maxStorageBufferBindingSize: e.maxBindingBytes, maxBufferSize: e.limits.maxBufferSize, minStorageBufferOffsetAlignment: e.limits.minStorageBufferOffsetAlignment,
+        });
+        const unet = await UNetMotion.load(e, w.unet!, hyper, { semantics: 'diffusers' });
+        const vae = await VaeDecoder.load(e, w.vae!, vaeCfg);
+        const sched = defaultSchedulerFor('v2');
+        const dim = unet.topology.crossAttentionDim;
+        const res = await generate({ engine: e, unet, vae }, {
+          seed: 1, frames: c.frames, width: c.width, height: c.height, steps: 2, guidance: c.cfg ? 7.5 : 1,
+          scheduler: { className: sched.className, config: sched.config },
+          embeddings: { positive: new Float32Array(77 * dim).fill(0.1), negative: new Float32Array(77 * dim), tokens: 77, dim },
+        });
+        expect(res.frames.length).toBe(c.frames);
+        const tracked = e.pool.stats().peakBytes;
+        unet.release();
+        vae.release();
+        const ratio = plan.enginePeakBytes / tracked;
+        console.log(`${c.width}×${c.height}×${c.frames} ${c.dtype} cfg=${c.cfg}: planned ${plan.enginePeakBytes} B, tracked ${tracked} B (×${ratio.toFixed(4)}); chunking ${JSON.stringify(plan.chunking.levels.map((l) => [l.spatialFrames, l.motionPositions, l.ffRows]))}, samples/pass ${plan.chunking.samplesPerPass}`);
+        expect(Math.abs(ratio - 1)).toBeLessThanOrEqual(0.1);
+        if (c.maxBindingBytes) expect(plan.chunking.levels.some((l) => l.ffRows < c.frames * l.h * l.w || l.motionPositions < l.h * l.w)).toBe(true);
+      } finally {
+        e.destroy();
+      }
+    }, 300_000);
+  }
+
+  it('refuses a run whose whole-frame tensors cannot fit one binding, naming the sizes and the limit', async () => {
+    const w = await tinyWeights();
+    const models: PlanModels = { unet: w.unet!, hyper, vae: w.vae!, vaeConfig: vaeCfg };
+    const run = planRun(models, { width: 512, height: 512, frames: 16, cfg: true, activations: 'f32', weights: 'f32' }, { maxStorageBufferBindingSize: 1 << 20, maxBufferSize: 1 << 30 });
+    await expect(run).rejects.toBeInstanceOf(PlanRefusedError);
+    await expect(run).rejects.toThrow(/512×512 with 16 frames .*over the 1048576-byte binding limit/);
+  });
+
+  it('says when a run does not fit the memory budget, with both figures', async () => {
+    const w = await tinyWeights();
+    const plan = await planRun({ unet: w.unet!, hyper, vae: w.vae!, vaeConfig: vaeCfg }, { width: 64, height: 64, frames: 2, cfg: true, activations: 'f32', weights: 'f32' }, { maxStorageBufferBindingSize: 1 << 27, maxBufferSize: 1 << 30, memoryBytes: 1 << 20 });
+    expect(plan.fits).toBe(false);
+    expect(plan.reason).toMatch(/needs \d+\.\d\d GiB of GPU memory; 0\.00 GiB is available/);
+  });
+});
+
+describe('weight bytes per precision', () => {
+  it('f32/f16 by element, int8 = 1 byte per weight + one f32 scale per output channel, int4 = ½ byte + one f16 scale per 32 of K', () => {
+    expect(tensorBytes('a.weight', [320, 320, 3, 3], 'f16', 'f16')).toBe(320 * 2880 * 2);
+    expect(tensorBytes('a.weight', [320, 2880], 'int8', 'f16')).toBe(320 * 2880 + 320 * 4);
+    expect(tensorBytes('a.weight', [320, 2880], 'int4', 'f16')).toBe(320 * 1440 + 320 * (2880 / 32) * 2);
+    expect(tensorBytes('a.weight', [5, 36], 'int4', 'f32')).toBe(5 * (5 + 1) * 4); // K padded to whole words, 2 groups → 1 scale word
+    expect(tensorBytes('a.bias', [320], 'int4', 'f16')).toBe(640); // biases and norms stay float
+  });
+
+  it('a model\'s bytes drop about 2× (int8) and 3.5× (int4) from f16', async () => {
+    const w = await tinyWeights();
+    const f16 = weightBytes(w.unet!, 'f16', 'f16');
+    expect(weightBytes(w.unet!, 'int8', 'f16') / f16).toBeLessThan(0.56);
+    expect(weightBytes(w.unet!, 'int4', 'f16') / f16).toBeLessThan(0.33);
+  });
+});
