@@ -2,6 +2,7 @@
 //
 // One length n is planned once (FftPlan) and then transforms many lines:
 //   forward  X[k] = Σ_j x[j]·e^{−2πi jk/n},   inverse  x[j] = Σ_k X[k]·e^{+2πi jk/n}   (unnormalised; fftn3 divides)
+// - n a power of two: iterative radix-2 (bit-reversal permutation, then log₂n butterfly passes), in place;
 // - n whose prime factors are all ≤ MAX_DIRECT_RADIX: mixed-radix Cooley–Tukey, decimation in time. For n = p·m
 //   (p the first factor): X[k + q·m] = Σ_r W_n^{r(k+q·m)} · Y_r[k], Y_r = DFT_m(x[r], x[r+p], …), r < p, q < p, k < m;
 //   the p-point sums are done directly, so the cost is n·Σ p over the factors.
@@ -32,8 +33,13 @@ export class FftPlan {
   private readonly tRe: Float64Array;
   private readonly tIm: Float64Array;
   private readonly bluestein: Bluestein | null;
+  /** Bit-reversal permutation when n is a power of two (the radix-2 path), else null. */
+  private readonly bitrev: Int32Array | null;
 
-  /** `method` forces a path (tests); default: mixed radix unless a prime factor exceeds MAX_DIRECT_RADIX. */
+  /**
+   * `method` forces a path (tests): 'mixed' = Cooley–Tukey (radix-2 for powers of two, else mixed radix), 'bluestein';
+   * default: Cooley–Tukey unless a prime factor exceeds MAX_DIRECT_RADIX.
+   */
   constructor(readonly n: number, method?: 'mixed' | 'bluestein') {
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`FFT length ${n} must be a positive integer`);
     this.factors = primeFactors(n);
@@ -50,6 +56,40 @@ export class FftPlan {
     this.scratchIm = new Float64Array(n);
     this.tRe = new Float64Array(Math.max(...this.factors, 1));
     this.tIm = new Float64Array(this.tRe.length);
+    this.bitrev = null;
+    if (!this.bluestein && (n & (n - 1)) === 0) {
+      const bits = Math.log2(n);
+      this.bitrev = new Int32Array(n);
+      for (let i = 0; i < n; i++) {
+        let r = 0;
+        for (let b = 0; b < bits; b++) r |= ((i >> b) & 1) << (bits - 1 - b);
+        this.bitrev[i] = r;
+      }
+    }
+  }
+
+  /** In-place radix-2 decimation in time: X = butterflies over bit-reversed input, half-lengths 1, 2, 4, … */
+  private radix2(re: Float64Array, im: Float64Array, sgn: number): void {
+    const n = this.n, rev = this.bitrev!, cos = this.cos, sin = this.sin;
+    for (let i = 0; i < n; i++) {
+      const j = rev[i];
+      if (j > i) {
+        let t = re[i]; re[i] = re[j]; re[j] = t;
+        t = im[i]; im[i] = im[j]; im[j] = t;
+      }
+    }
+    for (let half = 1; half < n; half *= 2) {
+      const tw = n / (2 * half); // W_{2·half}^k = W_n^{k·n/(2·half)}
+      for (let start = 0; start < n; start += 2 * half) {
+        for (let k = 0; k < half; k++) {
+          const a = start + k, b = a + half;
+          const c = cos[k * tw], s = sgn * sin[k * tw];
+          const br = re[b] * c - im[b] * s, bi = re[b] * s + im[b] * c;
+          re[b] = re[a] - br; im[b] = im[a] - bi;
+          re[a] += br; im[a] += bi;
+        }
+      }
+    }
   }
 
   /** Transform re + i·im (length n) in place; `inverse` uses e^{+2πi…} and does not divide by n. */
@@ -58,6 +98,10 @@ export class FftPlan {
     if (this.n === 1) return;
     if (this.bluestein) {
       this.bluestein.transform(re, im, inverse);
+      return;
+    }
+    if (this.bitrev) {
+      this.radix2(re, im, inverse ? -1 : 1);
       return;
     }
     this.scratchRe.set(re);
