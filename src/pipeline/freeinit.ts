@@ -107,18 +107,32 @@ export function mixFrequencies(
     low[i] = l;
     high[i] = Math.fround(1 - l);
   }
+  // Both inputs are real, so one complex transform gives both spectra: Z = fftn(z_t + i·z_rand), and with
+  // Z̃[k] = conj(Z[−k]) (indices mod each size): fftn(z_t) = (Z + Z̃)/2, fftn(z_rand) = (Z − Z̃)/(2i).
   const dims = [frames, h, w] as const;
-  const xr = Float64Array.from(zT), xi = new Float64Array(n);
-  const nr = Float64Array.from(zRand), ni = new Float64Array(n);
-  fftn3(xr, xi, dims);
-  fftn3(nr, ni, dims);
-  for (let i = 0; i < n; i++) {
-    const g = low[i % vol], q = high[i % vol];
-    xr[i] = xr[i] * g + nr[i] * q;
-    xi[i] = xi[i] * g + ni[i] * q;
+  const zr = Float64Array.from(zT), zi = Float64Array.from(zRand);
+  fftn3(zr, zi, dims);
+  const mr = new Float64Array(n), mi = new Float64Array(n);
+  for (let c = 0; c < channels; c++) {
+    const base = c * vol;
+    for (let t = 0, i = 0; t < frames; t++) {
+      const tn = (frames - t) % frames;
+      for (let y = 0; y < h; y++) {
+        const yn = (h - y) % h;
+        for (let x = 0; x < w; x++, i++) {
+          const j = base + (tn * h + yn) * w + (w - x) % w;
+          const ar = zr[base + i], ai = zi[base + i], br = zr[j], bi = zi[j];
+          // X = fftn(z_t)[k], N = fftn(z_rand)[k]
+          const xRe = (ar + br) / 2, xIm = (ai - bi) / 2;
+          const nRe = (ai + bi) / 2, nIm = (br - ar) / 2;
+          mr[base + i] = xRe * low[i] + nRe * high[i];
+          mi[base + i] = xIm * low[i] + nIm * high[i];
+        }
+      }
+    }
   }
-  fftn3(xr, xi, dims, true);
-  return Float32Array.from(xr);
+  fftn3(mr, mi, dims, true);
+  return Float32Array.from(mr);
 }
 
 /** Options of a FreeInit run (diffusers `enable_free_init`). */
