@@ -20,11 +20,13 @@ describe('half conversion', () => {
 });
 
 describe('buffer pool', () => {
-  it('buckets sizes by powers of two, then 16 MiB steps', () => {
+  it('buckets sizes in quarter steps between powers of two (at most 25 % waste)', () => {
     expect(BufferPool.bucket(1)).toBe(256);
     expect(BufferPool.bucket(1000)).toBe(1024);
     expect(BufferPool.bucket(64 << 20)).toBe(64 << 20);
     expect(BufferPool.bucket((64 << 20) + 1)).toBe(80 << 20);
+    expect(BufferPool.bucket(5_000_000)).toBe(5 << 20);
+    expect(BufferPool.bucket(1537)).toBe(1792);
   });
 });
 
