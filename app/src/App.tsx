@@ -9,14 +9,14 @@ import { ModelPanel } from './components/ModelPanel';
 import { Notices } from './components/Notices';
 import { type FormState, SettingsPanel } from './components/SettingsPanel';
 import { Viewer } from './components/Viewer';
-import { INITIAL_FORM, randomSeed, settingsOf } from './form';
+import { INITIAL_FORM, randomSeed } from './form';
 import type { HistoryEntry } from './history';
 import { useDropFiles } from './hooks/useDropFiles';
 import { useGeneration } from './hooks/useGeneration';
 import { useHistory } from './hooks/useHistory';
 import { useKeys } from './hooks/useKeys';
 import { useModelChoice } from './hooks/useModelChoice';
-import { footprintOf, motionPreset } from './model-choice';
+import { motionPreset } from './model-choice';
 import { prepareRequest } from './request';
 import { fmtTime, statusLine } from './status-line';
 
@@ -31,8 +31,8 @@ export function App() {
   const { caps, run, busy, result } = gen;
 
   const advice = useMemo(
-    () => (caps ? assessSettings(caps, settingsOf(form, form.seed), footprintOf(models)) : []),
-    [caps, form, models],
+    () => (caps ? assessSettings(caps) : []),
+    [caps],
   );
   const blocked = !caps || !caps.webgpu || advice.some((a) => a.level === 'error');
 

@@ -2,7 +2,6 @@
 
 import { ModelSourceError, parseModelSource, resolveModelSource } from '../../src/sources/model-source';
 import type { FileSource, ModelSelection } from '../../src/worker/protocol';
-import type { ModelFootprint } from '../../src/worker/capability';
 import type { SlotChoice } from './components/SourcePicker';
 import { BASE_PRESETS, type BasePreset, MOTION_LORA_PRESETS, MOTION_PRESETS, type MotionPreset } from './presets';
 
@@ -106,7 +105,3 @@ export function choiceLabel(c: ModelChoice): string {
   return parts.join(' + ');
 }
 
-/** Parameters and widths for the memory estimate: the preset's, or SD1.5's for anything else. */
-export function footprintOf(c: ModelChoice): ModelFootprint {
-  return basePreset(c)?.footprint ?? BASE_PRESETS[0].footprint;
-}

@@ -2,7 +2,6 @@
 // worker's FileSources, and each motion module's recommended sampling (derived from src/schedulers).
 
 import type { FileSource, SchedulerName } from '../../src/worker/protocol';
-import type { ModelFootprint } from '../../src/worker/capability';
 import {
   type CatalogueEntry, type CatalogueFile, entriesOf, fileLabel, fileUrl, findEntry, type ModelFamily, type RecommendedSampling, recommendedFor,
 } from '../../src/catalogue';
@@ -22,7 +21,6 @@ export interface BasePreset {
   /** config.json files of the components (identified by their content), where the layout needs them. */
   configs: FileSource[];
   tokenizer: FileSource;
-  footprint: ModelFootprint;
   /** 'tiny' presets only pair with tiny motion modules. */
   family: ModelFamily;
   /** Sizes the UI offers by default. */
@@ -59,7 +57,7 @@ function tokenizerSource(id: string): FileSource {
 
 export const BASE_PRESETS: BasePreset[] = entriesOf('base').map((e) => ({
   id: e.id, label: e.label, note: e.note, files: sources(e, e.files), configs: sources(e, e.configs),
-  tokenizer: tokenizerSource(e.tokenizer), footprint: e.footprint, family: e.family, defaultSize: e.defaultSize,
+  tokenizer: tokenizerSource(e.tokenizer), family: e.family, defaultSize: e.defaultSize,
 }));
 
 export const MOTION_PRESETS: MotionPreset[] = entriesOf('motion').map((e) => {

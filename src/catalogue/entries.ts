@@ -2,7 +2,6 @@
 // Sizes, hashes and revisions appear only where a published source states them; the rest is pinned from the
 // Hub's own headers on the first download (src/delivery).
 
-import { SD15_FOOTPRINT } from '../worker/capability';
 import type { BaseEntry, CatalogueEntry, CatalogueFile, LoraEntry, MotionEntry, TokenizerEntry } from './types';
 
 const f = (path: string, extra: Omit<CatalogueFile, 'path'> = {}): CatalogueFile => ({ path, ...extra });
@@ -37,8 +36,8 @@ const tokenizers: TokenizerEntry[] = [
 
 // ------------------------------------------------------------------ base models
 
-const sd15Base = (e: Omit<BaseEntry, 'kind' | 'tokenizer' | 'footprint' | 'family' | 'defaultSize' | 'needsShaderF16'>): BaseEntry => ({
-  kind: 'base', tokenizer: 'clip-vit-l-14', footprint: SD15_FOOTPRINT, family: 'sd15', defaultSize: 512, needsShaderF16: false, ...e,
+const sd15Base = (e: Omit<BaseEntry, 'kind' | 'tokenizer' | 'family' | 'defaultSize' | 'needsShaderF16'>): BaseEntry => ({
+  kind: 'base', tokenizer: 'clip-vit-l-14', family: 'sd15', defaultSize: 512, needsShaderF16: false, ...e,
 });
 
 const bases: BaseEntry[] = [
@@ -89,7 +88,7 @@ const bases: BaseEntry[] = [
     files: [f('unet_diffusers.safetensors'), f('vae_diffusers.safetensors'), f('text_encoder_transformers.safetensors')],
     configs: [f('unet_config.json'), f('vae_config.json'), f('text_encoder_config.json')],
     licence: 'test data', family: 'tiny', confirmedBy: 'e2e/tiny-model.ts',
-    tokenizer: 'tiny-tokenizer', footprint: { params: 2.3e6, baseChannels: 16 }, defaultSize: 64, needsShaderF16: false,
+    tokenizer: 'tiny-tokenizer', defaultSize: 64, needsShaderF16: false,
   },
 ];
 

@@ -4,7 +4,6 @@
 // Hub reports on the first download (see src/delivery).
 
 import type { MotionModuleVersion } from '../schedulers';
-import type { ModelFootprint } from '../worker/capability';
 
 /** One file of a Hub repository. */
 export interface CatalogueFile {
@@ -48,8 +47,6 @@ export interface BaseEntry extends CatalogueEntryBase {
   kind: 'base';
   /** The tokenizer entry this base model pairs with. */
   tokenizer: string;
-  /** Parameters and widths for the memory estimate. */
-  footprint: ModelFootprint;
   /** Square size the UI offers by default. */
   defaultSize: number;
   /** Whether the weights need `shader-f16` (none do: fp16 files run on f32 engines too, converted on upload). */

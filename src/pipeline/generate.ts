@@ -185,6 +185,8 @@ const abortIfNeeded = (signal: AbortSignal | undefined, stage: 'denoising' | 'de
 export async function generate(m: PipelineModels, r: GenerateRequest, hooks: GenerateHooks = {}): Promise<GenerateResult> {
   const e = m.engine;
   const { h, w } = checkRequest(m, r);
+  // Idle buffers of an earlier run are freed first: a run's memory is its own (what src/plan predicts).
+  e.pool.trim();
   const F = r.frames;
   const C = m.unet.topology.inChannels;
   const n = C * F * h * w;

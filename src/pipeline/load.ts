@@ -15,6 +15,7 @@ import type { MotionModuleInfo, MotionVersion } from '../weights/layouts/motion'
 import { openSafetensors, type SafetensorsFile } from '../weights/safetensors';
 import type { ByteSource } from '../weights/source';
 import type { WeightMap } from '../weights/weight-map';
+import type { PlanModels } from '../plan/plan';
 import type { PipelineModels, TextConditioner } from './generate';
 
 export interface ModelSources {
@@ -76,6 +77,26 @@ function textConditioner(tokenizer: ClipTokenizer, weights: WeightMap, opts: Cli
     dispose() {
       for (const e of encoders.values()) void e.then((x) => x.dispose()).catch(() => undefined);
     },
+  };
+}
+
+/**
+ * What the memory planner needs of the models, from the files' headers only (nothing is downloaded beyond them):
+ * canonical names and shapes, the hyper-parameters and the VAE config. LoRAs change no shape and are not read.
+ */
+export async function planModels(sources: ModelSources): Promise<PlanModels> {
+  const files: SafetensorsFile[] = [];
+  for (const s of [...sources.base, sources.motionModule]) files.push(await openSafetensors(s));
+  const w = await loadWeights(files, { motionVersion: sources.motionVersion });
+  if (!w.unet || !w.vae) throw new WeightFileError('missing-keys', files.map((f) => f.name).join(', '), `the files do not provide the ${!w.unet ? 'UNet' : 'VAE decoder'}`);
+  const cfg = sources.configs ?? {};
+  return {
+    unet: w.unet,
+    hyper: { ...hyperParamsFromDiffusers(cfg.unet ?? {}, cfg.motionAdapter ?? {}), motionVersion: unetVersion(w.motion?.version) },
+    vae: w.vae,
+    vaeConfig: { groups: cfg.vae?.norm_num_groups, scalingFactor: cfg.vae?.scaling_factor },
+    text: w.textEncoder,
+    semantics: sources.semantics,
   };
 }
 

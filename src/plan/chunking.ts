@@ -7,6 +7,7 @@
 //   motion positions   a motion module's attention is per position (h·w) over all frames: chunks of positions
 //   feed-forward rows  GEGLU feed-forwards are row-wise: chunks of rows (their hidden state is 8C wide)
 //   VAE rows           the VAE decoder runs its convs over row tiles with halos (see models/vae-decoder.ts)
+import { KindedError } from '../errors';
 import type { UNetTopology } from '../models/config';
 
 /** What a chunk must fit: the largest tensor, and the storage-offset alignment of a chunk's start. */
@@ -19,8 +20,10 @@ export interface ChunkLimits {
 }
 
 /** A run that cannot be split small enough: even one unit of work is over the limit. */
-export class ChunkingError extends RangeError {
-  override name = 'ChunkingError';
+export class ChunkingError extends KindedError {
+  constructor(message: string) {
+    super('capability', message);
+  }
 }
 
 /**

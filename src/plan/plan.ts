@@ -10,6 +10,7 @@
 // What a real run adds outside the engine: the CLIP text encoder runs in onnxruntime-web on its own device, in f32
 // (counted here from its parameter count: `textEncoder`).
 import { Engine } from '../gpu/engine';
+import { KindedError } from '../errors';
 import { GpuCapabilityError } from '../gpu/errors';
 import { bytesPerElement, type DType } from '../gpu/tensor';
 import { inferUNetTopology, type Semantics, type UNetHyperParams } from '../models/config';
@@ -18,6 +19,7 @@ import { VaeDecoder, type VaeDecoderConfig } from '../models/vae-decoder';
 import { generate } from '../pipeline/generate';
 import { defaultSchedulerFor } from '../schedulers';
 import { ChunkingError, planUNetChunking, type UNetChunking } from './chunking';
+import { fmtGiB } from './format';
 import { type AdapterLimits, createNullDevice } from './null-device';
 import { type ShapeMap, type WeightPrecision, weightBytes, zeroWeights } from './weights';
 
@@ -81,10 +83,9 @@ export interface RunPlan {
 }
 
 /** A run the planner refuses: it cannot be split under the adapter's limits, or it does not fit the memory budget. */
-export class PlanRefusedError extends RangeError {
-  override name = 'PlanRefusedError';
+export class PlanRefusedError extends KindedError {
   constructor(message: string, readonly plan?: RunPlan) {
-    super(message);
+    super('capability', message);
   }
 }
 
@@ -155,5 +156,3 @@ export async function planRun(models: PlanModels, run: RunShape, limits: PlanLim
   }
   return plan;
 }
-
-export const fmtGiB = (bytes: number): string => `${(bytes / 2 ** 30).toFixed(2)} GiB`;

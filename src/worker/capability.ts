@@ -1,8 +1,10 @@
-// What this browser's WebGPU can do, and whether chosen settings are likely to fit.
+// What this browser's WebGPU can do.
 // `probeCapabilities` runs in the worker (it asks for an adapter, never a device);
-// `assessSettings` is pure and runs anywhere (the UI calls it on every settings change).
+// `assessSettings` is pure and runs anywhere (the UI calls it on every settings change): advice about the adapter.
+// Whether a run fits is the memory planner's answer (src/plan), given by the worker from the models' headers before
+// anything is downloaded: a run it refuses fails with its figure against the adapter's limit.
 
-import type { Capabilities, GenerateSettings } from './protocol';
+import type { Capabilities } from './protocol';
 
 /** Asks for an adapter and reports its features and limits. Never throws. */
 export async function probeCapabilities(gpu: GPU | undefined, deviceMemoryGiB?: number): Promise<Capabilities> {
@@ -37,41 +39,6 @@ export async function probeCapabilities(gpu: GPU | undefined, deviceMemoryGiB?: 
   };
 }
 
-/** The size of a model, enough to estimate its memory: parameter count and UNet channel widths. */
-export interface ModelFootprint {
-  /** All parameters that live on the GPU (UNet + motion module + VAE decoder + text encoder). */
-  params: number;
-  /** UNet channels at the full-resolution level (320 for SD1.5). */
-  baseChannels: number;
-}
-
-/** SD1.5 UNet 859.5 M + AnimateDiff v2 motion module 453.8 M + VAE decoder 49.5 M + CLIP ViT-L/14 text 123.1 M. */
-export const SD15_FOOTPRINT: ModelFootprint = { params: 859.5e6 + 453.8e6 + 49.5e6 + 123.1e6, baseChannels: 320 };
-
-export interface MemoryEstimate {
-  weightBytes: number;
-  /** Peak activations of one UNet evaluation (both CFG halves) plus one VAE frame decode. */
-  activationBytes: number;
-  /** The largest single activation buffer: the GEGLU feed-forward input at the first level (8 × base channels). */
-  largestBufferBytes: number;
-}
-
-/**
- * A rough estimate (within about 2×) of GPU memory for one generation; it is used only to warn, never to refuse.
- * UNet at the first level holds about a dozen live tensors of rows × C (three skip connections, the residual,
- * norm output, attention Q/K/V/out); the feed-forward input is rows × 8C (GEGLU doubles 4C);
- * rows = frames × (CFG ? 2 : 1) × (H/8) × (W/8). The VAE decodes one frame at a time: about four H×W×128 tensors.
- */
-export function estimateMemory(s: Pick<GenerateSettings, 'frames' | 'width' | 'height' | 'guidance'>, f16: boolean, model: ModelFootprint = SD15_FOOTPRINT): MemoryEstimate {
-  const bytes = f16 ? 2 : 4;
-  const batch = s.frames * (s.guidance > 1 ? 2 : 1);
-  const rows = batch * (s.width / 8) * (s.height / 8);
-  const largestBufferBytes = rows * 8 * model.baseChannels * bytes;
-  const unet = rows * model.baseChannels * bytes * 12 + largestBufferBytes;
-  const vae = s.width * s.height * Math.max(128, model.baseChannels / 2.5) * bytes * 4;
-  return { weightBytes: model.params * bytes, activationBytes: unet + vae, largestBufferBytes };
-}
-
 export interface Advice {
   level: 'error' | 'warning' | 'info';
   message: string;
@@ -88,7 +55,7 @@ export function formatBytes(n: number): string {
 }
 
 /** Plain-language advice about running these settings on this browser; empty when all looks fine. */
-export function assessSettings(caps: Capabilities, s: GenerateSettings, model: ModelFootprint = SD15_FOOTPRINT): Advice[] {
+export function assessSettings(caps: Capabilities): Advice[] {
   const out: Advice[] = [];
   if (!caps.webgpu || !caps.adapter) {
     out.push({
@@ -111,22 +78,6 @@ export function assessSettings(caps: Capabilities, s: GenerateSettings, model: M
       level: 'info',
       message: 'This GPU has no 16-bit float shaders (shader-f16), so the app computes in 32-bit floats: twice the memory for weights, and slower.',
       suggestion: 'If memory runs short, choose a smaller size or fewer frames.',
-    });
-  }
-  const est = estimateMemory(s, a.f16, model);
-  if (est.largestBufferBytes > a.maxBufferSize) {
-    out.push({
-      level: 'warning',
-      message: `${s.width}×${s.height} with ${s.frames} frames needs GPU buffers of about ${formatBytes(est.largestBufferBytes)}, but this GPU allows at most ${formatBytes(a.maxBufferSize)} per buffer.`,
-      suggestion: 'Choose a smaller size or fewer frames.',
-    });
-  }
-  const total = est.weightBytes + est.activationBytes;
-  if (caps.deviceMemoryGiB && total > caps.deviceMemoryGiB * GiB * 0.6) {
-    out.push({
-      level: 'warning',
-      message: `These settings need roughly ${formatBytes(total)} of GPU memory (${formatBytes(est.weightBytes)} weights + ${formatBytes(est.activationBytes)} working memory); this device reports ${caps.deviceMemoryGiB} GB of memory in all.`,
-      suggestion: 'Choose a smaller size (256×256 or 384×384) or fewer frames' + (a.f16 ? '.' : ', or use a GPU with shader-f16.'),
     });
   }
   return out;

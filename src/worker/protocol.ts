@@ -110,7 +110,11 @@ export type FromWorker =
   | { type: 'preview'; id: number; step: number; frames: Uint8ClampedArray[]; width: number; height: number }
   /** One final frame, RGBA, as the VAE decodes it. */
   | { type: 'frame'; id: number; index: number; frames: number; rgba: Uint8ClampedArray; width: number; height: number }
-  | { type: 'done'; id: number; elapsedMs: number }
+  /**
+   * `memory`: the engine's tracked GPU memory peak of the run (weights + activations, every buffer it allocated) and
+   * the memory planner's prediction of it (src/plan).
+   */
+  | { type: 'done'; id: number; elapsedMs: number; memory?: { peakBytes: number; plannedBytes: number } }
   /** `afterStep` sampling steps of `steps` had finished when the run stopped (0 when it stopped while loading). */
   | { type: 'cancelled'; id: number; afterStep: number; steps: number }
   | { type: 'error'; id: number | null; error: UserError };

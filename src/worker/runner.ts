@@ -5,7 +5,8 @@ import type { Engine } from '../gpu/engine';
 import { blobSource, type ByteSource, openUrlSource } from '../weights/source';
 import { InvalidSettingsError, schedulerFor } from './settings';
 import { generate, type PipelineModels, type StepInfo } from '../pipeline/generate';
-import { type LoadStage, loadModels, type ModelSources } from '../pipeline/load';
+import { type LoadStage, loadModels, type ModelSources, planModels } from '../pipeline/load';
+import type { PlanModels } from '../plan/plan';
 import { WeightFileError } from '../weights/errors';
 import { openSafetensors } from '../weights/safetensors';
 import type { FileSource, GenerateSettings, LoadPhase, ModelSelection, ModelSummary } from './protocol';
@@ -18,6 +19,8 @@ export async function openSource(src: FileSource): Promise<ByteSource> {
 export type LoadProgress = (phase: LoadPhase, file: string | undefined, loaded: number, total: number) => void;
 
 export interface LoadedModels {
+  /** The models as the memory planner sees them (shapes and configs). */
+  readonly shapes: PlanModels;
   pipeline(engine: Engine): PipelineModels;
   summary(engine: Engine, loadMs: number): ModelSummary;
   dispose(): void;
@@ -74,7 +77,14 @@ const STAGE_LABEL: Record<LoadStage, string | undefined> = {
 };
 
 /** Opens the selection's files (lazily: URLs by HTTP Range, local files by slices) and loads the models onto `engine`. */
-export async function loadSelection(engine: Engine, selection: ModelSelection, signal: AbortSignal, onProgress: LoadProgress): Promise<LoadedModels> {
+/**
+ * `beforeUpload` sees the models' shapes once the headers are read, before any weight is fetched or uploaded: the
+ * worker runs the memory planner there and refuses a run that cannot fit (by throwing).
+ */
+export async function loadSelection(
+  engine: Engine, selection: ModelSelection, signal: AbortSignal, onProgress: LoadProgress,
+  beforeUpload: (shapes: PlanModels) => Promise<void> = async () => {},
+): Promise<LoadedModels> {
   if (selection.motion.length !== 1) throw new InvalidSettingsError(`Choose exactly one motion-module file (got ${selection.motion.length}).`);
   const open = async (s: FileSource) => {
     abortIfNeeded(signal);
@@ -104,6 +114,9 @@ export async function loadSelection(engine: Engine, selection: ModelSelection, s
   abortIfNeeded(signal);
   const names = [...selection.base, selection.motion[0], ...[selection.motionLora, selection.sdLora].flatMap((l) => (l ? [l.source] : []))].map((s) => s.name);
   const sources: ModelSources = { base, motionModule, motionLoras, loras, tokenizer, configs };
+  const shapes = await planModels(sources);
+  await beforeUpload(shapes);
+  abortIfNeeded(signal);
   // loadModels has no abort: a cancel during it is answered by the UI terminating this worker (see App's cancel).
   const loaded = await loadModels(engine, sources, ({ stage, done, total }) => {
     if (stage === 'open') onProgress('parse', names[done], done, total);
@@ -115,6 +128,7 @@ export async function loadSelection(engine: Engine, selection: ModelSelection, s
     ...[selection.motionLora, selection.sdLora].flatMap((l) => (l ? [`${l.source.name} × ${l.strength}`] : [])),
   ];
   return {
+    shapes,
     pipeline: () => loaded,
     summary: (e, loadMs) => ({ precision: e.dtype, components, adapter: e.adapterName, loadMs, warnings: loaded.warnings }),
     dispose: () => loaded.release(),

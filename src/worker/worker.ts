@@ -9,7 +9,9 @@ import { probeCapabilities } from './capability';
 import { describeError, needsFreshEngine } from './errors';
 import { type LoadedModels, loadSelection, runGeneration } from './runner';
 import { validateSettings } from './settings';
-import { type FromWorker, type ModelSelection, type Precision, type ToWorker, transferablesOf } from './protocol';
+import { type FromWorker, type GenerateSettings, type ModelSelection, type Precision, type ToWorker, transferablesOf } from './protocol';
+import { type PlanModels, planRun, type RunPlan } from '../plan/plan';
+import { usesCfg } from '../schedulers';
 
 declare const self: DedicatedWorkerGlobalScope;
 
@@ -57,18 +59,33 @@ async function getEngine(precision: Precision): Promise<Engine> {
   return engine;
 }
 
-async function ensureModels(id: number, selection: ModelSelection, key: string, precision: Precision, signal: AbortSignal): Promise<{ engine: Engine; models: LoadedModels }> {
+/**
+ * The memory planner's verdict on these settings for these models on this engine: its figures, or a
+ * PlanRefusedError (kind 'capability', the planner's figure against the adapter's) when nothing fits.
+ */
+function planFor(eng: Engine, shapes: PlanModels, s: GenerateSettings): Promise<RunPlan> {
+  return planRun(shapes, { width: s.width, height: s.height, frames: s.frames, cfg: usesCfg(s.guidance), activations: eng.dtype, weights: eng.dtype }, {
+    maxStorageBufferBindingSize: eng.maxBindingBytes, maxBufferSize: eng.limits.maxBufferSize,
+    minStorageBufferOffsetAlignment: eng.limits.minStorageBufferOffsetAlignment, maxComputeWorkgroupsPerDimension: eng.limits.maxComputeWorkgroupsPerDimension,
+  });
+}
+
+async function ensureModels(
+  id: number, selection: ModelSelection, key: string, precision: Precision, settings: GenerateSettings, signal: AbortSignal,
+): Promise<{ engine: Engine; models: LoadedModels; plan: RunPlan }> {
   const eng = await getEngine(precision);
-  if (models && modelsKey === key) return { engine: eng, models };
+  if (models && modelsKey === key) return { engine: eng, models, plan: await planFor(eng, models.shapes, settings) };
   dropModels();
   const t0 = performance.now();
+  let plan: RunPlan | null = null;
+  // The planner runs on the files' headers, before any weight is downloaded or uploaded.
   const loaded = await loadSelection(eng, selection, signal, (phase, file, done, total) => {
     post({ type: 'load-progress', id, phase, file, loaded: done, total });
-  });
+  }, async (shapes) => { plan = await planFor(eng, shapes, settings); });
   models = loaded;
   modelsKey = key;
   post({ type: 'loaded', id, summary: loaded.summary(eng, performance.now() - t0) });
-  return { engine: eng, models: loaded };
+  return { engine: eng, models: loaded, plan: plan ?? await planFor(eng, loaded.shapes, settings) };
 }
 
 async function generate(msg: Extract<ToWorker, { type: 'generate' }>): Promise<void> {
@@ -81,9 +98,10 @@ async function generate(msg: Extract<ToWorker, { type: 'generate' }>): Promise<v
   running = { id: msg.id, abort };
   try {
     validateSettings(msg.settings);
-    const ready = await ensureModels(msg.id, msg.models, msg.modelsKey, msg.precision, abort.signal);
+    const ready = await ensureModels(msg.id, msg.models, msg.modelsKey, msg.precision, msg.settings, abort.signal);
     post({ type: 'sampling', id: msg.id, steps: msg.settings.steps });
     const t0 = performance.now();
+    ready.engine.pool.resetPeak();
     await runGeneration(ready.engine, ready.models, msg.settings, abort.signal, {
       onStep: (p) => {
         afterStep = p.step;
@@ -92,7 +110,10 @@ async function generate(msg: Extract<ToWorker, { type: 'generate' }>): Promise<v
       onPreview: (step, frames, width, height) => post({ type: 'preview', id: msg.id, step, frames, width, height }),
       onFrame: (index, frames, rgba, width, height) => post({ type: 'frame', id: msg.id, index, frames, rgba, width, height }),
     });
-    post({ type: 'done', id: msg.id, elapsedMs: performance.now() - t0 });
+    post({
+      type: 'done', id: msg.id, elapsedMs: performance.now() - t0,
+      memory: { peakBytes: ready.engine.pool.stats().peakBytes, plannedBytes: ready.plan.enginePeakBytes },
+    });
   } catch (e) {
     // A half-finished load leaves no usable models; weights of finished loads are read-only and stay valid.
     if (!modelsKey) dropModels();

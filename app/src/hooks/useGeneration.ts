@@ -8,6 +8,7 @@ import { selectionKey } from '../model-choice';
 import type { GenerateRequest } from '../request';
 import type { Result } from '../result';
 import { fmtTime, type RunState } from '../status-line';
+import { fmtGiB } from '../../../src/plan/format';
 import { WorkerClient } from '../worker-client';
 
 export function useGeneration({ onDone }: { onDone(r: Result): void }) {
@@ -98,7 +99,8 @@ export function useGeneration({ onDone }: { onDone(r: Result): void }) {
         }
         previewRef.current = null;
         update(null);
-        setNotice(`Done: ${r?.frames.length ?? 0} frames in ${fmtTime(msg.elapsedMs)}.`);
+        const mem = msg.memory ? ` GPU memory peak ${fmtGiB(msg.memory.peakBytes)} (planned ${fmtGiB(msg.memory.plannedBytes)}).` : '';
+        setNotice(`Done: ${r?.frames.length ?? 0} frames in ${fmtTime(msg.elapsedMs)}.${mem}`);
         bump();
         return;
       }
