@@ -1,6 +1,7 @@
 // Model configuration: a small set of hyper-parameters that weights cannot tell (head counts, GroupNorm groups,
 // eps), plus the topology read from the weight shapes (channels, block counts, attention / motion placement).
 // Nothing here hard-codes SD1.5's 320/640/1280: those come from the weights.
+import { KindedError } from '../errors';
 import { previewJson } from '../util/json-preview';
 import type { MotionVersion } from '../weights/layouts/motion';
 import { ModelWeightsError, Scope, type WeightMap } from './layers';
@@ -64,19 +65,39 @@ export function hyperParamsFromDiffusers(unetConfig: Record<string, any>, motion
   for (const [k, v] of Object.entries(UNSUPPORTED_UNET_OPTIONS)) {
     const got = unetConfig[k];
     if (got !== undefined && got !== v && !(v === false && got === null)) {
-      throw new Error(`unet_config.${k} = ${previewJson(got)} is not supported (SD1.5 UNets use ${JSON.stringify(v)})`);
+      throw new ModelConfigError(`unet_config.${k} = ${previewJson(got)} is not supported (SD1.5 UNets use ${JSON.stringify(v)})`);
     }
   }
-  const heads = unetConfig.num_attention_heads ?? unetConfig.attention_head_dim ?? SD15_HYPER_PARAMS.heads;
-  return {
-    flipSinToCos: unetConfig.flip_sin_to_cos ?? true,
-    freqShift: unetConfig.freq_shift ?? 0,
-    heads,
-    normGroups: unetConfig.norm_num_groups ?? SD15_HYPER_PARAMS.normGroups,
-    normEps: unetConfig.norm_eps ?? SD15_HYPER_PARAMS.normEps,
-    motionHeads: motionConfig.motion_num_attention_heads ?? SD15_HYPER_PARAMS.motionHeads,
-    motionNormGroups: motionConfig.motion_norm_num_groups ?? SD15_HYPER_PARAMS.motionNormGroups,
+  const count = (where: string, key: string, v: unknown, fallback: number): number => {
+    if (v === undefined || v === null) return fallback;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new ModelConfigError(`${where}.${key} must be a positive whole number, found ${previewJson(v)}`);
+    return v;
   };
+  const rawHeads = unetConfig.num_attention_heads ?? unetConfig.attention_head_dim;
+  const heads = Array.isArray(rawHeads)
+    ? rawHeads.map((h: unknown, i: number) => count('unet_config', `num_attention_heads[${i}]`, h, 0))
+    : count('unet_config', 'num_attention_heads', rawHeads, SD15_HYPER_PARAMS.heads as number);
+  const eps = unetConfig.norm_eps ?? SD15_HYPER_PARAMS.normEps;
+  if (typeof eps !== 'number' || !(eps > 0 && eps < 1)) throw new ModelConfigError(`unet_config.norm_eps must be a small positive number, found ${previewJson(eps)}`);
+  const flip = unetConfig.flip_sin_to_cos ?? true, shift = unetConfig.freq_shift ?? 0;
+  if (typeof flip !== 'boolean') throw new ModelConfigError(`unet_config.flip_sin_to_cos must be true or false, found ${previewJson(flip)}`);
+  if (typeof shift !== 'number' || !Number.isFinite(shift)) throw new ModelConfigError(`unet_config.freq_shift must be a number, found ${previewJson(shift)}`);
+  return {
+    flipSinToCos: flip,
+    freqShift: shift,
+    heads,
+    normGroups: count('unet_config', 'norm_num_groups', unetConfig.norm_num_groups, SD15_HYPER_PARAMS.normGroups),
+    normEps: eps,
+    motionHeads: count('motion_adapter_config', 'motion_num_attention_heads', motionConfig.motion_num_attention_heads, SD15_HYPER_PARAMS.motionHeads),
+    motionNormGroups: count('motion_adapter_config', 'motion_norm_num_groups', motionConfig.motion_norm_num_groups, SD15_HYPER_PARAMS.motionNormGroups),
+  };
+}
+
+/** A config.json value this implementation cannot use (an unsupported option, or not a number where one is needed). */
+export class ModelConfigError extends KindedError {
+  constructor(message: string) {
+    super('unsupported-model', message);
+  }
 }
 
 /** One down or up block as the weights describe it. */

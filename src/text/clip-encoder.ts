@@ -9,6 +9,7 @@
 //   output = final_LN(x after L − clipSkip layers)
 // clipSkip = 0 is the SD conditioning (last_hidden_state); diffusers `clip_skip = 1` (A1111 "CLIP skip 2")
 // is final_LN(hidden_states[-2]), i.e. the output of layer L−1 through the final LayerNorm.
+import { KindedError } from '../errors';
 import { OnnxGraphBuilder } from '../onnx/graph-builder';
 import { createOrtSession, ort, type OrtExecutionProvider } from '../onnx/session';
 
@@ -47,17 +48,24 @@ export interface ClipTextEncoder {
 
 const P = 'text_model.';
 
+/** Text-encoder weights or options that do not make a CLIP text model (a missing or misshapen weight, heads). */
+export class ClipTextEncoderError extends KindedError {
+  constructor(message: string) {
+    super('model-mismatch', message);
+  }
+}
+
 function shapeOf(weights: WeightMap, name: string, rank: number): number[] {
-  if (!weights.has(name)) throw new Error(`CLIP text encoder: weight '${name}' is missing`);
+  if (!weights.has(name)) throw new ClipTextEncoderError(`CLIP text encoder: weight '${name}' is missing`);
   const s = weights.shape(name);
-  if (s.length !== rank) throw new Error(`CLIP text encoder: weight '${name}' has shape [${s}], expected rank ${rank}`);
+  if (s.length !== rank) throw new ClipTextEncoderError(`CLIP text encoder: weight '${name}' has shape [${s}], expected rank ${rank}`);
   return s;
 }
 
 async function readChecked(weights: WeightMap, name: string, shape: number[]): Promise<Float32Array> {
   const got = shapeOf(weights, name, shape.length);
   if (got.some((d, i) => d !== shape[i])) {
-    throw new Error(`CLIP text encoder: weight '${name}' has shape [${got}], expected [${shape}]`);
+    throw new ClipTextEncoderError(`CLIP text encoder: weight '${name}' has shape [${got}], expected [${shape}]`);
   }
   return weights.read(name);
 }
@@ -73,7 +81,7 @@ function transposed(w: Float32Array, rows: number, cols: number, scale = 1): Flo
 export function countClipLayers(weights: WeightMap): number {
   let n = 0;
   while (weights.has(`${P}encoder.layers.${n}.self_attn.q_proj.weight`)) n++;
-  if (n === 0) throw new Error(`CLIP text encoder: no '${P}encoder.layers.0.self_attn.q_proj.weight' found — not a CLIP text model under canonical names`);
+  if (n === 0) throw new ClipTextEncoderError(`CLIP text encoder: no '${P}encoder.layers.0.self_attn.q_proj.weight' found — not a CLIP text model under canonical names`);
   return n;
 }
 
@@ -83,10 +91,10 @@ export async function buildClipTextGraph(weights: WeightMap, opts: ClipTextEncod
 }> {
   const [vocab, width] = shapeOf(weights, `${P}embeddings.token_embedding.weight`, 2);
   const [seqLen, posWidth] = shapeOf(weights, `${P}embeddings.position_embedding.weight`, 2);
-  if (posWidth !== width) throw new Error(`CLIP text encoder: position embedding width ${posWidth} ≠ token embedding width ${width}`);
+  if (posWidth !== width) throw new ClipTextEncoderError(`CLIP text encoder: position embedding width ${posWidth} ≠ token embedding width ${width}`);
   const heads = opts.heads ?? width / 64;
   if (!Number.isInteger(heads) || heads < 1 || width % heads !== 0) {
-    throw new Error(`CLIP text encoder: width ${width} is not divisible into ${opts.heads ?? 'width/64'} heads; pass options.heads`);
+    throw new ClipTextEncoderError(`CLIP text encoder: width ${width} is not divisible into ${opts.heads ?? 'width/64'} heads; pass options.heads`);
   }
   const headDim = width / heads;
   const totalLayers = countClipLayers(weights);

@@ -4,6 +4,7 @@
 // padding/truncation settings, so the SD1.5/diffusers convention is applied here:
 //   [BOS] + first (maxLength − 2) BPE ids + [EOS], padded with the pad id (<|endoftext|> = 49407)
 // — what transformers' CLIPTokenizer(padding="max_length", max_length=77, truncation=True) returns.
+import { KindedError } from '../errors';
 import { Tokenizer } from '@huggingface/tokenizers';
 
 export interface ClipTokenization {
@@ -38,16 +39,28 @@ function tokenText(t: string | { content: string } | undefined, fallback: string
   return typeof t === 'string' ? t : t.content;
 }
 
+/** A tokenizer.json that is not a CLIP tokenizer (missing special tokens, no BOS/EOS post-processor). */
+export class TokenizerError extends KindedError {
+  constructor(message: string) {
+    super('wrong-model', message);
+  }
+}
+
 /**
  * `tokenizerJson`/`tokenizerConfig`: the parsed JSON files. `maxLength` defaults to the config's
  * `model_max_length` when it is a sane value (CLIP: 77), else 77.
  */
 export function createClipTokenizer(tokenizerJson: object, tokenizerConfig: object = {}, opts: { maxLength?: number } = {}): ClipTokenizer {
   const cfg = tokenizerConfig as TokenizerConfig;
-  const tok = new Tokenizer(tokenizerJson, tokenizerConfig);
+  let tok: Tokenizer;
+  try {
+    tok = new Tokenizer(tokenizerJson, tokenizerConfig);
+  } catch (e) {
+    throw new TokenizerError(`CLIP tokenizer: tokenizer.json cannot be read as a tokenizer (${e instanceof Error ? e.message.slice(0, 200) : 'unknown error'})`);
+  }
   const idOf = (text: string, role: string): number => {
     const id = tok.token_to_id(text);
-    if (id === undefined) throw new Error(`CLIP tokenizer: the ${role} token '${text}' is not in tokenizer.json's vocabulary`);
+    if (id === undefined) throw new TokenizerError(`CLIP tokenizer: the ${role} token '${text}' is not in tokenizer.json's vocabulary`);
     return id;
   };
   const bosId = idOf(tokenText(cfg.bos_token, '<|startoftext|>'), 'BOS');
@@ -61,7 +74,7 @@ export function createClipTokenizer(tokenizerJson: object, tokenizerConfig: obje
     if (typeof prompt !== 'string') throw new Error(`CLIP tokenizer: prompt must be a string, got ${typeof prompt}`);
     const all = tok.encode(prompt).ids; // [BOS] + prompt ids + [EOS] from the post-processor
     if (all.length < 2 || all[0] !== bosId || all[all.length - 1] !== eosId) {
-      throw new Error('CLIP tokenizer: tokenizer.json does not add BOS/EOS (expected a CLIP post-processor)');
+      throw new TokenizerError('CLIP tokenizer: tokenizer.json does not add BOS/EOS (expected a CLIP post-processor)');
     }
     const body = all.slice(1, -1);
     const keep = Math.min(body.length, maxLength - 2);

@@ -12,6 +12,9 @@ import { openSafetensorsBytes } from '../../src/weights/safetensors';
 import { openUrlSource } from '../../src/weights/source';
 import { describeError, needsFreshEngine } from '../../src/worker/errors';
 import { InvalidSettingsError } from '../../src/worker/settings';
+import { hyperParamsFromDiffusers } from '../../src/models/config';
+import { buildClipTextGraph } from '../../src/text/clip-encoder';
+import { createClipTokenizer } from '../../src/text/tokenizer';
 
 async function rejection(p: Promise<unknown>): Promise<unknown> {
   return p.then(() => { throw new Error('expected a rejection'); }, (e: unknown) => e);
@@ -57,6 +60,34 @@ describe('error kinds', () => {
   it('needs a fresh engine after a lost device, GPU out-of-memory or a GPU bug, not after a file or setting error', () => {
     for (const e of [new DeviceLostError('unknown', ''), new GpuOutOfMemoryError('x'), new GpuValidationError('x'), new ShaderCompileError('x')]) expect(needsFreshEngine(e)).toBe(true);
     for (const e of [new WeightFileError('io', 'f', 'x'), new InvalidSettingsError('x'), new DOMException('x', 'QuotaExceededError'), new Error('x')]) expect(needsFreshEngine(e)).toBe(false);
+  });
+});
+
+describe('errors of user-supplied configs, tokenizers and text encoders are typed', () => {
+  it('config.json values', () => {
+    for (const cfg of [{ num_attention_heads: 'x' }, { norm_num_groups: 0 }, { norm_eps: -1 }, { num_attention_heads: [8, 2.5] }, { flip_sin_to_cos: 'yes' }, { time_cond_proj_dim: 256 }]) {
+      let err: unknown;
+      try { hyperParamsFromDiffusers(cfg); } catch (e) { err = e; }
+      expect(factsOf(err).kind, JSON.stringify(cfg)).toBe('unsupported-model');
+      expect(describeError(err).message).toMatch(/^unet_config\./);
+    }
+    expect(hyperParamsFromDiffusers({ num_attention_heads: null, attention_head_dim: 8 }).heads).toBe(8);
+    expect(hyperParamsFromDiffusers({ num_attention_heads: [5, 10, 20, 20] }).heads).toEqual([5, 10, 20, 20]);
+  });
+
+  it('a tokenizer.json that is not a CLIP tokenizer', () => {
+    for (const json of [{}, { model: { type: 'BPE', vocab: {}, merges: [] } }]) {
+      let err: unknown;
+      try { createClipTokenizer(json); } catch (e) { err = e; }
+      expect(factsOf(err).kind).toBe('wrong-model');
+      expect(describeError(err).message).toMatch(/^CLIP tokenizer: /);
+    }
+  });
+
+  it('text-encoder weights or heads that do not make a CLIP model', async () => {
+    const empty = { has: () => false, shape: () => [], read: async () => new Float32Array(0), names: () => [] };
+    const e1 = await buildClipTextGraph(empty as never).then(() => null, (e: unknown) => e);
+    expect(describeError(e1)).toMatchObject({ kind: 'model-mismatch', message: expect.stringMatching(/^CLIP text encoder: weight 'text_model\.embeddings\.token_embedding\.weight' is missing/) });
   });
 });
 
