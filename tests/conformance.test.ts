@@ -9,6 +9,7 @@ import { compare, toleranceFor } from '../src/conformance/compare';
 import { loadRunners, readConfig, runConformance } from '../src/conformance/harness';
 import { type CanonicalWeights, ConformanceError, type SetRunner } from '../src/conformance/registry';
 import { nodeFolderReader } from '../src/platform/node-folder-reader';
+import { hostF32, memoryWeightMap } from '../src/weights/weight-map';
 import { testEngine } from './gpu';
 
 const repoRoot = path.resolve(__dirname, '..');
@@ -117,7 +118,7 @@ describe('harness failure modes', () => {
     const tensors: Record<string, Float32Array> = { a: Float32Array.of(1, 2, 3), same: Float32Array.of(1, 2, 3), other: Float32Array.of(1, 2, 4) };
     const loadWeights = async (_f: unknown, paths: string[]): Promise<CanonicalWeights> => {
       const v = tensors[paths[0]];
-      return { has: (n) => n === 'w', shape: () => [3], read: async () => v, names: () => ['w'] };
+      return memoryWeightMap(new Map([['w', hostF32(v, [3])]]));
     };
     const runs: string[] = [];
     const runner: SetRunner = {

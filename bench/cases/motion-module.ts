@@ -5,7 +5,7 @@
 // ORT's session is created outside the timed run; one `session.run` is timed (wall clock: the engine's GPU
 // timestamps do not see ORT's own device). On WebGPU the input lives on ORT's device and the output stays there.
 import { MotionModule } from '../../src/models/motion-module';
-import type { WeightMap } from '../../src/models/layers';
+import { hostF32, memoryWeightMap, type WeightMap } from '../../src/weights/weight-map';
 import { buildMotionModuleGraph, motionModuleWeightShapes } from '../../src/onnx/motion-module-graph';
 import { ortCase } from '../ort-case';
 import type { CaseFactory } from '../harness';
@@ -37,8 +37,7 @@ function randomMotionModuleWeights(C: number, blocks: number): WeightMap {
     if (/norm\d?\.weight$/.test(name)) for (let i = 0; i < n; i++) v[i] += 1;
     values.set(name, v);
   }
-  const get = <T>(m: Map<string, T>, k: string): T => { const v = m.get(k); if (v === undefined) throw new Error(`no weight ${k}`); return v; };
-  return { has: (k) => shapes.has(k), shape: (k) => get(shapes, k), read: async (k) => get(values, k) };
+  return memoryWeightMap(new Map([...values].map(([k, v]) => [k, hostF32(v, shapes.get(k)!)])));
 }
 
 export const cases: CaseFactory = async (e) => {

@@ -7,6 +7,7 @@
 // tolerance of `recommended_tolerance_f32` (see compare.ts).
 import type { Engine } from '../gpu/engine';
 import type { ByteSource } from '../weights/source';
+import type { WeightMap } from '../weights/weight-map';
 import type { RefTensor } from './tensor-file';
 
 /** Which motion-module GroupNorm a run uses (README "Two semantics"). */
@@ -19,13 +20,7 @@ export type VectorConfig = Record<string, any> & { set?: string };
  * Lazy canonical weights, as the project's loaders (src/weights) produce them: diffusers UNetMotionModel names
  * for UNet + motion modules, diffusers AutoencoderKL for the VAE, transformers `text_model.*` for CLIP.
  */
-export interface CanonicalWeights {
-  has(name: string): boolean;
-  shape(name: string): number[];
-  read(name: string): Promise<Float32Array>;
-  /** Every canonical name. */
-  names(): Iterable<string>;
-}
+export type CanonicalWeights = WeightMap;
 
 /** Access to files, injected so the harness core has no Node dependency. Paths are relative to the folder. */
 export interface FolderReader {

@@ -161,9 +161,9 @@ export class Engine {
   }
 
   /**
-   * Upload host data (given as f32 values, or raw f16 bits as Uint16Array) into a new tensor. Uploads (weights,
-   * inputs) get a buffer of their exact size, not a pool bucket: weights live for the whole run, and a power-of-two
-   * bucket would waste up to half of their memory.
+   * Upload host data (f32 values, or f16 bit patterns as Uint16Array; converted to `dtype`) into a new tensor.
+   * Uploads (weights, inputs) get a buffer of their exact size, not a pool bucket: weights live for the whole run,
+   * and a power-of-two bucket would waste up to half of their memory.
    */
   upload(data: Float32Array | Uint16Array, shape: readonly number[], dtype: DType = this.dtype, label?: string): Tensor {
     if (data.length !== numel(shape)) throw new RangeError(`upload: ${data.length} values for shape ${fmtShape(shape)}`);
@@ -173,18 +173,27 @@ export class Engine {
     return t;
   }
 
-  /** Overwrite a tensor's contents from the host; ordered with the queued GPU work. */
+  /** Overwrite a tensor's contents from the host (f32 values or f16 bits, converted to its dtype); ordered with the queued GPU work. */
   write(t: Tensor, data: Float32Array | Uint16Array): void {
     this.assertUsable();
     if (this.simulated) return;
     let bytes: Float32Array | Uint16Array;
     if (t.dtype === 'f16') bytes = data instanceof Uint16Array ? data : toF16Array(data);
-    else if (data instanceof Float32Array) bytes = data;
-    else throw new TypeError('raw f16 bits uploaded into an f32 tensor');
+    else bytes = data instanceof Float32Array ? data : fromF16Array(data);
     // Work recorded before this write must be submitted first so queue order matches program order.
     this.flush();
     const padded = bytes.byteLength % 4 === 0 ? bytes : padTo4(bytes as Uint16Array);
     this.device.queue.writeBuffer(t.buffer, t.byteOffset, padded.buffer, padded.byteOffset, padded.byteLength);
+  }
+
+  /** Write raw bytes (packed quantized weights, scales) at the start of a pool buffer; ordered with queued work. */
+  writeBytes(buffer: GPUBuffer, data: ArrayBufferView): void {
+    this.assertUsable();
+    if (this.simulated) return;
+    this.flush();
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const padded = bytes.byteLength % 4 === 0 ? bytes : (() => { const p = new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4); p.set(bytes); return p; })();
+    this.device.queue.writeBuffer(buffer, 0, padded.buffer, padded.byteOffset, padded.byteLength);
   }
 
   /** Read a tensor back as f32 values: submits pending work and raises any captured GPU error. */

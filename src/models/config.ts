@@ -4,7 +4,8 @@
 import { KindedError } from '../errors';
 import { previewJson } from '../util/json-preview';
 import type { MotionVersion } from '../weights/layouts/motion';
-import { ModelWeightsError, Scope, type WeightMap } from './layers';
+import { ModelWeightsError, Scope } from './layers';
+import type { WeightMap } from '../weights/weight-map';
 
 export type { MotionVersion };
 

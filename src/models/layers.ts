@@ -6,13 +6,7 @@ import { KindedError } from '../errors';
 import type { Engine } from '../gpu/engine';
 import type { Tensor } from '../gpu/tensor';
 import { type Conv2dWeight, type LinearWeight, prepareConv2d, prepareLinear, releaseWeight } from '../ops/weights';
-
-/** Lazy canonical weights (src/weights produces these): names → shapes, values read on demand as f32. */
-export interface WeightMap {
-  has(name: string): boolean;
-  shape(name: string): readonly number[];
-  read(name: string): Promise<Float32Array>;
-}
+import { hostToF32, type HostTensor, type WeightMap } from '../weights/weight-map';
 
 /** A weight the model needs is missing or has another shape than the topology implies. */
 export class ModelWeightsError extends KindedError {
@@ -66,14 +60,14 @@ export class Scope {
     return n;
   }
 
-  /** Read a tensor, checking its shape (`-1` in `expect` matches any size). */
-  async read(suffix: string, expect?: readonly number[]): Promise<Float32Array> {
+  /** Read a tensor in its stored precision, checking its shape (`-1` in `expect` matches any size). */
+  async get(suffix: string, expect?: readonly number[]): Promise<HostTensor> {
     const n = this.name(suffix);
     const shape = this.shape(suffix);
     if (expect && (shape.length !== expect.length || shape.some((d, i) => expect[i] !== -1 && expect[i] !== d))) {
       throw new ModelWeightsError(`weight ${n} has shape [${shape.join(', ')}], expected [${expect.join(', ')}]`);
     }
-    return this.weights.read(n);
+    return this.weights.get(n);
   }
 }
 
@@ -84,10 +78,10 @@ export interface NormParams {
 }
 
 export async function loadNorm(e: Engine, s: Scope, name: string, channels: number): Promise<NormParams> {
-  const g = await s.read(`${name}.weight`, [channels]);
-  const b = await s.read(`${name}.bias`, [channels]);
-  const gamma = s.track(e.upload(g, [channels], e.dtype, s.name(`${name}.weight`)));
-  const beta = s.track(e.upload(b, [channels], e.dtype, s.name(`${name}.bias`)));
+  const g = await s.get(`${name}.weight`, [channels]);
+  const b = await s.get(`${name}.bias`, [channels]);
+  const gamma = s.track(e.upload(g.data, [channels], e.dtype, s.name(`${name}.weight`)));
+  const beta = s.track(e.upload(b.data, [channels], e.dtype, s.name(`${name}.bias`)));
   return { gamma, beta };
 }
 
@@ -112,11 +106,11 @@ export async function loadLinear(
   if ((expect.out !== undefined && n !== expect.out) || (expect.in !== undefined && k !== expect.in)) {
     throw new ModelWeightsError(`weight ${s.name(`${name}.weight`)} has shape [${shape.join(', ')}], expected [${expect.out ?? 'any'}, ${expect.in ?? 'any'}]`);
   }
-  const w = await s.read(`${name}.weight`);
+  const w = await s.get(`${name}.weight`);
   const hasBias = s.has(`${name}.bias`);
   if (expect.bias === 'required' && !hasBias) throw new ModelWeightsError(`missing weight ${s.name(`${name}.bias`)}`);
   if (expect.bias === 'none' && hasBias) throw new ModelWeightsError(`unexpected bias ${s.name(`${name}.bias`)} (this layer has none)`);
-  const b = hasBias ? await s.read(`${name}.bias`, [n]) : undefined;
+  const b = hasBias ? await s.get(`${name}.bias`, [n]) : undefined;
   return s.track(prepareLinear(e, w, [n, k], b));
 }
 
@@ -135,13 +129,17 @@ export async function loadFusedLinear(e: Engine, s: Scope, names: readonly strin
   }
   const outs = shapes.map((sh) => sh[0]);
   const total = outs.reduce((a, b) => a + b, 0);
-  const data = new Float32Array(total * k);
+  // Stacked in the parts' stored precision (f32 if they differ), one part read at a time.
+  const parts: HostTensor[] = [];
+  for (const n of names) parts.push(await s.get(`${n}.weight`));
+  const f16 = parts.every((p) => p.dtype === 'f16');
+  const data = f16 ? new Uint16Array(total * k) : new Float32Array(total * k);
   let row = 0;
-  for (const [i, n] of names.entries()) {
-    data.set(await s.read(`${n}.weight`), row * k);
+  for (const [i, p] of parts.entries()) {
+    data.set(f16 ? p.data : hostToF32(p), row * k);
     row += outs[i];
   }
-  return { weight: s.track(prepareLinear(e, data, [total, k])), outs };
+  return { weight: s.track(prepareLinear(e, { dtype: f16 ? 'f16' : 'f32', shape: [total, k], data }, [total, k])), outs };
 }
 
 /** A conv layer `name` with weight (Cout, Cin, KH, KW) and bias [Cout]. */
@@ -153,8 +151,8 @@ export async function loadConv(e: Engine, s: Scope, name: string, expect: { out?
     (expect.kernel !== undefined && (kh !== expect.kernel || kw !== expect.kernel))) {
     throw new ModelWeightsError(`weight ${s.name(`${name}.weight`)} has shape [${shape.join(', ')}], expected [${expect.out ?? 'any'}, ${expect.in ?? 'any'}, ${expect.kernel ?? 'k'}, ${expect.kernel ?? 'k'}]`);
   }
-  const w = await s.read(`${name}.weight`);
-  const b = s.has(`${name}.bias`) ? await s.read(`${name}.bias`, [co]) : undefined;
+  const w = await s.get(`${name}.weight`);
+  const b = s.has(`${name}.bias`) ? await s.get(`${name}.bias`, [co]) : undefined;
   return s.track(prepareConv2d(e, w, [co, ci, kh, kw], b));
 }
 

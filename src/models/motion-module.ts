@@ -34,7 +34,8 @@ import type { LinearWeight } from '../ops/weights';
 import { type ChunkLimits, unitsPerChunk } from '../plan/chunking';
 import { chunkLimits, gatherPositions, scatterPositions } from './chunking';
 import type { MotionForwardOptions, MotionProbeFn, TemporalWindows } from './forward-context';
-import { loadFusedLinear, loadLinear, loadNorm, type NormParams, releaseNorm, releaseWeight, Scope, type WeightMap, ModelWeightsError } from './layers';
+import { loadFusedLinear, loadLinear, loadNorm, type NormParams, releaseNorm, releaseWeight, Scope, ModelWeightsError } from './layers';
+import type { WeightMap } from '../weights/weight-map';
 import { feedForward, type FeedForward, loadFeedForward, releaseFeedForward } from './transformer2d';
 
 const GN_EPS = 1e-6;

@@ -21,7 +21,8 @@ import { headsFor, inferUNetTopology, type Semantics, type UNetHyperParams, type
 import { type ChunkLimits, planUNetChunking } from '../plan/chunking';
 import { chunkLimits, mapRowChunks, rowsOf } from './chunking';
 import type { ForwardContext, MotionForwardOptions } from './forward-context';
-import { loadConv, loadLinear, loadNorm, type NormParams, releaseNorm, releaseWeight, Scope, type WeightMap, ModelWeightsError } from './layers';
+import { loadConv, loadLinear, loadNorm, type NormParams, releaseNorm, releaseWeight, Scope, ModelWeightsError } from './layers';
+import type { WeightMap } from '../weights/weight-map';
 import { type BlockConfig, DownBlock, MidBlock, UpBlock } from './unet-blocks';
 
 export interface UNetForwardOptions {

@@ -19,14 +19,9 @@ import { groupNorm } from '../ops/groupnorm';
 import { linear } from '../ops/linear';
 import { matmul } from '../ops/matmul';
 import { type Conv2dWeight, type LinearWeight, prepareConv2d, prepareLinear, releaseWeight } from '../ops/weights';
+import type { WeightMap } from '../weights/weight-map';
 import { softmaxRowsInPlace, upsampleNearest2x } from './vae/kernels';
 
-/** Lazy weights by canonical (diffusers AutoencoderKL) name; src/weights' WeightMap satisfies it. */
-export interface WeightSource {
-  has(name: string): boolean;
-  shape(name: string): readonly number[];
-  read(name: string): Promise<Float32Array>;
-}
 
 export interface VaeDecoderConfig {
   /** GroupNorm groups (vae_config.norm_num_groups); SD1.5: 32. */
@@ -84,7 +79,7 @@ export class VaeDecoder {
     this.scalingFactor = cfg.scalingFactor ?? 0.18215;
   }
 
-  static async load(e: Engine, w: WeightSource, cfg: VaeDecoderConfig = {}): Promise<VaeDecoder> {
+  static async load(e: Engine, w: WeightMap, cfg: VaeDecoderConfig = {}): Promise<VaeDecoder> {
     const d = new VaeDecoder(e, cfg);
     try {
       await d.build(w);
@@ -95,7 +90,7 @@ export class VaeDecoder {
     return d;
   }
 
-  private async build(w: WeightSource): Promise<void> {
+  private async build(w: WeightMap): Promise<void> {
     const need = (name: string): void => {
       if (!w.has(name)) throw new VaeWeightError(`VAE decoder: weight "${name}" is missing`);
     };
@@ -103,14 +98,14 @@ export class VaeDecoder {
       need(`${prefix}.weight`);
       const s = w.shape(`${prefix}.weight`);
       if (s.length !== 4) throw new VaeWeightError(`VAE decoder: ${prefix}.weight has shape [${s}], expected (Cout, Cin, kh, kw)`);
-      const bias = w.has(`${prefix}.bias`) ? await w.read(`${prefix}.bias`) : undefined;
-      const cw = prepareConv2d(this.e, await w.read(`${prefix}.weight`), s as [number, number, number, number], bias);
+      const bias = w.has(`${prefix}.bias`) ? await w.get(`${prefix}.bias`) : undefined;
+      const cw = prepareConv2d(this.e, await w.get(`${prefix}.weight`), s as [number, number, number, number], bias);
       this.weights.push(cw);
       return cw;
     };
     const vec = async (name: string): Promise<Tensor> => {
       need(name);
-      const t = this.e.upload(await w.read(name), [w.shape(name).reduce((a, b) => a * b, 1)]);
+      const t = this.e.upload((await w.get(name)).data, [w.shape(name).reduce((a, b) => a * b, 1)]);
       this.owned.push(t);
       return t;
     };
@@ -139,7 +134,7 @@ export class VaeDecoder {
     const bias = async (p: string, n: number) => (w.has(`${a}.${p}.bias`) ? await w.read(`${a}.${p}.bias`) : new Float32Array(n));
     const attn: MidAttention = {
       norm: await norm(`${a}.group_norm`),
-      out: prepareLinear(this.e, await w.read(`${a}.to_out.0.weight`), [C, C], await bias('to_out.0', C)),
+      out: prepareLinear(this.e, await w.get(`${a}.to_out.0.weight`), [C, C], await bias('to_out.0', C)),
       channels: C,
     };
     this.weights.push(attn.out);

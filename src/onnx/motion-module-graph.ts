@@ -14,7 +14,7 @@
 // PyTorch Linear weights [out, in] are transposed here into [in, out] MatMul initializers. GroupNorm is written
 // as Reshape + ReduceMean (opset 17 has no GroupNormalization, and opset 18's normalises per group with
 // per-group affine parameters, which is not PyTorch's per-channel affine).
-import type { WeightMap } from '../models/layers';
+import type { WeightMap } from '../weights/weight-map';
 import { sinusoidalPositionalEncoding } from '../ops/positional-encoding';
 import { OnnxGraphBuilder } from './graph-builder';
 import { attendAcrossFrames } from './temporal-attention-graph';

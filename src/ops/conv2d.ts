@@ -9,7 +9,7 @@ import type { Tensor } from '../gpu/tensor';
 import { ACTIVATION_ID, ACTIVATIONS_WGSL, type Activation } from './activation';
 import { linear } from './linear';
 import { checkBindable, checkBindableShape, checkEpilogue, dispatchGemm, type GemmEpilogue } from './matmul';
-import { type Conv2dWeight, outFeatures, weightParts } from './weights';
+import { type Conv2dWeight, floatParts, outFeatures, QuantizedTensor, weightParts, type WeightTensor } from './weights';
 import naiveWgsl from '../../shaders/conv2d_naive.wgsl?raw';
 
 export interface Conv2dOptions {
@@ -26,7 +26,7 @@ export interface Conv2dOptions {
 
 interface Geometry { n: number; H: number; W: number; Cin: number; Cout: number; KH: number; KW: number; stride: number; pad: number; Ho: number; Wo: number }
 
-function geometry(op: string, x: Tensor, parts: readonly Tensor[], opts: Conv2dOptions): Geometry {
+function geometry(op: string, x: Tensor, parts: readonly WeightTensor[], opts: Conv2dOptions): Geometry {
   if (x.shape.length !== 4) throw new RangeError(`${op}: input ${x} should be NHWC [N, H, W, Cin]`);
   const [n, H, W, Cin] = x.shape;
   const [, KH, KW, wCin] = parts[0].shape;
@@ -34,7 +34,7 @@ function geometry(op: string, x: Tensor, parts: readonly Tensor[], opts: Conv2dO
     if (w.shape.length !== 4 || w.shape[1] !== KH || w.shape[2] !== KW || w.shape[3] !== Cin || wCin !== Cin) {
       throw new RangeError(`${op}: weight ${w} should be [Cout, KH, KW, ${Cin}] for input ${x}`);
     }
-    if (w.dtype !== x.dtype) throw new TypeError(`${op}: input is ${x.dtype}, weight is ${w.dtype}`);
+    if (!(w instanceof QuantizedTensor) && w.dtype !== x.dtype) throw new TypeError(`${op}: input is ${x.dtype}, weight is ${w.dtype}`);
   }
   const stride = opts.stride ?? 1;
   const pad = opts.padding ?? (KH - 1) / 2;
@@ -77,7 +77,7 @@ const NAIVE = kernel('conv2d_naive', ACTIVATIONS_WGSL + '\n' + naiveWgsl);
 
 /** The plain direct convolution, one thread per output (benchmark baseline): act(conv(x, w) + b), unsplit weights only. */
 export function conv2dNaive(e: Engine, x: Tensor, w: Conv2dWeight, opts: Omit<Conv2dOptions, 'residual'> = {}): Tensor {
-  const parts = weightParts(w);
+  const parts = floatParts(w, 'conv2dNaive');
   if (parts.length !== 1) throw new RangeError('conv2dNaive: split weights are not supported');
   const g = geometry('conv2dNaive', x, parts, opts);
   const outShape = [g.n, g.Ho, g.Wo, g.Cout];

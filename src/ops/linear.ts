@@ -5,7 +5,7 @@ import { Params } from '../gpu/params';
 import type { Tensor } from '../gpu/tensor';
 import { ACTIVATION_ID, ACTIVATIONS_WGSL, type Activation } from './activation';
 import { checkBindable, checkBindableShape, checkEpilogue, dispatchGemm, type GemmEpilogue } from './matmul';
-import { type LinearWeight, outFeatures, weightParts } from './weights';
+import { floatParts, type LinearWeight, outFeatures, QuantizedTensor, weightParts, type WeightTensor } from './weights';
 import naiveWgsl from '../../shaders/matmul_naive.wgsl?raw';
 
 export interface LinearOptions {
@@ -22,11 +22,11 @@ export interface LinearOptions {
   scale?: number;
 }
 
-function checkInput(op: string, x: Tensor, parts: readonly Tensor[]): { K: number; rows: number } {
+function checkInput(op: string, x: Tensor, parts: readonly WeightTensor[]): { K: number; rows: number } {
   const K = x.shape[x.shape.length - 1];
   for (const w of parts) {
     if (w.shape.length !== 2 || w.shape[1] !== K) throw new RangeError(`${op}: input ${x} does not match weight ${w} ([N, K] with K = ${K})`);
-    if (w.dtype !== x.dtype) throw new TypeError(`${op}: input is ${x.dtype}, weight is ${w.dtype}`);
+    if (!(w instanceof QuantizedTensor) && w.dtype !== x.dtype) throw new TypeError(`${op}: input is ${x.dtype}, weight is ${w.dtype}`);
   }
   if (x.shape.length < 1) throw new RangeError(`${op}: input ${x} has no feature dim`);
   return { K, rows: x.size / K };
@@ -58,7 +58,7 @@ const NAIVE = kernel('matmul_naive', ACTIVATIONS_WGSL + '\n' + naiveWgsl);
 
 /** The plain one-thread-per-output linear layer (benchmark baseline): act(x·Wᵀ + b), unsplit weights only. */
 export function linearNaive(e: Engine, x: Tensor, w: LinearWeight, opts: { act?: Activation } = {}): Tensor {
-  const parts = weightParts(w);
+  const parts = floatParts(w, 'linearNaive');
   if (parts.length !== 1) throw new RangeError('linearNaive: split weights are not supported');
   const { K, rows } = checkInput('linearNaive', x, parts);
   const N = parts[0].shape[0];

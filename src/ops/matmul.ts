@@ -13,6 +13,9 @@ import bWgsl from '../../shaders/matmul_b.wgsl?raw';
 import bVec4Wgsl from '../../shaders/matmul_b_vec4.wgsl?raw';
 import aConvWgsl from '../../shaders/conv2d.wgsl?raw';
 import aConvVec4Wgsl from '../../shaders/conv2d_vec4.wgsl?raw';
+import bQ8Wgsl from '../../shaders/matmul_b_q8.wgsl?raw';
+import bQ4Wgsl from '../../shaders/matmul_b_q4.wgsl?raw';
+import { QuantizedTensor, type WeightTensor } from './weights';
 
 /** Output block of one workgroup (16x16 threads, 4x4 outputs each). */
 export const GEMM_TILE = 64;
@@ -25,13 +28,18 @@ const A_SOURCES: Record<GemmA, { scalar: string; vec4: string }> = {
   conv: { scalar: aConvWgsl, vec4: aConvVec4Wgsl },
 };
 
+/** Where the B operand comes from: dense [batch, N, K] / [batch, K, N] (scalar or vec4 loads), or a quantized weight. */
+type GemmB = 'dense' | 'dense4' | 'q8' | 'q4';
+
+const B_SOURCES: Record<GemmB, string> = { dense: bWgsl, dense4: bVec4Wgsl, q8: bQ8Wgsl, q4: bQ4Wgsl };
+
 const kernels = new Map<string, Kernel>();
 
-function gemmKernel(a: GemmA, vecA: boolean, vecB: boolean): Kernel {
-  const name = `gemm_${a}${vecA ? '_a4' : ''}${vecB ? '_b4' : ''}`;
+function gemmKernel(a: GemmA, vecA: boolean, b: GemmB): Kernel {
+  const name = `gemm_${a}${vecA ? '_a4' : ''}${b === 'dense' ? '' : b === 'dense4' ? '_b4' : `_${b}`}`;
   let k = kernels.get(name);
   if (!k) {
-    k = kernel(name, [ACTIVATIONS_WGSL, coreWgsl, vecA ? A_SOURCES[a].vec4 : A_SOURCES[a].scalar, vecB ? bVec4Wgsl : bWgsl].join('\n'));
+    k = kernel(name, [ACTIVATIONS_WGSL, coreWgsl, vecA ? A_SOURCES[a].vec4 : A_SOURCES[a].scalar, B_SOURCES[b]].join('\n'));
     kernels.set(name, k);
   }
   return k;
@@ -58,7 +66,8 @@ export interface GemmDispatch {
   op: string;
   aKind: GemmA;
   a: Tensor;
-  b: Tensor;
+  /** Float B (any layout) or a quantized weight (transB only: [N, K] rows). */
+  b: WeightTensor;
   out: Tensor;
   transB: boolean;
   batch: number;
@@ -97,14 +106,22 @@ export function checkBindableShape(e: Engine, op: string, what: string, shape: r
 
 export function dispatchGemm(e: Engine, d: GemmDispatch): void {
   const { epilogue: ep, out } = d;
-  for (const [what, t] of [['input A', d.a], ['weight/B', d.b], ['output', out], ['residual', ep.residual], ['bias', ep.bias], ['rowBias table', ep.rowBias?.table]] as const) {
+  const quant = d.b instanceof QuantizedTensor ? d.b : null;
+  for (const [what, t] of [['input A', d.a], ['weight/B', quant ? undefined : d.b as Tensor], ['output', out], ['residual', ep.residual], ['bias', ep.bias], ['rowBias table', ep.rowBias?.table]] as const) {
     if (!t) continue;
     if (t.dtype !== out.dtype) throw new TypeError(`${d.op}: ${what} is ${t.dtype} but the output is ${out.dtype}`);
     checkBindable(e, d.op, what, t);
   }
+  if (quant) {
+    if (!d.transB || d.strideB !== 0 || quant.k !== d.K || quant.shape[0] !== d.N) {
+      throw new RangeError(`${d.op}: quantized weight ${quant} does not fit a [${d.N}, ${d.K}] transposed, unbatched B`);
+    }
+    if (quant.wordsBytes > e.maxBindingBytes) throw new RangeError(`${d.op}: quantized weight ${quant} is over the binding limit; split it into row parts`);
+  }
   const aligned = d.K % 4 === 0;
   const vecA = d.aKind === 'conv' ? d.conv!.Cin % 4 === 0 : aligned && d.strideA % 4 === 0;
   const vecB = d.transB && aligned && d.strideB % 4 === 0;
+  const bKind: GemmB = quant ? (quant.format === 'int8' ? 'q8' : 'q4') : vecB ? 'dense4' : 'dense';
   const c = d.conv ?? { H: 0, W: 0, Cin: 0, KW: 0, Ho: 0, Wo: 0, stride: 0, pad: 0 };
   const rb = ep.rowBias;
   const params = new Params()
@@ -118,17 +135,14 @@ export function dispatchGemm(e: Engine, d: GemmDispatch): void {
   const unused = dummy(e, out.dtype);
   // Booleans go in as 0/1: GPUProgrammableStage.constants only takes numbers (Dawn rejects true/false).
   const constants: Record<string, number> = { ACT: ACTIVATION_ID[ep.act ?? 'none'] };
-  if (!vecB) constants.TRANS_B = d.transB ? 1 : 0;
+  if (bKind === 'dense') constants.TRANS_B = d.transB ? 1 : 0;
   const maxWg = e.limits.maxComputeWorkgroupsPerDimension;
   const wg = [Math.ceil(d.N / GEMM_TILE), Math.ceil(d.M / GEMM_TILE), d.batch] as const;
   if (wg[1] > maxWg || wg[2] > maxWg) throw new GpuCapabilityError(`${d.op}: M=${d.M} x batch ${d.batch} needs ${wg[1]}x${wg[2]} workgroups, over ${maxWg} per dimension; split the rows`);
-  e.dispatch({
-    kernel: gemmKernel(d.aKind, vecA, vecB),
-    dtype: out.dtype,
-    bindings: [params.bytes(), d.a, d.b, ep.bias ?? unused, rb?.table ?? unused, ep.residual ?? unused, out],
-    workgroups: wg,
-    constants,
-  });
+  const bindings: (Tensor | GPUBufferBinding | ArrayBuffer)[] = [params.bytes(), d.a, quant ? { buffer: quant.words, offset: 0, size: quant.wordsBytes } : d.b as Tensor,
+    ep.bias ?? unused, rb?.table ?? unused, ep.residual ?? unused, out];
+  if (quant) bindings.push({ buffer: quant.scales, offset: 0, size: quant.scalesBytes });
+  e.dispatch({ kernel: gemmKernel(d.aKind, vecA, bKind), dtype: out.dtype, bindings, workgroups: wg, constants });
 }
 
 /** Validate the shared epilogue inputs against an output of `rows` x `cols` (row-major, last dim cols). */

@@ -8,7 +8,7 @@
 // linear and conv weight (2-D or 4-D `*.weight`) of the UNet and motion modules; norms, biases and 1-D parameters
 // stay in the activation dtype.
 import type { DType } from '../gpu/tensor';
-import type { WeightMap } from '../models/layers';
+import { hostF32, weightMap, type WeightMap } from '../weights/weight-map';
 
 export type WeightPrecision = 'f32' | 'f16' | 'int8' | 'int4';
 
@@ -51,14 +51,15 @@ export function weightBytes(map: ShapeMap, precision: WeightPrecision, floatDtyp
 /** A WeightMap over shapes only whose values are zeros (one shared array per length): what the planner loads. */
 export function zeroWeights(map: ShapeMap): WeightMap {
   const zeros = new Map<number, Float32Array>();
-  return {
+  return weightMap({
     has: (n) => map.has(n),
     shape: (n) => map.shape(n),
-    read: async (n) => {
+    names: () => map.names(),
+    get: async (n) => {
       const len = map.shape(n).reduce((a, b) => a * b, 1);
       let z = zeros.get(len);
       if (!z) { z = new Float32Array(len); zeros.set(len, z); }
-      return z;
+      return hostF32(z, map.shape(n));
     },
-  };
+  });
 }

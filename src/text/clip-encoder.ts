@@ -12,16 +12,7 @@
 import { KindedError } from '../errors';
 import { OnnxGraphBuilder } from '../onnx/graph-builder';
 import { createOrtSession, ort, type OrtExecutionProvider } from '../onnx/session';
-
-/**
- * Lazy access to weights under canonical transformers names (`text_model.…`). src/weights produces
- * objects of this shape; defined here so the encoder depends on nothing but the shape.
- */
-export interface WeightMap {
-  has(name: string): boolean;
-  shape(name: string): number[];
-  read(name: string): Promise<Float32Array>;
-}
+import type { WeightMap } from '../weights/weight-map';
 
 export interface ClipTextEncoderOptions {
   /** Attention heads. Not inferable from weight shapes; default width / 64 (ViT-L/14: 768 / 64 = 12). */
@@ -59,7 +50,7 @@ function shapeOf(weights: WeightMap, name: string, rank: number): number[] {
   if (!weights.has(name)) throw new ClipTextEncoderError(`CLIP text encoder: weight '${name}' is missing`);
   const s = weights.shape(name);
   if (s.length !== rank) throw new ClipTextEncoderError(`CLIP text encoder: weight '${name}' has shape [${s}], expected rank ${rank}`);
-  return s;
+  return [...s];
 }
 
 async function readChecked(weights: WeightMap, name: string, shape: number[]): Promise<Float32Array> {

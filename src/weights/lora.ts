@@ -18,7 +18,7 @@ import { checkFinite } from './finite';
 import type { SafetensorsFile } from './safetensors';
 import { diffusersUnetKeyToLdm } from './layouts/unet';
 import type { UnetConfig } from './layouts/expected';
-import type { WeightMap } from './weight-map';
+import { hostF32, weightMap, type WeightMap } from './weight-map';
 
 export type LoraTarget = 'unet' | 'text';
 
@@ -201,21 +201,24 @@ export function mergeLora(base: WeightMap, lora: LoraFile, strength: number, com
   if (considered > 0 && byTarget.size === 0) {
     throw new WeightFileError('lora-mismatch', lora.name, `none of the ${considered} LoRA targets exist in the loaded model (e.g. "${skipped[0]}")`);
   }
-  const weights: WeightMap = {
+  // Untouched weights pass through in their stored precision; merged ones are f32 (merged before any quantization).
+  const weights = weightMap({
     has: (n) => base.has(n),
     shape: (n) => base.shape(n),
     names: () => base.names(),
-    async read(name) {
+    async get(name) {
+      const pairs = byTarget.get(name);
+      if (!pairs) return base.get(name);
       let w = await base.read(name);
-      for (const p of byTarget.get(name) ?? []) {
+      for (const p of pairs) {
         const [down, up] = await Promise.all([lora.file.read(p.downKey), lora.file.read(p.upKey)]);
         checkFinite(down, 'f32', lora.name, p.downKey);
         checkFinite(up, 'f32', lora.name, p.upKey);
         w = applyLoraDelta(w, down, up, p.rank, strength * p.scale);
         checkFinite(w, 'f32', lora.name, p.upKey, ` merged into "${name}" at strength ${strength}`);
       }
-      return w;
+      return hostF32(w, base.shape(name));
     },
-  };
+  });
   return { weights, applied: byTarget.size, skipped };
 }

@@ -2,7 +2,7 @@
 // against a float64 CPU reference written from diffusers' FreeNoiseTransformerBlock loop (tests/ref/motion-module.ts),
 // on random weights and inputs; the schedule comes from src/pipeline/freenoise.ts, the reference derives its own.
 import { describe, expect, it } from 'vitest';
-import type { WeightMap } from '../../src/models/layers';
+import { hostF32, memoryWeightMap, type WeightMap } from '../../src/weights/weight-map';
 import { MotionModule } from '../../src/models/motion-module';
 import { motionModuleWeightShapes } from '../../src/onnx/motion-module-graph';
 import { chunkLimits } from '../../src/models/chunking';
@@ -25,9 +25,7 @@ function randomWeights(C: number, blocks: number, seed: number): WeightMap & { v
   }
   return {
     values,
-    has: (k) => shapes.has(k),
-    shape: (k) => { const sh = shapes.get(k); if (!sh) throw new Error(`no ${k}`); return sh; },
-    read: async (k) => { const v = values.get(k); if (!v) throw new Error(`no ${k}`); return v; },
+    ...memoryWeightMap(new Map([...values].map(([k, v]) => [k, hostF32(v, shapes.get(k)!)]))),
   };
 }
 

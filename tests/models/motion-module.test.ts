@@ -5,7 +5,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseTensorFile, type RefTensor } from '../../src/conformance/tensor-file';
 import { MotionModule } from '../../src/models/motion-module';
-import type { WeightMap } from '../../src/models/layers';
+import type { WeightMap } from '../../src/weights/weight-map';
 import { openNodeFileSource } from '../../src/platform/node-file-source';
 import { loadWeights } from '../../src/weights/load';
 import { openSafetensors } from '../../src/weights/safetensors';

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseTensorFile, type RefTensor } from '../../src/conformance/tensor-file';
 import { hyperParamsFromDiffusers } from '../../src/models/config';
-import type { WeightMap } from '../../src/models/layers';
+import type { WeightMap } from '../../src/weights/weight-map';
 import { UNetMotion } from '../../src/models/unet';
 import { openNodeFileSource } from '../../src/platform/node-file-source';
 import { loadWeights } from '../../src/weights/load';

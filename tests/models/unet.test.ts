@@ -8,7 +8,7 @@ import { parseTensorFile, type RefTensor } from '../../src/conformance/tensor-fi
 import type { Tensor } from '../../src/gpu/tensor';
 import { hyperParamsFromDiffusers, inferUNetTopology, type Semantics, widestActivation } from '../../src/models/config';
 import { levelWidths, planUNetChunking } from '../../src/plan/chunking';
-import type { WeightMap } from '../../src/models/layers';
+import { weightMap, type WeightMap } from '../../src/weights/weight-map';
 import { UNetMotion } from '../../src/models/unet';
 import { openNodeFileSource } from '../../src/platform/node-file-source';
 import { loadWeights } from '../../src/weights/load';
@@ -27,7 +27,7 @@ const LAYOUTS = {
 } as const;
 
 /** Weight files through the project's loader (src/weights): one canonical UNetMotionModel map, whatever the layout. */
-async function canonical(files: readonly string[]): Promise<WeightMap & { names(): string[] }> {
+async function canonical(files: readonly string[]): Promise<WeightMap> {
   const loaded = await loadWeights(await Promise.all(files.map(async (f) => openSafetensors(await openNodeFileSource(path.join(DIR, f))))));
   if (!loaded.unet) throw new Error(`${files.join(' + ')}: the loader found no UNet`);
   return loaded.unet;
@@ -150,7 +150,7 @@ function manifestWeights(...files: string[]): WeightMap {
     const m = JSON.parse(readFileSync(path.resolve(DIR, '../../../manifests', f), 'utf8'));
     for (const [k, v] of Object.entries(m.tensors as Record<string, { shape: number[] }>)) shapes.set(k, v.shape);
   }
-  return { has: (n) => shapes.has(n), shape: (n) => shapes.get(n)!, read: () => Promise.reject(new Error('shapes only')) };
+  return weightMap({ has: (n) => shapes.has(n), shape: (n) => shapes.get(n)!, names: () => [...shapes.keys()], get: () => Promise.reject(new Error('shapes only')) });
 }
 
 describe('UNetMotion topology of the real SD1.5 UNet + motion adapters (manifests, no weights)', () => {

@@ -2,7 +2,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { imageToRgba, VaeDecoder, type WeightSource } from '../../src/models/vae-decoder';
+import { imageToRgba, VaeDecoder } from '../../src/models/vae-decoder';
+import { fileWeightMap, type WeightMap } from '../../src/weights/weight-map';
 import { parseTensorFile, type RefTensor } from '../../src/conformance/tensor-file';
 import { openSafetensors } from '../../src/weights/safetensors';
 import { openNodeFileSource } from '../../src/platform/node-file-source';
@@ -14,9 +15,8 @@ const config = JSON.parse(readFileSync(path.join(DIR, 'config.json'), 'utf8'));
 const inputs = parseTensorFile(readFileSync(path.join(DIR, 'inputs.safetensors')), 'inputs');
 const outputs = parseTensorFile(readFileSync(path.join(DIR, 'outputs.safetensors')), 'outputs');
 
-async function diffusersWeights(file: string): Promise<WeightSource> {
-  const st = await openSafetensors(await openNodeFileSource(path.join(DIR, file)));
-  return { has: (n) => st.tensors.has(n), shape: (n) => st.tensors.get(n)!.shape, read: (n) => st.read(n) };
+async function diffusersWeights(file: string): Promise<WeightMap> {
+  return fileWeightMap(await openSafetensors(await openNodeFileSource(path.join(DIR, file))));
 }
 
 /** Frame `i` of an NCHW reference tensor as NHWC float64 values. */
@@ -91,7 +91,7 @@ describe('VAE decoder (vae_decoder_tiny/vA)', () => {
   it('rejects a missing weight with its name', async () => {
     const e = await testEngine('f32');
     const full = await diffusersWeights('vae_diffusers.safetensors');
-    const broken: WeightSource = { ...full, has: (k) => k !== 'decoder.conv_in.weight' && full.has(k) };
+    const broken: WeightMap = { ...full, has: (k) => k !== 'decoder.conv_in.weight' && full.has(k) };
     const before = e.pool.stats().buffersInUse;
     await expect(VaeDecoder.load(e, broken, { groups: 8 })).rejects.toThrow(/decoder\.conv_in\.weight/);
     expect(e.pool.stats().buffersInUse).toBe(before);

@@ -6,7 +6,7 @@
 // linear (out, in)).
 import { sinusoidalPositionalEncoding } from '../../src/ops/positional-encoding';
 import { activateCpu } from '../../src/ops/activation';
-import type { WeightMap } from '../../src/models/layers';
+import { hostF32, memoryWeightMap, type WeightMap } from '../../src/weights/weight-map';
 import { attentionRef, temporalAttentionRef } from './attention';
 import { conv2dRef, linearRef } from './gemm';
 import { groupNormRef, layerNormRef } from './norms';
@@ -34,7 +34,7 @@ export interface TinyUNetSpec {
 type Stored = { shape: number[]; data: Float32Array };
 
 /** Random canonical (diffusers UNetMotionModel) weights for `spec`: conv/linear ~ N(0, 1/fan_in), norms ~ 1 + N(0, 0.1). */
-export function tinyUNetWeights(spec: TinyUNetSpec, seed: number): WeightMap & { get(name: string): Float32Array } {
+export function tinyUNetWeights(spec: TinyUNetSpec, seed: number): WeightMap & { value(name: string): Float32Array } {
   const m = new Map<string, Stored>();
   let s = seed;
   const put = (name: string, shape: number[], fanIn: number, kind: 'w' | 'b' | 'g' | 'nb') => {
@@ -112,7 +112,8 @@ export function tinyUNetWeights(spec: TinyUNetSpec, seed: number): WeightMap & {
     if (!v) throw new Error(`tinyUNetWeights: no ${k}`);
     return v.data;
   };
-  return { has: (k) => m.has(k), shape: (k) => m.get(k)!.shape, read: async (k) => get(k), get };
+  const map = memoryWeightMap(new Map([...m].map(([k, v]) => [k, hostF32(f32(v.data), v.shape)])));
+  return { ...map, value: get };
 }
 
 const f32 = (a: ArrayLike<number>) => a as unknown as Float32Array;
@@ -126,10 +127,10 @@ interface Act { x: Float64Array; n: number; h: number; w: number; c: number }
  * upsample_size).
  */
 export function unetRef(
-  W: { get(name: string): Float32Array }, spec: TinyUNetSpec, latents: ArrayLike<number>, b: number, frames: number, h: number, w: number,
+  W: { value(name: string): Float32Array }, spec: TinyUNetSpec, latents: ArrayLike<number>, b: number, frames: number, h: number, w: number,
   timesteps: number[], text: ArrayLike<number>, tokens: number,
 ): Float64Array {
-  const g = (k: string) => W.get(k);
+  const g = (k: string) => W.value(k);
   const c0 = spec.channels[0];
   const n = b * frames;
   // time embedding per sample → silu(temb) [b, 4c0]
@@ -148,7 +149,7 @@ export function unetRef(
   const add = (a: Float64Array, b2: Float64Array) => a.map((v, i) => v + b2[i]);
 
   const resnet = (p: string, a: Act): Act => {
-    const co = W.get(`${p}.conv1.weight`).length / (9 * a.c);
+    const co = W.value(`${p}.conv1.weight`).length / (9 * a.c);
     let hh = conv(`${p}.conv1`, gn(`${p}.norm1`, a, spec.groups, 1e-5, 'silu'), co, 3);
     const tp = lin(`${p}.time_emb_proj`, temb, b, 4 * c0, co);
     const per = hh.h * hh.w;

@@ -3,7 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { openNodeFileSource } from '../../src/platform/node-file-source';
-import { createClipTextEncoder, type WeightMap } from '../../src/text/clip-encoder';
+import { createClipTextEncoder } from '../../src/text/clip-encoder';
+import { fileWeightMap, type WeightMap } from '../../src/weights/weight-map';
 import { loadWeights, openSafetensors } from '../../src/weights';
 
 const DIR = '/work/shared/oracle/vectors/clip_text_tiny/vA';
@@ -40,13 +41,8 @@ async function loadTextEncoder(path: string): Promise<WeightMap> {
 }
 
 /** A WeightMap straight over a file's own keys (no mapping), for the missing-weight error. */
-function rawWeightMap(path: string): WeightMap {
-  const st = readSafetensors(path);
-  return {
-    has: (name) => name in st.header,
-    shape: (name) => st.header[name].shape,
-    read: async (name) => st.get(name) as Float32Array,
-  };
+async function rawWeightMap(path: string): Promise<WeightMap> {
+  return fileWeightMap(await openSafetensors(await openNodeFileSource(path)));
 }
 
 const config = JSON.parse(readFileSync(`${DIR}/config.json`, 'utf8'));
@@ -113,7 +109,7 @@ describe('CLIP text encoder (onnxruntime-web, wasm EP)', () => {
     await expect(createClipTextEncoder(weights, { heads: 5 })).rejects.toThrow(/not divisible into 5 heads/);
     await expect(createClipTextEncoder(weights, { heads: tc.num_attention_heads, clipSkip: tc.num_hidden_layers }))
       .rejects.toThrow(/clipSkip/);
-    const ldmUnstripped = rawWeightMap(`${DIR}/text_encoder_ldm.safetensors`); // LDM keys, not canonical names
+    const ldmUnstripped = await rawWeightMap(`${DIR}/text_encoder_ldm.safetensors`); // LDM keys, not canonical names
     await expect(createClipTextEncoder(ldmUnstripped)).rejects.toThrow(/token_embedding.weight' is missing/);
     const enc = await createClipTextEncoder(weights, { heads: tc.num_attention_heads, executionProviders: ['wasm'] });
     await expect(enc.encode(new Int32Array(seqLen + 1))).rejects.toThrow(/are not .* × 77/);

@@ -2,7 +2,7 @@
 // MotionModule (src/models/motion-module.ts) on an f32 engine, same random weights: two independent
 // implementations of the block (ONNX ops vs our fused WGSL kernels) that must agree.
 import { describe, expect, it } from 'vitest';
-import type { WeightMap } from '../../src/models/layers';
+import { hostF32, memoryWeightMap, type WeightMap } from '../../src/weights/weight-map';
 import { MotionModule } from '../../src/models/motion-module';
 import { buildMotionModuleGraph, motionModuleWeightShapes } from '../../src/onnx/motion-module-graph';
 import { createOrtSession, ort } from '../../src/onnx/session';
@@ -20,12 +20,7 @@ function randomWeights(C: number, blocks: number, seed: number): WeightMap & { v
     if (/norm\d?\.weight$/.test(name)) for (let i = 0; i < n; i++) r[i] += 1;
     values.set(name, r);
   }
-  return {
-    values,
-    has: (k) => shapes.has(k),
-    shape: (k) => { const sh = shapes.get(k); if (!sh) throw new Error(`no ${k}`); return sh; },
-    read: async (k) => { const v = values.get(k); if (!v) throw new Error(`no ${k}`); return v; },
-  };
+  return { values, ...memoryWeightMap(new Map([...values].map(([k, v]) => [k, hostF32(v, shapes.get(k)!)]))) };
 }
 
 // Not multiples of anything: 2×3 positions, 8 frames, C = 64 in 8 groups (8 channels each) and 8 heads (D = 8).

@@ -2,11 +2,10 @@
 // MotionLoRA merged by the project's loader (src/weights: W_eff = W + s·up@down) at each scale s the outputs name
 // (`out_scale<s>`), and without it (`out_no_lora`); `_official` twins in official semantics.
 import { hyperParamsFromDiffusers } from '../../models/config';
-import type { WeightMap } from '../../models/layers';
 import { UNetMotion } from '../../models/unet';
 import { mergeLora, parseLora } from '../../weights/lora';
 import { openSafetensorsBytes } from '../../weights/safetensors';
-import type { WeightMap as LoaderWeightMap } from '../../weights/weight-map';
+import type { WeightMap } from '../../weights/weight-map';
 import { ConformanceError, type FolderReader, layoutsPresent, type RunContext, type RunOutputs, type SetRunner, type VectorConfig, type WeightLayout } from '../registry';
 import { runUNetCall, semanticsSuffix, uploadUNetInputs } from './unet_motion_tiny';
 
@@ -51,8 +50,7 @@ export const runner: SetRunner = {
     const baseConfig = await readBaseConfig(ctx.files, baseDir(config));
     const hyper = hyperParamsFromDiffusers(baseConfig.unet_config ?? {}, baseConfig.motion_adapter_config ?? {});
     const base = await ctx.loadWeights(ctx.layout.files.filter((f) => f !== loraPath));
-    const baseMap: LoaderWeightMap = { has: (n) => base.has(n), shape: (n) => [...base.shape(n)], read: (n) => base.read(n), names: () => [...base.names()] };
-    const lora = await parseLora(await openSafetensorsBytes(await ctx.files.read(loraPath), loraPath), { unet: baseMap });
+    const lora = await parseLora(await openSafetensorsBytes(await ctx.files.read(loraPath), loraPath), { unet: base });
     const t = inputs.get('timestep');
     if (!t) throw new ConformanceError(`${ctx.dir}: inputs.safetensors has no timestep`);
     const timesteps = Array.from(t.data);
@@ -67,7 +65,7 @@ export const runner: SetRunner = {
         if (s === null && plain !== 'out_no_lora') continue;
         let weights: WeightMap = base;
         if (s !== null) {
-          const merged = mergeLora(baseMap, lora, s);
+          const merged = mergeLora(base, lora, s);
           if (merged.skipped.length) throw new ConformanceError(`${loraPath}: ${merged.skipped.length} LoRA targets missing from the base model`);
           weights = merged.weights;
         }

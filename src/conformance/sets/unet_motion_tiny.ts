@@ -5,7 +5,7 @@
 import type { Engine } from '../../gpu/engine';
 import type { Tensor } from '../../gpu/tensor';
 import { hyperParamsFromDiffusers, type Semantics } from '../../models/config';
-import type { WeightMap } from '../../models/layers';
+import type { WeightMap } from '../../weights/weight-map';
 import { UNetMotion } from '../../models/unet';
 import { framesToVideo, nhwcToNchw, videoToFrames } from '../../ops/layout';
 import { ConformanceError, layoutsPresent, type RunContext, type RunOutputs, type SetRunner, type VectorConfig } from '../registry';
