@@ -2,6 +2,7 @@
 // and behaviour live in hooks (generation, history, model choice, drops, keys) and pure helpers (status line, request).
 
 import { useMemo, useRef, useState } from 'react';
+import { describePrecision } from '../../src/pipeline/precision';
 import { assessSettings } from '../../src/worker/capability';
 import { ExportBar } from './components/ExportBar';
 import { HistoryPanel } from './components/HistoryPanel';
@@ -140,7 +141,7 @@ export function App() {
           <ExportBar result={exportable} fps={fps} loop={loop} currentFrame={() => shownFrame.current} disabled={busy} />
           {summary && (
             <details className="hint model-summary">
-              <summary>Models loaded in {fmtTime(summary.loadMs)} on {summary.adapter} ({summary.precision})</summary>
+              <summary>Models loaded in {fmtTime(summary.loadMs)} on {summary.adapter} ({describePrecision(summary.precision)})</summary>
               <ul>{summary.components.map((c) => <li key={c}>{c}</li>)}</ul>
               {summary.warnings.length > 0 && <ul className="warn">{summary.warnings.map((w) => <li key={w}>{w}</li>)}</ul>}
             </details>

@@ -1,7 +1,8 @@
 // The settings form's initial state and its translation into the worker's GenerateSettings.
 
 import type { FormState } from './components/SettingsPanel';
-import type { GenerateSettings, Precision } from '../../src/worker/protocol';
+import type { GenerateSettings } from '../../src/worker/protocol';
+import { AUTO_PRECISION } from '../../src/pipeline/precision';
 
 export function randomSeed(): number {
   const a = new Uint32Array(1);
@@ -21,7 +22,7 @@ export const INITIAL_FORM: FormState = {
   guidance: 7.5,
   scheduler: 'ddim',
   clipSkip: 1,
-  precision: 'auto' as Precision,
+  precision: AUTO_PRECISION,
 };
 
 /** The request's settings from the form, with the seed this run uses. */

@@ -3,11 +3,11 @@
 import type { FormState } from './components/SettingsPanel';
 import { settingsOf } from './form';
 import { ChoiceError, choiceLabel, type ModelChoice, toSelection } from './model-choice';
-import type { GenerateSettings, ModelSelection, Precision, UserError } from '../../src/worker/protocol';
+import type { GenerateSettings, ModelSelection, PrecisionSetting, UserError } from '../../src/worker/protocol';
 
 export interface GenerateRequest {
   selection: ModelSelection;
-  precision: Precision;
+  precision: PrecisionSetting;
   settings: GenerateSettings;
   /** Readable model description kept with the result. */
   modelsLabel: string;

@@ -5,7 +5,7 @@
 import { KindedError } from '../errors';
 import type { Engine } from '../gpu/engine';
 import type { Tensor } from '../gpu/tensor';
-import { type Conv2dWeight, type LinearWeight, prepareConv2d, prepareLinear, releaseWeight } from '../ops/weights';
+import { type Conv2dWeight, type LinearWeight, prepareConv2d, prepareLinear, releaseWeight, type WeightFormat } from '../ops/weights';
 import { hostToF32, type HostTensor, type WeightMap } from '../weights/weight-map';
 
 /** A weight the model needs is missing or has another shape than the topology implies. */
@@ -21,11 +21,15 @@ export interface Releasable {
 }
 
 export class Scope {
-  constructor(readonly weights: WeightMap, readonly prefix = '', readonly loaded: Releasable[] = []) {}
+  /**
+   * `format`: how the linear and conv weights loaded through this scope tree are stored (float in the engine's
+   * dtype, or int8/int4 quantized at load); norms and biases are always float.
+   */
+  constructor(readonly weights: WeightMap, readonly prefix = '', readonly loaded: Releasable[] = [], readonly format: WeightFormat = 'float') {}
 
   /** A child scope: `pp('down_blocks').pp(0)`. */
   pp(part: string | number): Scope {
-    return new Scope(this.weights, this.name(String(part)), this.loaded);
+    return new Scope(this.weights, this.name(String(part)), this.loaded, this.format);
   }
 
   /** Remember an uploaded tensor / weight so `releaseLoaded` can undo a failed load. */
@@ -111,7 +115,7 @@ export async function loadLinear(
   if (expect.bias === 'required' && !hasBias) throw new ModelWeightsError(`missing weight ${s.name(`${name}.bias`)}`);
   if (expect.bias === 'none' && hasBias) throw new ModelWeightsError(`unexpected bias ${s.name(`${name}.bias`)} (this layer has none)`);
   const b = hasBias ? await s.get(`${name}.bias`, [n]) : undefined;
-  return s.track(prepareLinear(e, w, [n, k], b));
+  return s.track(prepareLinear(e, w, [n, k], b, undefined, s.format));
 }
 
 /**
@@ -139,7 +143,7 @@ export async function loadFusedLinear(e: Engine, s: Scope, names: readonly strin
     data.set(f16 ? p.data : hostToF32(p), row * k);
     row += outs[i];
   }
-  return { weight: s.track(prepareLinear(e, { dtype: f16 ? 'f16' : 'f32', shape: [total, k], data }, [total, k])), outs };
+  return { weight: s.track(prepareLinear(e, { dtype: f16 ? 'f16' : 'f32', shape: [total, k], data }, [total, k], undefined, undefined, s.format)), outs };
 }
 
 /** A conv layer `name` with weight (Cout, Cin, KH, KW) and bias [Cout]. */
@@ -153,7 +157,7 @@ export async function loadConv(e: Engine, s: Scope, name: string, expect: { out?
   }
   const w = await s.get(`${name}.weight`);
   const b = s.has(`${name}.bias`) ? await s.get(`${name}.bias`, [co]) : undefined;
-  return s.track(prepareConv2d(e, w, [co, ci, kh, kw], b));
+  return s.track(prepareConv2d(e, w, [co, ci, kh, kw], b, undefined, s.format));
 }
 
 export { releaseWeight };

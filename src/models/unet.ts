@@ -16,7 +16,7 @@ import { conv2d } from '../ops/conv2d';
 import { groupNorm } from '../ops/groupnorm';
 import { linear } from '../ops/linear';
 import { timestepEmbedding } from '../ops/timestep';
-import type { Conv2dWeight, LinearWeight } from '../ops/weights';
+import type { Conv2dWeight, LinearWeight, WeightFormat } from '../ops/weights';
 import { headsFor, inferUNetTopology, type Semantics, type UNetHyperParams, type UNetTopology, widestActivation } from './config';
 import { type ChunkLimits, planUNetChunking } from '../plan/chunking';
 import { chunkLimits, mapRowChunks, rowsOf } from './chunking';
@@ -46,6 +46,8 @@ export interface UNetForwardOptions {
 
 export interface UNetLoadOptions {
   semantics?: Semantics;
+  /** Storage of every linear and conv weight of the UNet and motion modules (default float, the engine's dtype). */
+  weights?: WeightFormat;
 }
 
 export class UNetMotion {
@@ -65,7 +67,7 @@ export class UNetMotion {
 
   /** Upload every weight (tensor by tensor) from canonical UNetMotionModel names. */
   static async load(e: Engine, weights: WeightMap, hyper: UNetHyperParams, opts: UNetLoadOptions = {}): Promise<UNetMotion> {
-    const s = new Scope(weights);
+    const s = new Scope(weights, '', [], opts.weights ?? 'float');
     try {
       return await UNetMotion.loadIn(e, s, hyper, opts);
     } catch (err) {

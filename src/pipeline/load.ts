@@ -4,6 +4,7 @@
 import type { Engine } from '../gpu/engine';
 import { hyperParamsFromDiffusers, type MotionVersion as UNetMotionVersion, type Semantics } from '../models/config';
 import { UNetMotion } from '../models/unet';
+import type { WeightFormat } from '../ops/weights';
 import { VaeDecoder } from '../models/vae-decoder';
 import { defaultSchedulerFor, type MotionModuleVersion, type SchedulerDefaults } from '../schedulers';
 import { type ClipTextEncoder, type ClipTextEncoderOptions, createClipTextEncoder } from '../text/clip-encoder';
@@ -100,7 +101,12 @@ export async function planModels(sources: ModelSources): Promise<PlanModels> {
   };
 }
 
-export async function loadModels(engine: Engine, sources: ModelSources, onProgress: LoadProgress = () => {}): Promise<LoadedPipeline> {
+export interface LoadModelsOptions {
+  /** Storage of the UNet's and motion modules' linear and conv weights (quantized at load, after LoRA merges). */
+  weights?: WeightFormat;
+}
+
+export async function loadModels(engine: Engine, sources: ModelSources, onProgress: LoadProgress = () => {}, opts: LoadModelsOptions = {}): Promise<LoadedPipeline> {
   const all = [...sources.base, sources.motionModule];
   const loraSources = [...(sources.motionLoras ?? []), ...(sources.loras ?? [])];
   const total = all.length + loraSources.length;
@@ -124,7 +130,7 @@ export async function loadModels(engine: Engine, sources: ModelSources, onProgre
   try {
     onProgress({ stage: 'unet', done: 0, total: 3 });
     const hyper = { ...hyperParamsFromDiffusers(cfg.unet ?? {}, cfg.motionAdapter ?? {}), motionVersion: unetVersion(w.motion?.version) };
-    const unet = await UNetMotion.load(engine, w.unet, hyper, { semantics: sources.semantics });
+    const unet = await UNetMotion.load(engine, w.unet, hyper, { semantics: sources.semantics, weights: opts.weights });
     release.push(() => unet.release());
     onProgress({ stage: 'vae', done: 1, total: 3 });
     const vae = await VaeDecoder.load(engine, w.vae, { groups: cfg.vae?.norm_num_groups, scalingFactor: cfg.vae?.scaling_factor });

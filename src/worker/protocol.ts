@@ -4,6 +4,7 @@
 // run can be told apart from the current one.
 
 import type { ErrorKind } from '../errors';
+import type { Precision, PrecisionSetting } from '../pipeline/precision';
 
 /** Where the bytes of one weight/tokenizer/config file come from. */
 export type FileSource =
@@ -48,7 +49,8 @@ export interface GenerateSettings {
   clipSkip?: number;
 }
 
-export type Precision = 'auto' | 'f16' | 'f32';
+/** The two-part precision (activations f32/f16, weights f32/f16/int8/int4; each may be 'auto'): src/pipeline/precision.ts. */
+export type { Precision, PrecisionSetting };
 
 /** What the worker found out about this browser's WebGPU. */
 export interface Capabilities {
@@ -92,7 +94,7 @@ export type ToWorker =
    * Generate with these models; the worker (re)loads them first when `modelsKey` differs from what it holds
    * (or its engine had to be rebuilt), reporting load-progress/loaded under the same id.
    */
-  | { type: 'generate'; id: number; models: ModelSelection; modelsKey: string; precision: Precision; settings: GenerateSettings }
+  | { type: 'generate'; id: number; models: ModelSelection; modelsKey: string; precision: PrecisionSetting; settings: GenerateSettings }
   /** Cancels request `id`, running or still queued. */
   | { type: 'cancel'; id: number };
 
@@ -120,8 +122,8 @@ export type FromWorker =
   | { type: 'error'; id: number | null; error: UserError };
 
 export interface ModelSummary {
-  /** Compute precision the engine runs in. */
-  precision: 'f16' | 'f32';
+  /** The precision the models were loaded in (activations = the engine's dtype; weights = the UNet's GEMM weights). */
+  precision: Precision;
   /** A line per loaded component, e.g. "UNet (diffusers, 1.7 GB)". */
   components: string[];
   adapter: string;

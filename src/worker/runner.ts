@@ -6,6 +6,7 @@ import { blobSource, type ByteSource, openUrlSource } from '../weights/source';
 import { InvalidSettingsError, schedulerFor } from './settings';
 import { generate, type PipelineModels, type StepInfo } from '../pipeline/generate';
 import { type LoadStage, loadModels, type ModelSources, planModels } from '../pipeline/load';
+import { type Precision, weightFormatOf } from '../pipeline/precision';
 import type { PlanModels } from '../plan/plan';
 import { WeightFileError } from '../weights/errors';
 import { openSafetensors } from '../weights/safetensors';
@@ -79,11 +80,12 @@ const STAGE_LABEL: Record<LoadStage, string | undefined> = {
 /** Opens the selection's files (lazily: URLs by HTTP Range, local files by slices) and loads the models onto `engine`. */
 /**
  * `beforeUpload` sees the models' shapes once the headers are read, before any weight is fetched or uploaded: the
- * worker runs the memory planner there and refuses a run that cannot fit (by throwing).
+ * worker resolves the precision and runs the memory planner there, and refuses a run that cannot fit (by throwing).
+ * It returns the precision to load in.
  */
 export async function loadSelection(
   engine: Engine, selection: ModelSelection, signal: AbortSignal, onProgress: LoadProgress,
-  beforeUpload: (shapes: PlanModels) => Promise<void> = async () => {},
+  beforeUpload: (shapes: PlanModels) => Promise<Precision> = async () => ({ activations: engine.dtype, weights: engine.dtype }),
 ): Promise<LoadedModels> {
   if (selection.motion.length !== 1) throw new InvalidSettingsError(`Choose exactly one motion-module file (got ${selection.motion.length}).`);
   const open = async (s: FileSource) => {
@@ -115,13 +117,13 @@ export async function loadSelection(
   const names = [...selection.base, selection.motion[0], ...[selection.motionLora, selection.sdLora].flatMap((l) => (l ? [l.source] : []))].map((s) => s.name);
   const sources: ModelSources = { base, motionModule, motionLoras, loras, tokenizer, configs };
   const shapes = await planModels(sources);
-  await beforeUpload(shapes);
+  const precision = await beforeUpload(shapes);
   abortIfNeeded(signal);
   // loadModels has no abort: a cancel during it is answered by the UI terminating this worker (see App's cancel).
   const loaded = await loadModels(engine, sources, ({ stage, done, total }) => {
     if (stage === 'open') onProgress('parse', names[done], done, total);
     else if (stage !== 'done') onProgress(stage === 'map' ? 'parse' : 'upload', STAGE_LABEL[stage], done, total);
-  });
+  }, { weights: weightFormatOf(precision) });
   const components = [
     ...selection.base.map((s) => s.name),
     `${selection.motion[0].name}${loaded.motion ? ` (motion module ${loaded.motion.version})` : ''}`,
@@ -130,7 +132,7 @@ export async function loadSelection(
   return {
     shapes,
     pipeline: () => loaded,
-    summary: (e, loadMs) => ({ precision: e.dtype, components, adapter: e.adapterName, loadMs, warnings: loaded.warnings }),
+    summary: (e, loadMs) => ({ precision, components, adapter: e.adapterName, loadMs, warnings: loaded.warnings }),
     dispose: () => loaded.release(),
   };
 }

@@ -9,7 +9,8 @@ import { probeCapabilities } from './capability';
 import { describeError, needsFreshEngine } from './errors';
 import { type LoadedModels, loadSelection, runGeneration } from './runner';
 import { validateSettings } from './settings';
-import { type FromWorker, type GenerateSettings, type ModelSelection, type Precision, type ToWorker, transferablesOf } from './protocol';
+import { type FromWorker, type GenerateSettings, type ModelSelection, type ToWorker, transferablesOf } from './protocol';
+import { type ActivationPrecision, checkPrecisionSetting, engineRequestFor, type Precision, type PrecisionSetting, resolvePrecision } from '../pipeline/precision';
 import { type PlanModels, planRun, type RunPlan } from '../plan/plan';
 import { usesCfg } from '../schedulers';
 
@@ -20,7 +21,9 @@ function post(msg: FromWorker): void {
 }
 
 let engine: Engine | null = null;
-let enginePrecision: Precision = 'auto';
+let enginePrecision: ActivationPrecision | 'auto' = 'auto';
+/** The precision `models` were loaded in. */
+let modelsPrecision: Precision | null = null;
 let models: LoadedModels | null = null;
 /** Identifies the selection `models` was loaded from. */
 let modelsKey: string | null = null;
@@ -33,6 +36,7 @@ function dropModels(): void {
   models?.dispose();
   models = null;
   modelsKey = null;
+  modelsPrecision = null;
 }
 
 function dropEngine(): void {
@@ -45,7 +49,8 @@ function dropEngine(): void {
   engine = null;
 }
 
-async function getEngine(precision: Precision): Promise<Engine> {
+async function getEngine(setting: PrecisionSetting): Promise<Engine> {
+  const precision = engineRequestFor(setting);
   if (engine && (engine.isLost || enginePrecision !== precision)) dropEngine();
   if (!engine) {
     engine = await Engine.create(self.navigator.gpu, { precision });
@@ -63,29 +68,41 @@ async function getEngine(precision: Precision): Promise<Engine> {
  * The memory planner's verdict on these settings for these models on this engine: its figures, or a
  * PlanRefusedError (kind 'capability', the planner's figure against the adapter's) when nothing fits.
  */
-function planFor(eng: Engine, shapes: PlanModels, s: GenerateSettings): Promise<RunPlan> {
-  return planRun(shapes, { width: s.width, height: s.height, frames: s.frames, cfg: usesCfg(s.guidance), activations: eng.dtype, weights: eng.dtype }, {
+function planFor(eng: Engine, shapes: PlanModels, s: GenerateSettings, p: Precision): Promise<RunPlan> {
+  return planRun(shapes, { width: s.width, height: s.height, frames: s.frames, cfg: usesCfg(s.guidance), activations: p.activations, weights: p.weights }, {
     maxStorageBufferBindingSize: eng.maxBindingBytes, maxBufferSize: eng.limits.maxBufferSize,
     minStorageBufferOffsetAlignment: eng.limits.minStorageBufferOffsetAlignment, maxComputeWorkgroupsPerDimension: eng.limits.maxComputeWorkgroupsPerDimension,
   });
 }
 
 async function ensureModels(
-  id: number, selection: ModelSelection, key: string, precision: Precision, settings: GenerateSettings, signal: AbortSignal,
+  id: number, selection: ModelSelection, key: string, setting: PrecisionSetting, settings: GenerateSettings, signal: AbortSignal,
 ): Promise<{ engine: Engine; models: LoadedModels; plan: RunPlan }> {
-  const eng = await getEngine(precision);
-  if (models && modelsKey === key) return { engine: eng, models, plan: await planFor(eng, models.shapes, settings) };
+  const eng = await getEngine(setting);
+  // 'auto' weights: the widest precision the planner accepts (./precision.ts); the engine fixes the activations.
+  const resolve = (shapes: PlanModels) => resolvePrecision({ ...setting, activations: eng.dtype }, { f16: eng.features.f16 },
+    async (p) => (await planFor(eng, shapes, settings, p)).fits);
+  if (models && modelsKey === key && modelsPrecision) {
+    const p = await resolve(models.shapes);
+    if (p.weights === modelsPrecision.weights) return { engine: eng, models, plan: await planFor(eng, models.shapes, settings, p) };
+  }
   dropModels();
   const t0 = performance.now();
   let plan: RunPlan | null = null;
+  let precision: Precision | null = null;
   // The planner runs on the files' headers, before any weight is downloaded or uploaded.
   const loaded = await loadSelection(eng, selection, signal, (phase, file, done, total) => {
     post({ type: 'load-progress', id, phase, file, loaded: done, total });
-  }, async (shapes) => { plan = await planFor(eng, shapes, settings); });
+  }, async (shapes) => {
+    precision = await resolve(shapes);
+    plan = await planFor(eng, shapes, settings, precision);
+    return precision;
+  });
   models = loaded;
   modelsKey = key;
+  modelsPrecision = precision;
   post({ type: 'loaded', id, summary: loaded.summary(eng, performance.now() - t0) });
-  return { engine: eng, models: loaded, plan: plan ?? await planFor(eng, loaded.shapes, settings) };
+  return { engine: eng, models: loaded, plan: plan ?? await planFor(eng, loaded.shapes, settings, precision ?? { activations: eng.dtype, weights: eng.dtype }) };
 }
 
 async function generate(msg: Extract<ToWorker, { type: 'generate' }>): Promise<void> {
@@ -98,6 +115,7 @@ async function generate(msg: Extract<ToWorker, { type: 'generate' }>): Promise<v
   running = { id: msg.id, abort };
   try {
     validateSettings(msg.settings);
+    checkPrecisionSetting(msg.precision);
     const ready = await ensureModels(msg.id, msg.models, msg.modelsKey, msg.precision, msg.settings, abort.signal);
     post({ type: 'sampling', id: msg.id, steps: msg.settings.steps });
     const t0 = performance.now();

@@ -1,5 +1,5 @@
 import { useId } from 'react';
-import type { Precision, SchedulerName } from '../../../src/worker/protocol';
+import type { PrecisionSetting, SchedulerName } from '../../../src/worker/protocol';
 import { LIMITS } from '../../../src/worker/settings';
 import { type Recommended, SCHEDULERS, SIZE_PRESETS } from '../presets';
 
@@ -16,7 +16,7 @@ export interface FormState {
   guidance: number;
   scheduler: SchedulerName;
   clipSkip: number;
-  precision: Precision;
+  precision: PrecisionSetting;
 }
 
 export interface SettingsPanelProps {
@@ -125,11 +125,21 @@ export function SettingsPanel({ value: f, onChange, disabled, recommended, onSub
         <summary>Advanced</summary>
         <div className="grid2">
           <div>
-            <label htmlFor={`${id}-precision`}>Precision</label>
-            <select id={`${id}-precision`} value={f.precision} onChange={(e) => set('precision', e.target.value as Precision)}>
+            <label htmlFor={`${id}-activations`}>Activations</label>
+            <select id={`${id}-activations`} value={f.precision.activations} onChange={(e) => set('precision', { ...f.precision, activations: e.target.value as PrecisionSetting['activations'] })}>
               <option value="auto">Auto</option>
               <option value="f16">f16</option>
               <option value="f32">f32</option>
+            </select>
+          </div>
+          <div>
+            <label htmlFor={`${id}-weights`}>Weights</label>
+            <select id={`${id}-weights`} value={f.precision.weights} onChange={(e) => set('precision', { ...f.precision, weights: e.target.value as PrecisionSetting['weights'] })}>
+              <option value="auto">Auto</option>
+              <option value="f16">f16</option>
+              <option value="f32">f32</option>
+              <option value="int8">int8</option>
+              <option value="int4">int4</option>
             </select>
           </div>
           <div>
@@ -137,7 +147,7 @@ export function SettingsPanel({ value: f, onChange, disabled, recommended, onSub
             <input id={`${id}-clipskip`} type="number" min={1} max={4} step={1} value={f.clipSkip} onChange={(e) => set('clipSkip', Math.max(1, Math.min(4, Math.floor(Number(e.target.value) || 1))))} />
           </div>
         </div>
-        <p className="hint">Auto uses f16 where the GPU has shader-f16 (half the memory), f32 otherwise. CLIP skip 2 suits some anime-style models.</p>
+        <p className="hint">Auto computes in f16 where the GPU has shader-f16 (half the memory), f32 otherwise, and stores the UNet's weights in that float type unless only int8 (about half of f16) or int4 (about a quarter) fits. f16/f32 weights need activations of the same type. CLIP skip 2 suits some anime-style models.</p>
       </details>
     </fieldset>
   );
