@@ -73,6 +73,12 @@ async function main(): Promise<void> {
   const { header, rows } = args.browser ? await runBrowser(args) : await runNode(args);
   console.log(formatTable(header, rows));
   if (rows.length === 0) console.log(`\n(no case matched${args.filter ? ` --filter ${args.filter}` : ''})`);
+  if (!args.filter || 'memory planner'.includes(args.filter)) {
+    // The planner's peaks of the full-size models (bench/memory.ts): the same on any adapter, so printed once.
+    const { memoryReport } = await import('./memory');
+    console.log(`\n### Memory planner: 16 frames at 512², CFG on (SD1.5 + motion module + VAE + text encoder)\n`);
+    console.log(await memoryReport(resolve(benchDir, '../../shared/oracle/manifests'), (s) => console.error(s)));
+  }
 }
 
 // Top-level await: vite-node closes its module server once this module has finished evaluating.

@@ -58,6 +58,8 @@ export interface GenerateRequest {
   clipSkip?: number;
   /** Motion-module GroupNorm semantics; default: the UNet's. */
   semantics?: Semantics;
+  /** Largest tensor one UNet layer may make: the memory planner's chunk budget (src/plan); default the binding limit. */
+  maxTensorBytes?: number;
   /** Unit-normal initial noise (1, 4, F, h, w) instead of the seeded generator (tests replay an oracle). */
   initialNoise?: Float32Array;
   /**
@@ -234,7 +236,7 @@ export async function generate(m: PipelineModels, r: GenerateRequest, hooks: Gen
         const x = e.upload(cfg ? concat(framesIn, framesIn) : framesIn, [batch * F, h, w, C]);
         let out: Float32Array;
         try {
-          const eps = m.unet.forward(x, new Array(batch).fill(t), textTensor, F, { semantics: r.semantics });
+          const eps = m.unet.forward(x, new Array(batch).fill(t), textTensor, F, { semantics: r.semantics, maxTensorBytes: r.maxTensorBytes });
           try {
             out = await e.read(eps);
           } finally {

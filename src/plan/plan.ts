@@ -51,9 +51,16 @@ export interface RunShape {
 }
 
 export interface PlanLimits extends AdapterLimits {
-  /** GPU memory the run may use, when known (a user setting or a benchmark's budget); absent: only limits are checked. */
+  /**
+   * GPU memory the run may use, when known (a user setting or a benchmark's budget). Given, the planner lowers its
+   * chunk budget (the largest tensor one layer may make) from the binding limit until the run fits; absent, it keeps
+   * the binding limit (fewest dispatches) and only the adapter's limits are checked.
+   */
   memoryBytes?: number;
 }
+
+/** Chunk budgets the planner tries, largest first (each capped at the binding limit). */
+const CHUNK_BUDGETS = [Infinity, 2 ** 30, 2 ** 29, 2 ** 28, 2 ** 27, 2 ** 26];
 
 export interface MemoryBreakdown {
   /** UNet + motion modules as stored (float or quantized), PE tables included. */
@@ -68,6 +75,8 @@ export interface MemoryBreakdown {
 }
 
 export interface RunPlan {
+  /** The chunk budget: the largest tensor one UNet layer may make (pass it to generate() as `maxTensorBytes`). */
+  maxTensorBytes: number;
   /** Peak bytes of every buffer our engine allocates (what `engine.pool.stats().peakBytes` tracks in a real run). */
   enginePeakBytes: number;
   /** enginePeakBytes + the text encoder: the run's GPU memory. */
@@ -89,8 +98,30 @@ export class PlanRefusedError extends KindedError {
   }
 }
 
-/** Peak memory and chunking of one generation (see the file comment). Throws PlanRefusedError when no chunking fits. */
+/**
+ * Peak memory and chunking of one generation (see the file comment). Throws PlanRefusedError when no chunking fits
+ * the adapter's limits; with `limits.memoryBytes`, returns the first chunk budget that fits it (or the smallest
+ * peak, with `fits: false` and the reason).
+ */
 export async function planRun(models: PlanModels, run: RunShape, limits: PlanLimits): Promise<RunPlan> {
+  const budgets = [...new Set(CHUNK_BUDGETS.map((b) => Math.min(b, limits.maxStorageBufferBindingSize)))];
+  let best: RunPlan | null = null;
+  for (const [i, budget] of budgets.entries()) {
+    let plan: RunPlan;
+    try {
+      plan = await planWithBudget(models, run, limits, budget);
+    } catch (err) {
+      // A smaller budget than the first may be refused (a tensor that cannot be split that small): keep the best so far.
+      if (i > 0 && err instanceof PlanRefusedError && best) break;
+      throw err;
+    }
+    if (!best || plan.peakBytes < best.peakBytes) best = plan;
+    if (limits.memoryBytes === undefined || plan.fits) return plan;
+  }
+  return best!;
+}
+
+async function planWithBudget(models: PlanModels, run: RunShape, limits: PlanLimits, maxTensorBytes: number): Promise<RunPlan> {
   const e = Engine.fromDevice(createNullDevice(limits), run.activations, { simulated: true });
   const unetZeros = zeroWeights(models.unet);
   const topo = inferUNetTopology(unetZeros, models.hyper.motionVersion);
@@ -102,7 +133,7 @@ export async function planRun(models: PlanModels, run: RunShape, limits: PlanLim
   const [h, w] = [run.height / scale, run.width / scale];
   const batch = run.cfg ? 2 : 1;
   const bpv = bytesPerElement(run.activations);
-  const lim = { maxTensorBytes: e.maxBindingBytes, align: e.limits.minStorageBufferOffsetAlignment, bytesPerValue: bpv };
+  const lim = { maxTensorBytes, align: e.limits.minStorageBufferOffsetAlignment, bytesPerValue: bpv };
   let chunking: UNetChunking;
   try {
     chunking = planUNetChunking(topo, { batch, frames: run.frames, h, w, pooledFrames: false }, lim);
@@ -122,7 +153,7 @@ export async function planRun(models: PlanModels, run: RunShape, limits: PlanLim
       seed: 0, frames: run.frames, width: run.width, height: run.height, steps: 1, guidance: run.cfg ? 7.5 : 1,
       scheduler: { className: sched.className, config: sched.config },
       embeddings: { positive: new Float32Array(tokens * dim), negative: new Float32Array(tokens * dim), tokens, dim },
-      decodeFrames: Math.min(run.frames, 2),
+      decodeFrames: Math.min(run.frames, 2), maxTensorBytes,
     }, {
       onStep: () => { unetPeak = e.pool.stats().peakBytes; },
     });
@@ -149,7 +180,7 @@ export async function planRun(models: PlanModels, run: RunShape, limits: PlanLim
   };
   const enginePeakBytes = unetWeights + vaeWeights + Math.max(breakdown.unetActivations, breakdown.vaeActivations);
   const peakBytes = enginePeakBytes + breakdown.textEncoder;
-  const plan: RunPlan = { enginePeakBytes, peakBytes, breakdown, chunking, vae: { frames: 1, rows: run.height }, fits: true };
+  const plan: RunPlan = { maxTensorBytes, enginePeakBytes, peakBytes, breakdown, chunking, vae: { frames: 1, rows: run.height }, fits: true };
   if (limits.memoryBytes !== undefined && peakBytes > limits.memoryBytes) {
     plan.fits = false;
     plan.reason = `${run.width}×${run.height} with ${run.frames} frames needs ${fmtGiB(peakBytes)} of GPU memory; ${fmtGiB(limits.memoryBytes)} is available`;

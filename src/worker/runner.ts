@@ -138,7 +138,10 @@ export async function loadSelection(
 }
 
 /** One generation: progress per step, the x0 preview, and the frames as the VAE decodes them. */
-export async function runGeneration(engine: Engine, models: LoadedModels, settings: GenerateSettings, signal: AbortSignal, hooks: GenerationHooks): Promise<void> {
+/** `maxTensorBytes`: the memory planner's chunk budget for this run (RunPlan.maxTensorBytes). */
+export async function runGeneration(
+  engine: Engine, models: LoadedModels, settings: GenerateSettings, signal: AbortSignal, hooks: GenerationHooks, maxTensorBytes?: number,
+): Promise<void> {
   let step = 0;
   await generate(models.pipeline(engine), {
     prompt: settings.prompt,
@@ -152,6 +155,7 @@ export async function runGeneration(engine: Engine, models: LoadedModels, settin
     scheduler: schedulerFor(settings.scheduler),
     // The UI counts like A1111 (1 = the last layer); the pipeline like diffusers (layers skipped).
     clipSkip: settings.clipSkip ? settings.clipSkip - 1 : 0,
+    maxTensorBytes,
   }, {
     signal,
     onStep: (info) => {

@@ -1,0 +1,62 @@
+// The memory planner's figures for the real models (`npm run bench` prints them after the timing table): peak GPU
+// memory of 16 frames at 512², CFG on, per precision, for SD1.5 + AnimateDiff v2 and v3 motion modules + VAE +
+// text encoder, from the full-size key → shape manifests of ../shared/oracle/manifests (no weights needed: the
+// planner runs the real pipeline on a null device, src/plan).
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { SD15_HYPER_PARAMS } from '../src/models/config';
+import { planRun, type PlanModels, type RunPlan, type RunShape, type ShapeMap } from '../src/plan/plan';
+
+const GiB = 2 ** 30;
+const MiB = 2 ** 20;
+
+function manifest(dir: string, ...files: string[]): ShapeMap {
+  const shapes = new Map<string, number[]>();
+  for (const f of files) {
+    for (const [k, v] of Object.entries(JSON.parse(readFileSync(join(dir, f), 'utf8')).tensors as Record<string, { shape: number[] }>)) shapes.set(k, v.shape);
+  }
+  return { has: (n) => shapes.has(n), shape: (n) => shapes.get(n)!, names: () => [...shapes.keys()] };
+}
+
+const PRECISIONS: { name: string; activations: RunShape['activations']; weights: RunShape['weights']; aim?: number }[] = [
+  { name: 'f32', activations: 'f32', weights: 'f32' },
+  { name: 'f16', activations: 'f16', weights: 'f16' },
+  { name: 'int8 (f16 activations)', activations: 'f16', weights: 'int8', aim: 2.5 * GiB },
+  { name: 'int4 (f16 activations)', activations: 'f16', weights: 'int4', aim: 2 * GiB },
+];
+
+const g = (b: number) => (b / GiB).toFixed(2);
+
+/** Markdown tables of the planner's peaks, or a line saying why there are none. */
+export async function memoryReport(manifests: string, onProgress: (s: string) => void = () => {}): Promise<string> {
+  if (!existsSync(join(manifests, 'sd15_unet_diffusers.json'))) return `(memory: no manifests in ${manifests})`;
+  const vae = manifest(manifests, 'sd15_vae_diffusers.json');
+  const text = manifest(manifests, 'clip_vit_l14_text_transformers.json');
+  const lines = [
+    '| motion module | precision | 128 MiB bindings: peak GiB | 2 GiB bindings, fewest dispatches: peak GiB | 2 GiB bindings, planner\'s smallest: peak GiB (chunk budget) | breakdown of the smallest: UNet w / VAE w / UNet act / VAE act / text enc |',
+    '|---|---|---:|---:|---:|---|',
+  ];
+  const run = { width: 512, height: 512, frames: 16, cfg: true };
+  for (const [label, adapter] of [['v2 (v1-5-2)', 'motion_adapter_v1-5-2_diffusers.json'], ['v3 (v1-5-3)', 'motion_adapter_v1-5-3_diffusers.json']] as const) {
+    const models: PlanModels = { unet: manifest(manifests, 'sd15_unet_diffusers.json', adapter), hyper: SD15_HYPER_PARAMS, vae, text };
+    for (const p of PRECISIONS) {
+      const shape: RunShape = { ...run, activations: p.activations, weights: p.weights };
+      const cell = async (limits: Parameters<typeof planRun>[2]): Promise<RunPlan | string> => {
+        try {
+          return await planRun(models, shape, limits);
+        } catch (e) {
+          return `refused: ${(e as Error).message.split(': ').slice(-1)[0]}`;
+        }
+      };
+      onProgress(`memory: ${label} ${p.name}`);
+      const capped = await cell({ maxStorageBufferBindingSize: 128 * MiB, maxBufferSize: 4 * GiB });
+      const wide = await cell({ maxStorageBufferBindingSize: 2 * GiB, maxBufferSize: 4 * GiB });
+      const small = await cell({ maxStorageBufferBindingSize: 2 * GiB, maxBufferSize: 4 * GiB, memoryBytes: p.aim ?? 0 });
+      const peak = (c: RunPlan | string) => (typeof c === 'string' ? c : g(c.peakBytes));
+      const b = typeof small === 'string' ? '' : [small.breakdown.unetWeights, small.breakdown.vaeWeights, small.breakdown.unetActivations, small.breakdown.vaeActivations, small.breakdown.textEncoder].map(g).join(' / ');
+      const smallCell = typeof small === 'string' ? small : `${g(small.peakBytes)} (${small.maxTensorBytes / MiB} MiB)${p.aim ? ` ${small.fits ? '≤' : '>'} aim ${g(p.aim)}` : ''}`;
+      lines.push(`| ${label} | ${p.name} | ${peak(capped)} | ${peak(wide)} | ${smallCell} | ${b} |`);
+    }
+  }
+  return lines.join('\n');
+}
