@@ -44,7 +44,7 @@ const HEADLINES: Record<ErrorKind, (f: ErrorFacts, file: string) => Pick<UserErr
   'not-safetensors': (f, file) => (f.code === 'pickle'
     ? { message: `${file} is a PyTorch pickle (.ckpt/.pt/.bin); only .safetensors files are opened, because pickles can run code.`, suggestion: SAFETENSORS }
     : { message: `${file} is not a .safetensors file, and only .safetensors files are opened (.ckpt/.pt/.bin files are PyTorch pickles, which can run code).`, suggestion: SAFETENSORS }),
-  'corrupt-file': (_, file) => ({ message: `${file} is not a valid .safetensors file (it is corrupt or truncated).`, suggestion: 'Download the file again, or pick another one.' }),
+  'corrupt-file': (_, file) => ({ message: `${file} is not a valid ${/\.json$/i.test(file) ? 'JSON' : '.safetensors'} file (it is corrupt or truncated).`, suggestion: 'Download the file again, or pick another one.' }),
   // Without a file to name, the error's own words (which name the component) are the headline.
   'wrong-model': (f, file) => ({ message: f.file ? `${file} is not a model this app can use here (not an SD1.5 / AnimateDiff file of the expected kind).` : f.message, suggestion: 'Check that the file goes in this slot: base model, motion module or LoRA.' }),
   'model-mismatch': (f, file) => ({ message: f.file ? `${file} does not match the rest of the model.` : f.message, suggestion: 'Use files made for Stable Diffusion 1.5 and the chosen motion module, each in its own slot.' }),

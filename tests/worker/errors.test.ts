@@ -92,6 +92,11 @@ describe('errors of user-supplied configs, tokenizers and text encoders are type
 });
 
 describe('messages', () => {
+  it('a corrupt config.json is not called a .safetensors file', () => {
+    expect(describeError(new WeightFileError('bad-json', 'unet/config.json', 'is not a JSON object')).message).toBe('unet/config.json is not a valid JSON file (it is corrupt or truncated).');
+    expect(describeError(new WeightFileError('truncated', 'unet.safetensors', 'x')).message).toBe('unet.safetensors is not a valid .safetensors file (it is corrupt or truncated).');
+  });
+
   it('a 404 says "not found (HTTP 404)" in the headline, not only in the details', async () => {
     const fetch404 = async () => new Response('Entry not found', { status: 404 });
     const e = await rejection(openUrlSource('https://huggingface.co/x/y/resolve/main/missing.safetensors', { fetch: fetch404, name: 'missing.safetensors', retries: 0 }));
