@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import type { Engine } from '../../src/gpu/engine';
 import { chunkLimits } from '../../src/models/chunking';
 import type { ForwardContext } from '../../src/models/forward-context';
-import { Scope, type WeightMap } from '../../src/models/layers';
+import { Scope } from '../../src/models/layers';
+import { hostF32, memoryWeightMap, type WeightMap } from '../../src/weights/weight-map';
 import { Transformer2D } from '../../src/models/transformer2d';
 import { attentionRef } from '../ref/attention';
 import { gegluRef } from '../ref/elementwise';
@@ -14,11 +15,7 @@ import { maxAbsDiff, randn } from '../random';
 
 /** In-memory weights: name → [shape, values]. */
 function weightMap(entries: Record<string, [number[], Float32Array]>): WeightMap {
-  return {
-    has: (n) => n in entries,
-    shape: (n) => entries[n][0],
-    read: async (n) => entries[n][1],
-  };
+  return memoryWeightMap(new Map(Object.entries(entries).map(([n, [shape, data]]) => [n, hostF32(data, shape)])));
 }
 
 interface Dims { C: number; heads: number; groups: number; D: number; blocks: number; inner: number }
@@ -106,7 +103,7 @@ async function run(e: Engine, tr: Transformer2D, x: Float32Array, shape: number[
   const xt = e.upload(x, shape);
   const tt = e.upload(text, textShape);
   const temb = e.upload(new Float32Array(batch), [batch, 1]); // not read by Transformer2D
-  const ctx: ForwardContext = { e, batch, frames, tembAct: temb, text: tt, resnetFramesPerGroup: 1, motionFramesPerGroup: 1, limits: chunkLimits(e) };
+  const ctx: ForwardContext = { e, batch, frames, tembAct: temb, text: tt, resnetFramesPerGroup: 1, motionFramesPerGroup: 1, limits: chunkLimits(e), motion: {} };
   try {
     const out = tr.forward(ctx, xt);
     try {
