@@ -18,6 +18,7 @@ import { checkFreeInit, diffuse, type FreeInitParams, freeInitFilter, freeInitIt
 import { latentFrame } from './layout';
 import { type Conditioning, predictNoise, TextConditioning } from './predict-noise';
 import { latentPreview } from './preview';
+import { travelEmbeddings } from './prompt-travel';
 import { freeInitNoise, initialNoise, schedulerNoise } from './rng';
 import { resolveScheduler, type SchedulerChoice } from './scheduler-choice';
 import { type GenerationSpec, parseSpec } from './spec';
@@ -144,7 +145,6 @@ export interface GenerateResult {
 
 /** What this version of the pipeline cannot run yet, refused by name before any work; the motion module's frame limit. */
 function checkSupported(m: PipelineModels, r: GenerationSpec): void {
-  if (r.motionStrength !== 1) throw new GenerateRequestError(`motion strength ${r.motionStrength} is not supported yet (only 1)`);
   if (r.context?.method === 'freenoise') throw new GenerateRequestError("context windows ('freenoise') are not supported yet");
   if (r.freeInit) checkFreeInit(r.freeInit);
   // The motion module was trained on up to its positional table's length of frames per call.
@@ -180,11 +180,25 @@ async function textConditioning(m: PipelineModels, r: GenerationSpec, o: Generat
     data.set(positive, tokens * dim);
     return new TextConditioning(m.engine, data, 2, 1, tokens, dim);
   }
-  if (!m.text) throw new GenerateRequestError('no text encoder is loaded and the request has no embeddings');
-  if (r.prompts.length > 1) throw new GenerateRequestError(`prompt travel (${r.prompts.length} keyframes) is not supported yet`);
-  const prompt = r.prompts[0].prompt;
-  const data = await m.text.encode(cfg ? [r.negativePrompt, prompt] : [prompt], r.clipSkip);
-  return new TextConditioning(m.engine, data, cfg ? 2 : 1, 1, m.text.tokens, m.text.dim);
+  const text = m.text;
+  if (!text) throw new GenerateRequestError('no text encoder is loaded and the request has no embeddings');
+  if (r.prompts.length === 1) {
+    // One prompt for the whole clip: one text row per CFG half (the F frames of a sample share it).
+    const prompt = r.prompts[0].prompt;
+    const data = await text.encode(cfg ? [r.negativePrompt, prompt] : [prompt], r.clipSkip);
+    return new TextConditioning(m.engine, data, cfg ? 2 : 1, 1, text.tokens, text.dim);
+  }
+  // Prompt travel: one text row per frame and half, interpolated between keyframes as diffusers' FreeNoise does
+  // (prompt-travel.ts); the negative prompt goes through the same interpolation (a single keyframe at frame 0).
+  const F = r.frames;
+  const encode = (prompts: string[]) => text.encode(prompts, r.clipSkip);
+  const positive = await travelEmbeddings(encode, r.prompts, F);
+  if (!cfg) return new TextConditioning(m.engine, positive, 1, F, text.tokens, text.dim);
+  const negative = await travelEmbeddings(encode, [{ frame: 0, prompt: r.negativePrompt }], F);
+  const data = new Float32Array(negative.length + positive.length);
+  data.set(negative, 0);
+  data.set(positive, negative.length);
+  return new TextConditioning(m.engine, data, 2, F, text.tokens, text.dim);
 }
 
 const abortIfNeeded = (signal: AbortSignal | undefined, stage: 'denoising' | 'decoding', step?: number): void => {
@@ -225,7 +239,10 @@ export async function generate(m: PipelineModels, spec: GenerationSpec, hooks: G
 
   abortIfNeeded(hooks.signal, 'denoising', 0);
   const text = await textConditioning(m, r, o, cfg);
-  const conditioning: Conditioning = { text, guidance: r.guidance, semantics: o.semantics, maxTensorBytes: o.maxTensorBytes, windows: r.context?.method === 'uniform' ? r.context : null };
+  const conditioning: Conditioning = {
+    text, guidance: r.guidance, semantics: o.semantics, maxTensorBytes: o.maxTensorBytes, motion: { strength: r.motionStrength },
+    windows: r.context?.method === 'uniform' ? r.context : null,
+  };
   const t0 = performance.now();
   try {
     const iterationTimesteps: number[][] = [];

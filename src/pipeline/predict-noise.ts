@@ -1,6 +1,7 @@
 // predictNoise: one noise prediction ε(latents, t) of the whole clip, the single place where everything that wraps
-// the UNet call lives — classifier-free guidance, per-frame text (prompt travel), motion strength and, for long
-// clips, context windows. generate() (and FreeInit's iterations) call only this.
+// the UNet call lives — classifier-free guidance, per-frame text (prompt travel), motion strength (and FreeNoise's
+// temporal windows) passed to the motion modules, and, for long clips, UNet-level context windows. generate() (and
+// FreeInit's iterations) call only this.
 //
 //   latents (1, C, F, h, w) scaled model input  →  NHWC frames [b*F, h, w, C], b = 2 with CFG ([uncond; cond])
 //   ε = UNet(x, t, text)                           text: [b, tokens, D] (one per half) or [b*F, tokens, D] (per frame)
@@ -13,6 +14,7 @@
 import type { Engine } from '../gpu/engine';
 import type { Tensor } from '../gpu/tensor';
 import type { Semantics } from '../models/config';
+import type { MotionForwardOptions } from '../models/forward-context';
 import { classifierFreeGuidance } from '../schedulers';
 import { GenerateRequestError } from './errors';
 import type { PipelineModels } from './generate';
@@ -90,6 +92,8 @@ export interface Conditioning {
   semantics?: Semantics;
   /** Largest tensor one UNet layer may make (the planner's chunk budget); default the binding limit. */
   maxTensorBytes?: number;
+  /** What the motion modules do besides their plain forward: motion strength, FreeNoise's temporal windows. */
+  motion?: MotionForwardOptions;
   /** UNet-level sliding context windows; null/absent: every UNet call sees all frames. */
   windows?: UniformContext | null;
 }
@@ -171,7 +175,7 @@ async function blendWindows(m: PipelineModels, latents: Latents, t: number, c: C
 }
 
 /** One UNet call on all frames of `latents`: the raw prediction of each CFG half, (1, C, F, h, w) each. */
-async function unetHalves(m: PipelineModels, latents: Latents, t: number, text: TextConditioning, c: Pick<Conditioning, 'semantics' | 'maxTensorBytes'>): Promise<Float32Array[]> {
+async function unetHalves(m: PipelineModels, latents: Latents, t: number, text: TextConditioning, c: Pick<Conditioning, 'semantics' | 'motion' | 'maxTensorBytes'>): Promise<Float32Array[]> {
   const e = m.engine;
   const { channels: C, frames: F, height: h, width: w } = latents;
   const batch = text.halves;
@@ -179,7 +183,7 @@ async function unetHalves(m: PipelineModels, latents: Latents, t: number, text: 
   const x = e.upload(batch === 2 ? concat(framesIn, framesIn) : framesIn, [batch * F, h, w, C]);
   let out: Float32Array;
   try {
-    const eps = m.unet.forward(x, new Array(batch).fill(t), text.tensor(), F, { semantics: c.semantics, maxTensorBytes: c.maxTensorBytes });
+    const eps = m.unet.forward(x, new Array(batch).fill(t), text.tensor(), F, { semantics: c.semantics, motion: c.motion, maxTensorBytes: c.maxTensorBytes });
     try {
       out = await e.read(eps);
     } finally {
