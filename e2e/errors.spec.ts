@@ -58,7 +58,7 @@ test('a file dropped on the motion-module slot goes to that slot', async ({ page
 });
 
 test('a model URL that does not exist names the file and the HTTP status', async ({ page }) => {
-  await page.getByLabel('Motion module', { exact: true }).selectOption({ label: 'Hugging Face / web URL…' });
+  await page.getByLabel('Motion module', { exact: true }).selectOption({ label: 'Hugging Face repo or URL…' });
   await page.getByLabel('Motion module URL').fill(`http://127.0.0.1:${process.env.ADW_E2E_PORT ?? 4173}/tiny-model/no-such-file.safetensors`);
   await page.getByRole('button', { name: 'Generate' }).click();
   const alert = page.getByRole('alert');
@@ -67,7 +67,7 @@ test('a model URL that does not exist names the file and the HTTP status', async
 });
 
 test('an empty URL is caught before anything runs', async ({ page }) => {
-  await page.getByLabel('Motion module', { exact: true }).selectOption({ label: 'Hugging Face / web URL…' });
+  await page.getByLabel('Motion module', { exact: true }).selectOption({ label: 'Hugging Face repo or URL…' });
   await page.getByRole('button', { name: 'Generate' }).click();
   await expect(page.getByRole('alert')).toContainText('Enter the URL of the motion module');
 });

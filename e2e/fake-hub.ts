@@ -17,6 +17,8 @@ export interface FakeHubFaults {
   noRange?: boolean;
   /** Repos that answer 401 (gated). */
   gated?: Set<string>;
+  /** path → send its body at about this many bytes per second (a slow connection). */
+  slow?: Map<string, number>;
 }
 
 export interface FakeHub {
@@ -55,7 +57,7 @@ async function listen(handler: (req: IncomingMessage, res: ServerResponse) => vo
 
 export async function startFakeHub(): Promise<FakeHub> {
   const repos = new Map<string, Map<string, Buffer>>();
-  const faults: FakeHubFaults = { dropAfter: new Map(), corruptOnce: new Set(), gated: new Set() };
+  const faults: FakeHubFaults = { dropAfter: new Map(), corruptOnce: new Set(), gated: new Set(), slow: new Map() };
   const log: string[] = [];
   const stats = { active: 0, maxActive: 0 };
   const byHash = new Map<string, { repo: string; path: string; body: Buffer }>();
@@ -89,8 +91,21 @@ export async function startFakeHub(): Promise<FakeHub> {
       if ((drop.times ?? 1) <= 1) faults.dropAfter!.delete(path);
       else drop.times = (drop.times ?? 1) - 1;
       res.write(part.subarray(0, Math.min(drop.bytes, part.length)), () => {
-        setTimeout(() => res.socket?.destroy(), 20);
+        setTimeout(() => res.socket?.destroy(), 200);
       });
+      return;
+    }
+    const rate = faults.slow?.get(path);
+    if (rate && req.method !== 'HEAD') {
+      // 20 slices a second until the body is sent or the client goes away.
+      const slice = Math.max(1, Math.round(rate / 20));
+      let at = 0;
+      const timer = setInterval(() => {
+        if (res.destroyed || at >= part.length) { clearInterval(timer); if (!res.destroyed) res.end(); return; }
+        res.write(part.subarray(at, at + slice));
+        at += slice;
+      }, 50);
+      res.on('close', () => clearInterval(timer));
       return;
     }
     res.end(req.method === 'HEAD' ? undefined : part);

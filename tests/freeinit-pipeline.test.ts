@@ -10,8 +10,7 @@ import { UNetMotion } from '../src/models/unet';
 import { VaeDecoder } from '../src/models/vae-decoder';
 import { GenerateRequestError } from '../src/pipeline/errors';
 import { diffuse, FREE_INIT_DEFAULTS, freeInitFilter, mixFrequencies } from '../src/pipeline/freeinit';
-import { type FreeInitRecord, generate, type GenerateOptions, type PipelineModels, type StepInfo, type StepRecord } from '../src/pipeline/generate';
-import { type GenerationSpec, makeSpec } from '../src/pipeline/spec';
+import { type FreeInitRecord, generate, type GenerateRequest, type PipelineModels, type StepInfo, type StepRecord } from '../src/pipeline/generate';
 import { freeInitNoise, initialNoise } from '../src/pipeline/rng';
 import { openNodeFileSource } from '../src/platform/node-file-source';
 import { createScheduler, defaultSchedulerFor } from '../src/schedulers';
@@ -42,19 +41,19 @@ function tinyModels(): Promise<PipelineModels> {
 const [, tokens, dim] = inputs.get('prompt_embeds')!.shape;
 const ddim = defaultSchedulerFor('v2');
 // 6 frames (not a power of two) at 64×64 (8×8 latents), DDIM, no CFG: small enough for a software adapter.
-function request(extra: Partial<GenerationSpec>, opts: GenerateOptions = {}): [GenerationSpec, GenerateOptions] {
-  const spec = { ...makeSpec({ prompt: '(replayed embeddings)', seed: 5, frames: 6, width: 64, height: 64, steps: 3, guidance: 1 }), ...extra };
-  return [spec, {
+function request(extra: Partial<GenerateRequest>): GenerateRequest {
+  return {
+    seed: 5, frames: 6, width: 64, height: 64, steps: 3, guidance: 1,
     scheduler: { className: ddim.className, config: ddim.config },
     embeddings: { positive: toF32(inputs.get('prompt_embeds')!), tokens, dim },
-    decode: false, ...opts,
-  }];
+    decode: false, ...extra,
+  };
 }
 const fast2 = { ...FREE_INIT_DEFAULTS, iterations: 2, fastSampling: true };
 
-async function run([spec, opts]: [GenerationSpec, GenerateOptions]) {
+async function run(r: GenerateRequest) {
   const steps: StepInfo[] = [], records: StepRecord[] = [], reinit: FreeInitRecord[] = [];
-  const res = await generate(await tinyModels(), spec, { onStep: (s) => steps.push(s), onStepRecord: (s) => records.push(s), onFreeInit: (s) => reinit.push(s) }, opts);
+  const res = await generate(await tinyModels(), r, { onStep: (s) => steps.push(s), onStepRecord: (s) => records.push(s), onFreeInit: (s) => reinit.push(s) });
   return { res, steps, records, reinit };
 }
 
@@ -97,12 +96,10 @@ describe('FreeInit in generate() (seeded, tiny oracle models)', () => {
 
   it('refuses a bad option or an Euler scheduler before sampling', async () => {
     const m = await tinyModels();
-    const go = ([spec, opts]: [GenerationSpec, GenerateOptions]) => generate(m, spec, {}, opts);
-    await expect(go(request({ freeInit: { ...fast2, spatialStopFrequency: 2 } }))).rejects.toThrow(/FreeInit\.spatialStopFrequency must be a number from 0 to 1 \(got 2\)/);
-    await expect(go(request({ freeInit: { ...fast2, method: 'box' as never } }))).rejects.toMatchObject({ kind: 'invalid-settings' });
+    await expect(generate(m, request({ freeInit: { ...fast2, spatialStopFrequency: 2 } }))).rejects.toThrow(/freeInit\.spatialStopFrequency 2/);
+    await expect(generate(m, request({ freeInit: { ...fast2, method: 'box' as never } }))).rejects.toBeInstanceOf(GenerateRequestError);
     const euler = defaultSchedulerFor('lightning');
-    await expect(go(request({ freeInit: fast2 }, { scheduler: { className: euler.className, config: euler.config } })))
+    await expect(generate(m, request({ scheduler: { className: euler.className, config: euler.config }, freeInit: fast2 })))
       .rejects.toThrow(/FreeInit needs a DDIM or LCM scheduler/);
-    await expect(go(request({ freeInit: fast2, scheduler: 'euler-trailing' }))).rejects.toBeInstanceOf(GenerateRequestError);
   });
 });

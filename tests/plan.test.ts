@@ -9,7 +9,6 @@ import { hyperParamsFromDiffusers } from '../src/models/config';
 import { UNetMotion } from '../src/models/unet';
 import { VaeDecoder } from '../src/models/vae-decoder';
 import { generate } from '../src/pipeline/generate';
-import { makeSpec } from '../src/pipeline/spec';
 import { planRun, PlanRefusedError, type PlanModels } from '../src/plan/plan';
 import { tensorBytes, weightBytes } from '../src/plan/weights';
 import { createNodeEngine } from '../src/platform/node-gpu';
@@ -52,8 +51,8 @@ describe('planRun: predicted peak vs the engine\'s tracked peak (tiny oracle mod
         const vae = await VaeDecoder.load(e, w.vae!, vaeCfg);
         const sched = defaultSchedulerFor('v2');
         const dim = unet.topology.crossAttentionDim;
-        const spec = makeSpec({ prompt: '(embeddings)', seed: 1, frames: c.frames, width: c.width, height: c.height, steps: 2, guidance: c.cfg ? 7.5 : 1 });
-        const res = await generate({ engine: e, unet, vae }, spec, {}, {
+        const res = await generate({ engine: e, unet, vae }, {
+          seed: 1, frames: c.frames, width: c.width, height: c.height, steps: 2, guidance: c.cfg ? 7.5 : 1,
           scheduler: { className: sched.className, config: sched.config },
           embeddings: { positive: new Float32Array(77 * dim).fill(0.1), negative: new Float32Array(77 * dim), tokens: 77, dim },
         });

@@ -17,7 +17,13 @@ import { useGeneration } from './hooks/useGeneration';
 import { useHistory } from './hooks/useHistory';
 import { useKeys } from './hooks/useKeys';
 import { useModelChoice } from './hooks/useModelChoice';
+import { presetAvailable, useStorage } from './hooks/useStorage';
+import { DownloadPanel } from './components/DownloadPanel';
+import { OfflineIndicator } from './components/OfflineIndicator';
+import { StoragePanel } from './components/StoragePanel';
+import { BASE_PRESETS, MOTION_PRESETS } from './presets';
 import { motionPreset } from './model-choice';
+
 import { prepareRequest } from './request';
 import { fmtTime, statusLine } from './status-line';
 
@@ -30,6 +36,12 @@ export function App() {
   const history = useHistory({ onSaveError: (m) => gen.setNotice(m) });
   const gen = useGeneration({ onDone: (r) => void history.remember(r, fps) });
   const { caps, run, busy, result } = gen;
+  const storage = useStorage(gen.client, busy);
+  const urlsOf = (files: { kind: string; url?: string }[]) => files.flatMap((f) => (f.kind === 'url' && f.url ? [f.url] : []));
+  const storedPresets = [
+    ...BASE_PRESETS.filter((p) => presetAvailable(storage.report, urlsOf([...p.files, ...p.configs, p.tokenizer]))),
+    ...MOTION_PRESETS.filter((p) => presetAvailable(storage.report, urlsOf([...p.files, ...p.configs]))),
+  ].map((p) => p.label);
 
   const advice = useMemo(
     () => (caps ? assessSettings(caps) : []),
@@ -78,6 +90,7 @@ export function App() {
         <span className="adapter" title="WebGPU adapter">
           {caps?.adapter ? `${caps.adapter.name}${caps.adapter.f16 ? ' · f16' : ' · f32'}` : caps ? 'No WebGPU' : '…'}
         </span>
+        <OfflineIndicator available={storedPresets} />
       </header>
       <main className="layout">
         <form
@@ -120,6 +133,7 @@ export function App() {
             <p role="status" aria-live="polite" aria-label="Generation status" className="status">{status.text}</p>
             <progress aria-label="Generation progress" max={1} value={status.fraction ?? undefined} hidden={!busy} />
           </div>
+          {busy && run?.phase !== 'cancelling' && <DownloadPanel progress={run?.download} />}
           <Viewer
             result={result}
             preview={result && !result.done ? null : gen.preview}
@@ -147,6 +161,7 @@ export function App() {
             </details>
           )}
           <HistoryPanel entries={history.entries} onOpen={openHistory} onDelete={history.remove} disabled={busy} />
+          <StoragePanel storage={storage} disabled={busy} />
         </section>
       </main>
       {drop.dragging && <div className="drop-overlay" aria-hidden="true">Drop a .safetensors file to use it as the base model</div>}

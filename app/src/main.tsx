@@ -4,3 +4,8 @@ import { App } from './App';
 import './styles.css';
 
 createRoot(document.getElementById('root')!).render(<StrictMode><App /></StrictMode>);
+
+// The service worker (vite-plugin-pwa / Workbox) makes the app installable and usable offline; production builds only.
+if (import.meta.env.PROD && 'serviceWorker' in navigator) {
+  void navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch((e) => console.warn('service worker not registered:', e));
+}

@@ -1,8 +1,10 @@
 // Turns the four model slots of the UI into the worker's ModelSelection, a cache key and a readable label.
 
-import { ModelSourceError, parseModelSource, resolveModelSource } from '../../src/sources/model-source';
+import { ModelSourceError, namesHubFile, parseModelSource, resolveModelSource } from '../../src/sources/model-source';
+import { pickModelFiles } from '../../src/delivery/pick';
+import { hubOverride } from './hub-override';
 import type { FileSource, ModelSelection } from '../../src/worker/protocol';
-import type { SlotChoice } from './components/SourcePicker';
+import type { LocalFile, SlotChoice } from './components/SourcePicker';
 import { BASE_PRESETS, type BasePreset, MOTION_LORA_PRESETS, MOTION_PRESETS, type MotionPreset } from './presets';
 
 export interface ModelChoice {
@@ -27,17 +29,42 @@ export function motionPreset(c: ModelChoice): MotionPreset | undefined {
 
 export class ChoiceError extends Error {}
 
-/** A typed model source (https URL, Hub `owner/name/path`) as a worker FileSource; ChoiceError names what is wrong. */
+/**
+ * A typed model source as a worker FileSource: a file URL or Hub file → a download; a Hub repo or folder
+ * (`owner/name`, `owner/name@rev/unet`) → the worker picks its files. ChoiceError names what is wrong.
+ */
 function urlSource(url: string, slot: string): FileSource {
   try {
-    return { kind: 'url', ...resolveModelSource(parseModelSource(url, slot), slot) };
+    const parsed = parseModelSource(url, slot, hubOverride());
+    if (parsed.kind === 'hub' && !namesHubFile(parsed)) {
+      return { kind: 'hub-repo', repo: parsed.repo, ...(parsed.revision ? { revision: parsed.revision } : {}), ...(parsed.path ? { subfolder: parsed.path } : {}), name: url.trim() };
+    }
+    return { kind: 'url', ...resolveModelSource(parsed, slot) };
   } catch (e) {
     if (e instanceof ModelSourceError) throw new ChoiceError(e.message);
     throw e;
   }
 }
 
-function slotSources(slot: SlotChoice, what: string, presetFiles: (id: string) => FileSource[] | undefined): FileSource[] {
+/** Several local files or a folder: the model's files picked as from a repo (weights + config.json files). */
+function localFilesSources(files: LocalFile[], what: string, configs: FileSource[]): FileSource[] {
+  if (files.length === 0) throw new ChoiceError(`Choose the ${what}'s files or folder.`);
+  if (files.length === 1) return [{ kind: 'file', file: files[0].file, name: files[0].file.name }];
+  // A dropped folder's paths start with the folder's own name: pick from inside it.
+  const tops = new Set(files.map((f) => f.path.split('/')[0]));
+  const root = tops.size === 1 && files.every((f) => f.path.includes('/')) ? [...tops][0] : '';
+  const byPath = new Map(files.map((f) => [f.path, f.file]));
+  let picked;
+  try {
+    picked = pickModelFiles(files.map((f) => ({ path: f.path, size: f.file.size })), root, root || `the ${what} files`);
+  } catch (e) {
+    throw new ChoiceError((e as Error).message);
+  }
+  configs.push(...picked.configs.map((c): FileSource => ({ kind: 'file', file: byPath.get(c.path)!, name: c.path })));
+  return picked.weights.map((w): FileSource => ({ kind: 'file', file: byPath.get(w.path)!, name: w.path }));
+}
+
+function slotSources(slot: SlotChoice, what: string, presetFiles: (id: string) => FileSource[] | undefined, configs: FileSource[] = []): FileSource[] {
   switch (slot.mode) {
     case 'none':
       return [];
@@ -51,6 +78,8 @@ function slotSources(slot: SlotChoice, what: string, presetFiles: (id: string) =
     case 'file':
       if (!slot.file) throw new ChoiceError(`Choose a .safetensors file for the ${what}.`);
       return [{ kind: 'file', file: slot.file, name: slot.file.name }];
+    case 'files':
+      return localFilesSources(slot.files, what, configs);
   }
 }
 
@@ -60,15 +89,16 @@ const CLIP_TOKENIZER = BASE_PRESETS[0].tokenizer;
 export function toSelection(c: ModelChoice): ModelSelection {
   const bp = basePreset(c);
   const mp = motionPreset(c);
-  const base = slotSources(c.base, 'base model', (id) => BASE_PRESETS.find((p) => p.id === id)?.files);
-  const motion = slotSources(c.motion, 'motion module', (id) => MOTION_PRESETS.find((p) => p.id === id)?.files);
+  const localConfigs: FileSource[] = [];
+  const base = slotSources(c.base, 'base model', (id) => BASE_PRESETS.find((p) => p.id === id)?.files, localConfigs);
+  const motion = slotSources(c.motion, 'motion module', (id) => MOTION_PRESETS.find((p) => p.id === id)?.files, localConfigs);
   if (base.length === 0) throw new ChoiceError('Choose a base model.');
   if (motion.length === 0) throw new ChoiceError('Choose a motion module.');
   const motionLora = slotSources(c.motionLora, 'MotionLoRA', (id) => MOTION_LORA_PRESETS.find((p) => p.id === id) && [MOTION_LORA_PRESETS.find((p) => p.id === id)!.source]);
   const sdLora = slotSources(c.sdLora, 'SD LoRA', (id) => SD_LORA_PRESETS.find((p) => p.id === id) && [SD_LORA_PRESETS.find((p) => p.id === id)!.source]);
   return {
     base,
-    configs: [...(bp?.configs ?? []), ...(mp?.configs ?? [])],
+    configs: [...(bp?.configs ?? []), ...(mp?.configs ?? []), ...localConfigs],
     // The tiny test model's tokenizer is the CLIP tokenizer too, served by the app: no download for local files then.
     tokenizer: bp?.tokenizer ?? (mp?.family === 'tiny' ? BASE_PRESETS.find((p) => p.family === 'tiny')!.tokenizer : CLIP_TOKENIZER),
     motion,
@@ -78,7 +108,9 @@ export function toSelection(c: ModelChoice): ModelSelection {
 }
 
 function sourceKey(s: FileSource): string {
-  return s.kind === 'url' ? s.url : `file:${s.name}:${s.file.size}:${s.file.lastModified}`;
+  if (s.kind === 'url') return s.url;
+  if (s.kind === 'hub-repo') return `hub:${s.repo}@${s.revision ?? 'main'}/${s.subfolder ?? ''}`;
+  return `file:${s.name}:${s.file.size}:${s.file.lastModified}`;
 }
 
 /** Equal keys = the worker can keep the models it has. */
@@ -94,6 +126,7 @@ function slotLabel(slot: SlotChoice, presetLabel: string | undefined): string {
   if (slot.mode === 'preset') return presetLabel ?? slot.presetId;
   if (slot.mode === 'url') return slot.url.split('/').pop() || slot.url;
   if (slot.mode === 'file') return slot.file?.name ?? 'local file';
+  if (slot.mode === 'files') return slot.files.length ? `${slot.files[0].path.split('/')[0]}${slot.files.length > 1 ? ` (${slot.files.length} files)` : ''}` : 'local files';
   return '';
 }
 

@@ -1,6 +1,6 @@
 // The one-line run status under the output (pure: the run state in, the text and progress fraction out).
 
-import type { LoadPhase } from '../../src/worker/protocol';
+import type { DownloadProgress, LoadPhase } from '../../src/worker/protocol';
 
 export type RunPhase = 'idle' | 'loading' | 'sampling' | 'decoding' | 'cancelling';
 
@@ -9,10 +9,27 @@ export interface RunState {
   id: number;
   phase: RunPhase;
   load?: { phase: LoadPhase; file?: string; loaded: number; total: number };
+  /** Downloads into the model cache (bytes, speed, time left), while models are fetched. */
+  download?: DownloadProgress;
   /** The last step finished: `step` of `steps` in FreeInit iteration `iteration` of `iterations` (see StepInfo). */
   step?: { step: number; steps: number; iteration: number; iterations: number; iterationSteps: number[]; elapsedMs: number; etaMs: number };
   decoded: number;
   frames: number;
+}
+
+/** 1.23 GB, 456.7 MB, 12.3 kB. */
+export function fmtBytes(n: number): string {
+  if (n >= 1e9) return `${(n / 1e9).toFixed(2)} GB`;
+  if (n >= 1e6) return `${(n / 1e6).toFixed(1)} MB`;
+  return `${(n / 1e3).toFixed(1)} kB`;
+}
+
+/** "120.5 MB of 2.13 GB · 11.2 MB/s · about 3:05 left". */
+export function downloadText(d: DownloadProgress): string {
+  const parts = [d.total !== null ? `${fmtBytes(d.received)} of ${fmtBytes(d.total)}` : fmtBytes(d.received)];
+  if (d.bytesPerSec > 0) parts.push(`${fmtBytes(d.bytesPerSec)}/s`);
+  if (d.etaMs !== null && d.bytesPerSec > 0) parts.push(`about ${fmtTime(d.etaMs)} left`);
+  return parts.join(' · ');
 }
 
 /** m:ss. */
@@ -50,6 +67,10 @@ export function statusLine({ checked, notice, run, plannedSteps }: StatusInput):
     case 'cancelling':
       return { text: 'Cancelling…', fraction: null };
     case 'loading': {
+      const d = run.download;
+      if (d && !run.load && d.files.some((f) => f.state === 'queued' || f.state === 'downloading' || f.state === 'verifying')) {
+        return { text: `Downloading models: ${downloadText(d)}`, fraction: d.total ? d.received / d.total : null };
+      }
       const l = run.load;
       if (!l) return { text: 'Starting…', fraction: null };
       return { text: `Loading models: ${LOAD_PHASE[l.phase]}${l.file ? ` ${l.file}` : ''} (${l.loaded} of ${l.total})`, fraction: l.total ? l.loaded / l.total : null };

@@ -47,7 +47,7 @@ export interface CacheOptions {
 export interface StoredModel {
   group: string;
   bytes: number;
-  files: { name: string; size: number | null; received: number; complete: boolean; sha256: string | null; hashSource: string | null; revision?: string }[];
+  files: { name: string; url?: string; size: number | null; received: number; complete: boolean; sha256: string | null; hashSource: string | null; revision?: string }[];
   lastUsed: number;
   complete: boolean;
 }
@@ -233,7 +233,7 @@ export class ModelCache {
     for (const f of this.manifest.all()) {
       const g = groups.get(f.group) ?? { group: f.group, bytes: 0, files: [], lastUsed: 0, complete: true };
       g.bytes += f.complete ? (f.size ?? 0) : f.received;
-      g.files.push({ name: f.name, size: f.size, received: f.received, complete: f.complete, sha256: f.sha256, hashSource: f.hashSource, revision: f.revision });
+      g.files.push({ name: f.name, url: f.url, size: f.size, received: f.received, complete: f.complete, sha256: f.sha256, hashSource: f.hashSource, revision: f.revision });
       g.lastUsed = Math.max(g.lastUsed, f.lastUsed);
       g.complete &&= f.complete;
       groups.set(f.group, g);

@@ -34,6 +34,7 @@ export class DeliveryError extends KindedError {
     options: { cause?: unknown; httpStatus?: number } = {},
   ) {
     super(KIND[code], `${file}: ${message}`, { ...options, file });
+    this.name = 'DeliveryError'; // explicit: minified builds rename classes
   }
 }
 

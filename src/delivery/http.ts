@@ -28,18 +28,21 @@ export const GATED_HINT =
 /** The DeliveryError for a non-success HTTP status. */
 export function statusError(status: number, name: string, url: string): DeliveryError {
   const o = { httpStatus: status };
-  if (status === 404) return new DeliveryError('not-found', name, `not found (HTTP 404) at ${url}: check the repository, revision and file name`, o);
+  if (status === 404) return new DeliveryError('not-found', name, `not found (HTTP 404). Check the repository, revision and file name (${url})`, o);
   if (status === 401 || status === 403) return new DeliveryError('access-denied', name, `access denied (HTTP ${status}). ${GATED_HINT}`, o);
   if (status === 416) return new DeliveryError('http', name, 'the server rejected the byte range (HTTP 416): the file is smaller than the part already stored', o);
   if (status === 429) return new DeliveryError('http', name, 'the server asks to slow down (HTTP 429); try again in a minute', o);
   return new DeliveryError('http', name, `the server answered HTTP ${status}`, o);
 }
 
-/** Classifies an exception thrown by fetch() or by reading a body. AbortErrors pass through unchanged. */
+/**
+ * Classifies an exception thrown by fetch() (`while_` = 'connecting' or 'listing …') or by reading a body
+ * ('downloading': the server did answer with CORS headers, so a failure there is never CORS). AbortErrors pass through.
+ */
 export async function networkError(e: unknown, name: string, url: string, probe: NetworkProbe, while_ = 'downloading'): Promise<unknown> {
   if (isAbort(e)) return e;
   if (!probe.online()) return new DeliveryError('offline', name, `the browser is offline (${while_} stopped); what is already stored is kept and the download resumes when you try again online`, { cause: e });
-  if (await probe.reachable(url)) {
+  if (while_ !== 'downloading' && await probe.reachable(url)) {
     return new DeliveryError('cors', name, `the server at ${new URL(url).host} answers but does not allow this page to read the file (no CORS headers). Download the file yourself and open it as a local file`, { cause: e });
   }
   return new DeliveryError('network', name, `the connection failed while ${while_} (${String((e as Error)?.message ?? e)}); what is already stored is kept, try again to resume`, { cause: e });

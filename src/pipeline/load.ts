@@ -104,14 +104,23 @@ export async function planModels(sources: ModelSources): Promise<PlanModels> {
 export interface LoadModelsOptions {
   /** Storage of the UNet's and motion modules' linear and conv weights (quantized at load, after LoRA merges). */
   weights?: WeightFormat;
+  /** Cancels the load: checked between files and between components; what was uploaded is released. */
+  signal?: AbortSignal;
+}
+
+/** Throws an AbortError when `signal` is aborted. */
+function checkAbort(signal?: AbortSignal): void {
+  if (signal?.aborted) throw new DOMException('cancelled', 'AbortError');
 }
 
 export async function loadModels(engine: Engine, sources: ModelSources, onProgress: LoadProgress = () => {}, opts: LoadModelsOptions = {}): Promise<LoadedPipeline> {
+  const signal = opts.signal;
   const all = [...sources.base, sources.motionModule];
   const loraSources = [...(sources.motionLoras ?? []), ...(sources.loras ?? [])];
   const total = all.length + loraSources.length;
   const files: SafetensorsFile[] = [];
   for (const [i, s] of [...all, ...loraSources.map((l) => l.source)].entries()) {
+    checkAbort(signal);
     onProgress({ stage: 'open', done: i, total });
     files.push(await openSafetensors(s));
   }
@@ -128,19 +137,23 @@ export async function loadModels(engine: Engine, sources: ModelSources, onProgre
   checkConfigsMatchWeights(cfg, w, w.owners ?? {});
   const release: (() => void)[] = [];
   try {
+    checkAbort(signal);
     onProgress({ stage: 'unet', done: 0, total: 3 });
     const hyper = { ...hyperParamsFromDiffusers(cfg.unet ?? {}, cfg.motionAdapter ?? {}), motionVersion: unetVersion(w.motion?.version) };
     const unet = await UNetMotion.load(engine, w.unet, hyper, { semantics: sources.semantics, weights: opts.weights });
     release.push(() => unet.release());
+    checkAbort(signal);
     onProgress({ stage: 'vae', done: 1, total: 3 });
     const vae = await VaeDecoder.load(engine, w.vae, { groups: cfg.vae?.norm_num_groups, scalingFactor: cfg.vae?.scaling_factor });
     release.push(() => vae.release());
+    checkAbort(signal);
     onProgress({ stage: 'text', done: 2, total: 3 });
     const t = cfg.text ?? {};
     const textOpts: ClipTextEncoderOptions = { heads: t.num_attention_heads, hiddenAct: t.hidden_act === 'gelu' ? 'gelu' : 'quick_gelu', layerNormEps: t.layer_norm_eps };
     const encoder = await createClipTextEncoder(w.textEncoder, textOpts);
     const text = textConditioner(createClipTokenizer(sources.tokenizer.json, sources.tokenizer.config ?? {}), w.textEncoder, textOpts, encoder);
     release.push(() => text.dispose());
+    checkAbort(signal);
     onProgress({ stage: 'done', done: 3, total: 3 });
     return {
       engine, unet, vae, text, motion: w.motion, defaults: schedulerDefaultsFor(w.motion?.version), warnings: w.warnings,

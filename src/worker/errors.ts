@@ -21,7 +21,7 @@ const DELIVERY_SUGGESTION: Record<string, string> = {
 
 /** The headline of a failed download: the HTTP status in words where there is one. */
 function downloadHeadline(f: ErrorFacts, file: string): Pick<UserError, 'message' | 'suggestion'> {
-  if (f.name === 'DeliveryError') {
+  if (f.name === 'DeliveryError' && f.code) {
     return { message: `Could not download ${f.message}`.replace(/([^.])$/, '$1.'), suggestion: DELIVERY_SUGGESTION[f.code ?? ''] ?? 'Try again later, or download the file and open it from disk.' };
   }
   const s = f.httpStatus;
@@ -51,7 +51,7 @@ const HEADLINES: Record<ErrorKind, (f: ErrorFacts, file: string) => Pick<UserErr
   'unsupported-model': (f) => ({ message: f.message, suggestion: 'Use a text-to-image Stable Diffusion 1.5 model.' }),
   'bad-values': (f) => ({ message: f.message, suggestion: 'The file is damaged or was saved wrongly: download it again, or use another one.' }),
   'invalid-source': (f) => ({ message: f.message, suggestion: 'Enter a https:// URL of a .safetensors file, a Hugging Face repository (owner/name), or choose a file from disk.' }),
-  'invalid-settings': (f) => ({ message: f.code === 'request' ? `These settings cannot run: ${f.message}.` : f.message }),
+  'invalid-settings': (f) => ({ message: f.message }),
   cancelled: () => ({ message: 'Cancelled.' }),
   internal: () => ({ message: 'Something went wrong.', suggestion: 'Generate again; if it keeps failing, please report it with the details below.' }),
 };

@@ -5,13 +5,22 @@
 
 import type { ErrorKind } from '../errors';
 import type { Precision, PrecisionSetting } from '../pipeline/precision';
+import type { DownloadProgress } from '../delivery/progress';
+import type { StorageReport } from '../delivery/cache';
+
+export type { DownloadProgress, StorageReport };
 
 /** Where the bytes of one weight/tokenizer/config file come from. */
 export type FileSource =
   /** A download; `sha256` (lower-case hex) is the expected content hash where the catalogue knows it. */
   | { kind: 'url'; url: string; name: string; sha256?: string }
   /** A local file (picked or dropped); File is structured-cloneable, so it crosses to the worker without a copy. */
-  | { kind: 'file'; file: File; name: string };
+  | { kind: 'file'; file: File; name: string }
+  /**
+   * A Hugging Face repository (or one folder of it): the worker lists it and picks the model's files the way
+   * diffusers does (src/delivery/pick.ts), with their config.json files.
+   */
+  | { kind: 'hub-repo'; repo: string; revision?: string; subfolder?: string; name: string };
 
 /** The models of one generation. Each list holds one or more files; the loaders detect which layout each file is. */
 export interface ModelSelection {
@@ -33,7 +42,7 @@ export interface ModelSelection {
 
 export type SchedulerName = 'ddim' | 'euler-trailing' | 'lcm';
 
-/** One generation's settings. The same seed, settings and models give bit-identical frames on the same adapter and precision, close ones elsewhere (docs/pipeline.md). */
+/** One generation's settings. The same seed and settings give the same animation on any machine. */
 export interface GenerateSettings {
   prompt: string;
   negativePrompt: string;
@@ -89,7 +98,10 @@ export type LoadPhase = 'download' | 'parse' | 'upload' | 'compile';
 // ------------------------------------------------------------------ UI → worker
 
 export type ToWorker =
-  | { type: 'init' }
+  /** `hub` points Hub repo sources at another origin (tests: a local imitation of the Hub; localhost only). */
+  | { type: 'init'; hub?: string }
+  /** The model cache: a report of what is stored, or deleting one model (a report group) or all. Answered at once. */
+  | { type: 'storage'; op: 'report' | 'delete' | 'delete-all'; group?: string }
   /**
    * Generate with these models; the worker (re)loads them first when `modelsKey` differs from what it holds
    * (or its engine had to be rebuilt), reporting load-progress/loaded under the same id.
@@ -103,6 +115,10 @@ export type ToWorker =
 export type FromWorker =
   | { type: 'capabilities'; caps: Capabilities }
   | { type: 'load-progress'; id: number; phase: LoadPhase; file?: string; loaded: number; total: number }
+  /** Downloads into the model cache: bytes per file and overall, speed, time left. */
+  | { type: 'download-progress'; id: number; progress: DownloadProgress }
+  /** The model cache's contents and the browser's storage usage; `error` when the operation failed. */
+  | { type: 'storage'; report: StorageReport & { available: boolean; persisted: boolean | null }; error?: UserError }
   | { type: 'loaded'; id: number; summary: ModelSummary }
   /** The models are ready and sampling begins (the prompt is encoded, then step 1 runs). */
   | { type: 'sampling'; id: number; steps: number }

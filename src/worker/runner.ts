@@ -2,21 +2,17 @@
 // models onto the engine, and runs one generation with progress, preview and per-frame hooks.
 
 import type { Engine } from '../gpu/engine';
-import { blobSource, type ByteSource, openUrlSource } from '../weights/source';
-import { InvalidSettingsError } from './settings';
+import type { ByteSource } from '../weights/source';
+import { type LocalSelection, type LocalSource, openLocal, readLocalText } from './sources';
+import { InvalidSettingsError, schedulerFor } from './settings';
 import { generate, type PipelineModels, type StepInfo } from '../pipeline/generate';
-import { parseSpec } from '../pipeline/spec';
 import { type LoadStage, loadModels, type ModelSources, planModels } from '../pipeline/load';
 import { type Precision, weightFormatOf } from '../pipeline/precision';
 import type { PlanModels } from '../plan/plan';
 import { WeightFileError } from '../weights/errors';
 import { openSafetensors } from '../weights/safetensors';
-import type { FileSource, GenerateSettings, LoadPhase, ModelSelection, ModelSummary } from './protocol';
+import type { GenerateSettings, LoadPhase, ModelSummary } from './protocol';
 
-/** Opens one file of the selection as a random-access byte source (HTTP Range for URLs, lazy slices for files). */
-export async function openSource(src: FileSource): Promise<ByteSource> {
-  return src.kind === 'url' ? openUrlSource(src.url, { name: src.name }) : blobSource(src.file, src.name);
-}
 
 export type LoadProgress = (phase: LoadPhase, file: string | undefined, loaded: number, total: number) => void;
 
@@ -39,20 +35,8 @@ function abortIfNeeded(signal: AbortSignal): void {
 }
 
 /** Reads a JSON file of the selection (configs, tokenizer). */
-async function readJson(src: FileSource): Promise<Record<string, unknown>> {
-  let text: string;
-  try {
-    if (src.kind === 'file') {
-      text = await src.file.text();
-    } else {
-      const res = await fetch(src.url);
-      if (!res.ok) throw new WeightFileError('io', src.name, `HTTP ${res.status} while fetching it`, { httpStatus: res.status });
-      text = await res.text();
-    }
-  } catch (e) {
-    if (e instanceof WeightFileError) throw e;
-    throw new WeightFileError('io', src.name, `cannot read it: ${String(e)}`, { cause: e });
-  }
+async function readJson(src: LocalSource): Promise<Record<string, unknown>> {
+  const text = await readLocalText(src);
   try {
     const v = JSON.parse(text);
     if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not a JSON object');
@@ -78,25 +62,26 @@ const STAGE_LABEL: Record<LoadStage, string | undefined> = {
   open: undefined, map: 'matching weights to the model', unet: 'UNet + motion module', vae: 'VAE decoder', text: 'text encoder', done: undefined,
 };
 
-/** Opens the selection's files (lazily: URLs by HTTP Range, local files by slices) and loads the models onto `engine`. */
 /**
- * `beforeUpload` sees the models' shapes once the headers are read, before any weight is fetched or uploaded: the
+ * Loads a fetched selection (src/worker/sources.ts: local files and cached Blobs) onto `engine`. Cancelling stops
+ * between files and between components, and releases what was already uploaded.
+ * `beforeUpload` sees the models' shapes once the headers are read, before any weight is uploaded: the
  * worker resolves the precision and runs the memory planner there, and refuses a run that cannot fit (by throwing).
  * It returns the precision to load in.
  */
 export async function loadSelection(
-  engine: Engine, selection: ModelSelection, signal: AbortSignal, onProgress: LoadProgress,
+  engine: Engine, selection: LocalSelection, signal: AbortSignal, onProgress: LoadProgress,
   beforeUpload: (shapes: PlanModels) => Promise<Precision> = async () => ({ activations: engine.dtype, weights: engine.dtype }),
 ): Promise<LoadedModels> {
   if (selection.motion.length !== 1) throw new InvalidSettingsError(`Choose exactly one motion-module file (got ${selection.motion.length}).`);
-  const open = async (s: FileSource) => {
+  const open = async (s: LocalSource) => {
     abortIfNeeded(signal);
-    return openSource(s);
+    return openLocal(s);
   };
   const base: ByteSource[] = [];
   for (const s of selection.base) base.push(await open(s));
   const motionModule = await open(selection.motion[0]);
-  const lora = async (l?: { source: FileSource; strength: number }) => (l ? [{ source: await open(l.source), strength: l.strength }] : []);
+  const lora = async (l?: { source: LocalSource; strength: number }) => (l ? [{ source: await open(l.source), strength: l.strength }] : []);
   const motionLoras = await lora(selection.motionLora);
   const loras = await lora(selection.sdLora);
   // Read every header first (a few KB each), so a corrupt, truncated or pickled file is named before anything else
@@ -120,11 +105,10 @@ export async function loadSelection(
   const shapes = await planModels(sources);
   const precision = await beforeUpload(shapes);
   abortIfNeeded(signal);
-  // loadModels has no abort: a cancel during it is answered by the UI terminating this worker (see App's cancel).
   const loaded = await loadModels(engine, sources, ({ stage, done, total }) => {
     if (stage === 'open') onProgress('parse', names[done], done, total);
     else if (stage !== 'done') onProgress(stage === 'map' ? 'parse' : 'upload', STAGE_LABEL[stage], done, total);
-  }, { weights: weightFormatOf(precision) });
+  }, { weights: weightFormatOf(precision), signal });
   const components = [
     ...selection.base.map((s) => s.name),
     `${selection.motion[0].name}${loaded.motion ? ` (motion module ${loaded.motion.version})` : ''}`,
@@ -133,7 +117,7 @@ export async function loadSelection(
   return {
     shapes,
     pipeline: () => loaded,
-    summary: (e, loadMs) => ({ precision, components, adapter: e.adapterName, loadMs, warnings: loaded.warnings }),
+    summary: (e, loadMs) => ({ precision, components: [...components, ...selection.notes], adapter: e.adapterName, loadMs, warnings: loaded.warnings }),
     dispose: () => loaded.release(),
   };
 }
@@ -144,7 +128,20 @@ export async function runGeneration(
   engine: Engine, models: LoadedModels, settings: GenerateSettings, signal: AbortSignal, hooks: GenerationHooks, maxTensorBytes?: number,
 ): Promise<void> {
   let step = 0;
-  await generate(models.pipeline(engine), parseSpec(settings), {
+  await generate(models.pipeline(engine), {
+    prompt: settings.prompt,
+    negativePrompt: settings.negativePrompt,
+    seed: settings.seed,
+    frames: settings.frames,
+    width: settings.width,
+    height: settings.height,
+    steps: settings.steps,
+    guidance: settings.guidance,
+    scheduler: schedulerFor(settings.scheduler),
+    // The UI counts like A1111 (1 = the last layer); the pipeline like diffusers (layers skipped).
+    clipSkip: settings.clipSkip ? settings.clipSkip - 1 : 0,
+    maxTensorBytes,
+  }, {
     signal,
     onStep: (info) => {
       step = info.step;
@@ -152,5 +149,5 @@ export async function runGeneration(
     },
     onPreview: (p) => hooks.onPreview(step + 1, p.frames, p.width, p.height),
     onFrame: (index, rgba, width, height) => hooks.onFrame(index, settings.frames, rgba, width, height),
-  }, { maxTensorBytes });
+  });
 }

@@ -4,10 +4,14 @@
 // the running request within one sampling step. After a lost device or any GPU failure the engine is thrown
 // away and rebuilt (and the last models reloaded) on the next request, so the page never needs a reload.
 
+import { ModelCache } from '../delivery/cache';
+import { DEFAULT_HUB, isLocalhost } from '../delivery/hub-urls';
+import { openOpfsStore } from '../delivery/store';
 import { Engine } from '../gpu/engine';
 import { probeCapabilities } from './capability';
 import { describeError, needsFreshEngine } from './errors';
 import { type LoadedModels, loadSelection, runGeneration } from './runner';
+import { fetchSelection } from './sources';
 import { validateSettings } from './settings';
 import { type FromWorker, type GenerateSettings, type ModelSelection, type ToWorker, transferablesOf } from './protocol';
 import { type ActivationPrecision, checkPrecisionSetting, engineRequestFor, type Precision, type PrecisionSetting, resolvePrecision } from '../pipeline/precision';
@@ -31,6 +35,50 @@ let modelsKey: string | null = null;
 let running: { id: number; abort: AbortController } | null = null;
 /** Ids cancelled while still waiting in the queue. */
 const cancelledIds = new Set<number>();
+
+/** The Hub origin repo sources are read from (a local imitation in tests: only localhost may replace the Hub). */
+let hub = DEFAULT_HUB;
+let cachePromise: Promise<ModelCache | null> | null = null;
+/** Why there is no model cache, when there is none. */
+let cacheProblem: string | null = null;
+
+/** The model cache in OPFS, opened once; null where the browser has no OPFS (files are then read with HTTP Range). */
+function getCache(): Promise<ModelCache | null> {
+  cachePromise ??= (async () => {
+    try {
+      const storage = self.navigator.storage;
+      return await ModelCache.open({
+        store: await openOpfsStore(storage), estimate: async () => {
+          const e = await storage.estimate();
+          return { usage: e.usage ?? 0, quota: e.quota ?? 0 };
+        },
+        baseUrl: self.location.href, hub,
+      });
+    } catch (e) {
+      cacheProblem = (e as Error).message;
+      return null;
+    }
+  })();
+  return cachePromise;
+}
+
+async function storageReport(msg: Extract<ToWorker, { type: 'storage' }>): Promise<void> {
+  const cache = await getCache();
+  const persisted = await self.navigator.storage?.persisted?.().catch(() => null) ?? null;
+  const empty = { models: [], usage: null, quota: null };
+  if (!cache) {
+    post({ type: 'storage', report: { ...empty, available: false, persisted }, error: { kind: 'storage', message: cacheProblem ?? 'The model cache is not available.' } });
+    return;
+  }
+  let error;
+  try {
+    if (msg.op === 'delete' && msg.group) await cache.remove(msg.group);
+    if (msg.op === 'delete-all') await cache.removeAll();
+  } catch (e) {
+    error = describeError(e);
+  }
+  post({ type: 'storage', report: { ...(await cache.report()), available: true, persisted }, ...(error ? { error } : {}) });
+}
 
 function dropModels(): void {
   models?.dispose();
@@ -86,12 +134,14 @@ async function ensureModels(
     const p = await resolve(models.shapes);
     if (p.weights === modelsPrecision.weights) return { engine: eng, models, plan: await planFor(eng, models.shapes, settings, p) };
   }
-  dropModels();
   const t0 = performance.now();
+  // Downloads first, while the models loaded before stay usable: a cancelled download leaves them alive.
+  const local = await fetchSelection(selection, await getCache(), signal, (progress) => post({ type: 'download-progress', id, progress }));
+  dropModels();
   let plan: RunPlan | null = null;
   let precision: Precision | null = null;
-  // The planner runs on the files' headers, before any weight is downloaded or uploaded.
-  const loaded = await loadSelection(eng, selection, signal, (phase, file, done, total) => {
+  // The planner runs on the files' headers, before any weight is uploaded.
+  const loaded = await loadSelection(eng, local, signal, (phase, file, done, total) => {
     post({ type: 'load-progress', id, phase, file, loaded: done, total });
   }, async (shapes) => {
     precision = await resolve(shapes);
@@ -152,6 +202,10 @@ async function generate(msg: Extract<ToWorker, { type: 'generate' }>): Promise<v
 async function handle(msg: ToWorker): Promise<void> {
   switch (msg.type) {
     case 'init': {
+      if (msg.hub) {
+        const u = new URL(msg.hub);
+        if (isLocalhost(u) && !cachePromise) hub = u.origin;
+      }
       const caps = await probeCapabilities(self.navigator.gpu, (self.navigator as { deviceMemory?: number }).deviceMemory);
       post({ type: 'capabilities', caps });
       return;
@@ -159,6 +213,7 @@ async function handle(msg: ToWorker): Promise<void> {
     case 'generate':
       return generate(msg);
     case 'cancel':
+    case 'storage':
       return; // handled before queueing
   }
 }
@@ -170,6 +225,11 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
   if (msg.type === 'cancel') {
     if (running && running.id === msg.id) running.abort.abort();
     else cancelledIds.add(msg.id);
+    return;
+  }
+  if (msg.type === 'storage') {
+    // Storage requests do not wait for a generation to finish.
+    void storageReport(msg).catch((e) => post({ type: 'error', id: null, error: describeError(e) }));
     return;
   }
   queue = queue.then(() => handle(msg)).catch((e) => post({ type: 'error', id: null, error: describeError(e) }));

@@ -21,7 +21,8 @@ export function ModelPanel({ value, onChange, disabled }: ModelPanelProps) {
         presets={BASE_PRESETS}
         value={value.base}
         onChange={(base) => onChange({ ...value, base })}
-        note={bp?.note ?? 'An SD 1.5 checkpoint: a single-file .safetensors, or a diffusers UNet file.'}
+        multiple
+        note={bp?.note ?? 'An SD 1.5 model: a single-file .safetensors checkpoint, a diffusers folder (unet/, vae/ and text_encoder/ with their config.json, picked as a folder or as several files), or a Hugging Face repo (owner/name).'}
       />
       <SourcePicker
         label="Motion module"

@@ -10,6 +10,7 @@ import type { Result } from '../result';
 import { fmtTime, type RunState } from '../status-line';
 import { fmtGiB } from '../../../src/plan/format';
 import { WorkerClient } from '../worker-client';
+import { hubOverride } from '../hub-override';
 
 export function useGeneration({ onDone }: { onDone(r: Result): void }) {
   const client = useMemo(() => new WorkerClient(), []);
@@ -50,6 +51,7 @@ export function useGeneration({ onDone }: { onDone(r: Result): void }) {
       setCaps(msg.caps);
       return;
     }
+    if (msg.type === 'storage') return; // the storage manager's (useStorage)
     const current = runRef.current;
     if (msg.type === 'error' && msg.id === null) {
       // The worker itself failed (not a request): the run, if any, is over.
@@ -63,6 +65,9 @@ export function useGeneration({ onDone }: { onDone(r: Result): void }) {
     switch (msg.type) {
       case 'load-progress':
         update({ ...current, phase: keep('loading'), load: msg });
+        return;
+      case 'download-progress':
+        update({ ...current, phase: keep('loading'), download: msg.progress });
         return;
       case 'loaded':
         setSummary(msg.summary);
@@ -125,7 +130,7 @@ export function useGeneration({ onDone }: { onDone(r: Result): void }) {
       setCaps({ webgpu: false, problem: 'This browser has no WebGPU (navigator.gpu is missing).' });
       return;
     }
-    client.send({ type: 'init' });
+    client.send({ type: 'init', hub: hubOverride() });
     return () => client.terminate();
   }, [client]);
 
@@ -146,17 +151,7 @@ export function useGeneration({ onDone }: { onDone(r: Result): void }) {
   const cancel = () => {
     const current = runRef.current;
     if (!current || current.phase === 'cancelling') return;
-    if (current.phase === 'loading') {
-      // Model loading cannot stop half-way: end the worker (the browser frees its GPU memory); the next
-      // Generate starts a fresh one.
-      client.terminate();
-      update(null);
-      setNotice('Cancelled while loading the models.');
-      resultRef.current = lastDone.current;
-      previewRef.current = null;
-      bump();
-      return;
-    }
+    // Downloads and loading stop too (what is downloaded stays cached); the worker and its models stay alive.
     client.send({ type: 'cancel', id: current.id });
     update({ ...current, phase: 'cancelling' });
   };
@@ -170,7 +165,7 @@ export function useGeneration({ onDone }: { onDone(r: Result): void }) {
   };
 
   return {
-    caps, run, error, setError, notice, setNotice, summary, version,
+    client, caps, run, error, setError, notice, setNotice, summary, version,
     result: resultRef.current,
     preview: previewRef.current,
     pendingSteps: pendingSettings.current?.steps ?? 0,

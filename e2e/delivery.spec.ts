@@ -1,0 +1,223 @@
+// Model delivery in the browser, against a local imitation of the Hub (e2e/fake-hub.ts: listing API, resolve
+// redirects to a second origin with X-Linked-Etag, Range, injected faults): the tiny model as a diffusers repo
+// downloads into OPFS (a dropped connection resumes, corrupted bytes are re-fetched), loads from a repo and from a
+// folder, a cancelled download leaves the worker and its models alive, deleting a model frees its space, and once
+// cached the installed app reloads offline from its service worker and generates — all under the app's CSP.
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { expect, type Page, test } from '@playwright/test';
+import { type FakeHub, startFakeHub } from './fake-hub';
+import { tinyModelResponse } from './tiny-model';
+import { useTinyModel } from './helpers';
+
+const tiny = (name: string) => tinyModelResponse(name, undefined).body;
+
+/** The tiny model as a diffusers pipeline folder (what a Hub repo of SD1.5 looks like). */
+function tinyDiffusers(): Record<string, Buffer> {
+  return {
+    'model_index.json': Buffer.from('{"_class_name":"StableDiffusionPipeline"}'),
+    'unet/config.json': tiny('unet_config.json'),
+    'unet/diffusion_pytorch_model.safetensors': tiny('unet_diffusers.safetensors'),
+    'vae/config.json': tiny('vae_config.json'),
+    'vae/diffusion_pytorch_model.safetensors': tiny('vae_diffusers.safetensors'),
+    'text_encoder/config.json': tiny('text_encoder_config.json'),
+    'text_encoder/model.safetensors': tiny('text_encoder_transformers.safetensors'),
+  };
+}
+
+let hub: FakeHub;
+test.beforeAll(async () => {
+  hub = await startFakeHub();
+  hub.addRepo('tiny/pipe', tinyDiffusers());
+  hub.addRepo('tiny/slow', tinyDiffusers());
+});
+test.afterAll(async () => hub?.close());
+
+/** Console errors and CSP violations of the page and its workers. */
+function watchConsole(page: Page): string[] {
+  const problems: string[] = [];
+  page.on('console', (m) => { if (m.type() === 'error' || /Content Security Policy/i.test(m.text())) problems.push(m.text()); });
+  page.on('pageerror', (e) => problems.push(String(e)));
+  return problems;
+}
+
+const status = (page: Page) => page.getByRole('status', { name: 'Generation status' });
+const cspProblems = (all: string[]) => all.filter((t) => /Content Security Policy|unsafe-eval|EvalError/i.test(t));
+
+/** Base model = a Hub repo of the fake Hub; motion module, tokenizer, sizes = the tiny model's. */
+async function useRepoBase(page: Page, repo: string): Promise<void> {
+  await useTinyModel(page, { frames: 8, steps: 1, size: 64 });
+  await page.getByLabel('Base model', { exact: true }).selectOption('url');
+  await page.getByLabel('Base model URL', { exact: true }).fill(repo);
+  await page.getByLabel('Guidance', { exact: true }).fill('1');
+}
+
+/** Generate until the models are loaded, then cancel; returns the load summary's lines. */
+async function loadThenCancel(page: Page): Promise<string> {
+  await page.getByRole('button', { name: 'Generate' }).click();
+  const summary = page.locator('details.model-summary');
+  const alert = page.locator('.error[role=alert]');
+  await expect(summary.or(alert)).toBeVisible({ timeout: 300_000 });
+  if (await alert.isVisible()) throw new Error(`load failed: ${await alert.textContent()} ${await alert.locator('pre').textContent()}`);
+  await page.getByRole('button', { name: 'Cancel' }).click();
+  await expect(status(page)).toContainText(/Cancelled|Done/, { timeout: 300_000 });
+  return (await summary.textContent()) ?? '';
+}
+
+async function opfsFiles(page: Page): Promise<{ files: number; bytes: number }> {
+  return page.evaluate(async () => {
+    const root = await navigator.storage.getDirectory();
+    const dir = await root.getDirectoryHandle('models', { create: true });
+    let files = 0, bytes = 0;
+    for await (const [name, h] of (dir as unknown as { entries(): AsyncIterable<[string, FileSystemHandle]> }).entries()) {
+      if (h.kind === 'file' && name !== 'manifest.json') { files++; bytes += (await (h as FileSystemFileHandle).getFile()).size; }
+    }
+    return { files, bytes };
+  });
+}
+
+test('a diffusers repo downloads through the redirect, resumes a dropped connection, re-fetches corrupted bytes, loads; deleting it frees its space', async ({ page }) => {
+  test.setTimeout(600_000);
+  const problems = watchConsole(page);
+  hub.log.length = 0;
+  hub.faults.dropAfter!.set('unet/diffusion_pytorch_model.safetensors', { bytes: 200_000 });
+  hub.faults.corruptOnce!.add('vae/diffusion_pytorch_model.safetensors');
+  await page.goto(`/?hub=${encodeURIComponent(hub.hub)}`);
+  await useRepoBase(page, 'tiny/pipe');
+  const summary = await loadThenCancel(page);
+  expect(summary).toContain('tiny/pipe: diffusers pipeline (unet, vae, text_encoder), full precision');
+  // The dropped unet resumed with a Range request from where it stopped; the corrupted vae was fetched twice.
+  const unetSha = hub.sha256(tinyDiffusers()['unet/diffusion_pytorch_model.safetensors']);
+  expect(hub.log.some((l) => l.startsWith(`CDN GET /lfs/${unetSha}`) && /bytes=[1-9]\d*-$/.test(l)), hub.log.join('\n')).toBe(true);
+  const vaeSha = hub.sha256(tinyDiffusers()['vae/diffusion_pytorch_model.safetensors']);
+  expect(hub.log.filter((l) => l.startsWith(`CDN GET /lfs/${vaeSha}`)).length).toBe(2);
+
+  // The storage manager lists it, complete; deleting it removes its files from OPFS.
+  await page.getByTestId('storage-panel').locator('summary').click();
+  const row = page.getByTestId('stored-model').filter({ hasText: 'tiny/pipe' });
+  await expect(row).toBeVisible();
+  await expect(row).not.toContainText('partly');
+  const before = await opfsFiles(page);
+  const size = Object.entries(tinyDiffusers()).filter(([p]) => p !== 'model_index.json').reduce((a, [, b]) => a + b.length, 0);
+  expect(before.bytes).toBeGreaterThanOrEqual(size);
+  await row.getByRole('button', { name: 'Delete tiny/pipe' }).click();
+  await expect(row).toHaveCount(0);
+  const after = await opfsFiles(page);
+  expect(before.bytes - after.bytes).toBe(size);
+  expect(cspProblems(problems)).toEqual([]);
+});
+
+test('a diffusers folder (chosen with the folder picker) loads', async ({ page }) => {
+  test.setTimeout(600_000);
+  const dir = mkdtempSync(path.join(tmpdir(), 'adw-folder-'));
+  try {
+    const root = path.join(dir, 'tiny-diffusers');
+    for (const [p, b] of Object.entries(tinyDiffusers())) {
+      mkdirSync(path.dirname(path.join(root, p)), { recursive: true });
+      writeFileSync(path.join(root, p), b);
+    }
+    await page.goto('/');
+    await useTinyModel(page, { frames: 8, steps: 1, size: 64 });
+    await page.getByLabel('Base model', { exact: true }).selectOption('file');
+    await page.getByLabel('Base model folder', { exact: true }).setInputFiles(root);
+    await expect(page.getByTestId('slot-Base model')).toContainText('7 files');
+    await page.getByLabel('Guidance', { exact: true }).fill('1');
+    const summary = await loadThenCancel(page);
+    expect(summary).toContain('unet/diffusion_pytorch_model.safetensors');
+    expect(summary).toContain('text_encoder/model.safetensors');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('cancelling a download keeps the worker and the loaded models alive, and the download resumes later', async ({ page }) => {
+  test.setTimeout(600_000);
+  await page.goto(`/?hub=${encodeURIComponent(hub.hub)}`);
+  // Load the tiny model first.
+  await useTinyModel(page, { frames: 8, steps: 1, size: 64 });
+  await page.getByLabel('Guidance', { exact: true }).fill('1');
+  await loadThenCancel(page);
+
+  // A slow download of another model, cancelled part-way.
+  hub.faults.slow!.set('unet/diffusion_pytorch_model.safetensors', 400_000);
+  await page.getByLabel('Base model', { exact: true }).selectOption('url');
+  await page.getByLabel('Base model URL', { exact: true }).fill('tiny/slow');
+  await page.getByRole('button', { name: 'Generate' }).click();
+  await expect(page.getByTestId('downloads')).toContainText('downloading', { timeout: 120_000 });
+  await expect(status(page)).toContainText('Downloading models');
+  await page.getByRole('button', { name: 'Cancel' }).click();
+  await expect(status(page)).toContainText('Cancelled', { timeout: 30_000 });
+
+  // The worker answers, and what was downloaded is kept (partly).
+  await page.getByTestId('storage-panel').locator('summary').click();
+  await page.getByRole('button', { name: 'Refresh' }).click();
+  await expect(page.getByTestId('stored-model').filter({ hasText: 'tiny/slow' })).toContainText('partly downloaded');
+
+  // The tiny model loaded before is still on the GPU: generating with it goes straight to sampling.
+  await page.getByLabel('Base model', { exact: true }).selectOption({ label: 'Tiny test model (random weights)' });
+  await page.evaluate(() => {
+    const w = window as unknown as { __st: string[] };
+    w.__st = [];
+    const s = document.querySelector('p.status')!;
+    new MutationObserver(() => w.__st.push(s.textContent ?? '')).observe(s, { childList: true, subtree: true, characterData: true });
+  });
+  await page.getByRole('button', { name: 'Generate' }).click();
+  await expect(status(page)).toContainText(/^Step 1 of 1/, { timeout: 300_000 });
+  await page.getByRole('button', { name: 'Cancel' }).click();
+  await expect(status(page)).toContainText(/Cancelled|Done/, { timeout: 300_000 });
+  const statuses = await page.evaluate(() => (window as unknown as { __st: string[] }).__st);
+  expect(statuses.filter((s) => s.startsWith('Loading models') || s.startsWith('Downloading'))).toEqual([]);
+
+  // Later, the slow model's download resumes where it stopped.
+  hub.faults.slow!.clear();
+  hub.log.length = 0;
+  await useRepoBase(page, 'tiny/slow');
+  await loadThenCancel(page);
+  const unetSha = hub.sha256(tinyDiffusers()['unet/diffusion_pytorch_model.safetensors']);
+  expect(hub.log.some((l) => l.startsWith(`CDN GET /lfs/${unetSha}`) && /bytes=[1-9]\d*-$/.test(l)), hub.log.join('\n')).toBe(true);
+});
+
+test('after caching, the app reloads offline from its service worker and generates with the cached tiny model, under the CSP', async ({ page, context }) => {
+  test.setTimeout(900_000);
+  const problems = watchConsole(page);
+  const workerScript = page.waitForResponse((r) => /\/assets\/worker-[^/]*\.js$/.test(r.url()));
+  await page.goto('/');
+  // The worker (onnxruntime-web runs there) gets the policy from its response header; the page from its <meta>.
+  const workerCsp = (await (await workerScript).allHeaders())['content-security-policy'] ?? '';
+  expect(workerCsp).toContain("'wasm-unsafe-eval'");
+  expect(workerCsp).not.toContain("'unsafe-eval'");
+  const csp = await page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content');
+  expect(csp).toContain("'wasm-unsafe-eval'");
+  expect(csp).not.toContain("'unsafe-eval'");
+  // The policy is enforced: an injected inline script is refused (and reported).
+  expect(await page.evaluate(() => new Promise<string>((resolve) => {
+    document.addEventListener('securitypolicyviolation', (e) => resolve(`blocked by ${e.effectiveDirective}`), { once: true });
+    const el = document.createElement('script');
+    el.textContent = 'window.__inlineRan = true';
+    document.head.append(el);
+    setTimeout(() => resolve((window as unknown as { __inlineRan?: boolean }).__inlineRan ? 'ran' : 'no report'), 2000);
+  }))).toBe('blocked by script-src-elem');
+  problems.length = 0; // that refusal was the point
+  await page.evaluate(async () => { await navigator.serviceWorker.ready; });
+
+  // Loading downloads every file of the tiny model (weights, configs, tokenizer) into OPFS.
+  await useTinyModel(page, { frames: 8, steps: 1, size: 64 });
+  await page.getByLabel('Guidance', { exact: true }).fill('1');
+  await loadThenCancel(page);
+
+  // Offline: nothing may leave the machine; the page and its assets come from the service worker.
+  const network: string[] = [];
+  page.on('requestfailed', (r) => network.push(`failed ${r.url()}`));
+  page.on('response', (r) => { if (!r.fromServiceWorker() && !r.url().startsWith('data:') && !r.url().startsWith('blob:')) network.push(`network ${r.url()}`); });
+  await context.setOffline(true);
+  await page.reload();
+  await expect(page.getByTestId('offline')).toContainText('Tiny test model (random weights)');
+  await useTinyModel(page, { frames: 8, steps: 1, size: 64 });
+  await page.getByLabel('Guidance', { exact: true }).fill('1');
+  await page.getByRole('button', { name: 'Generate' }).click();
+  await expect(status(page)).toContainText(/^Done/, { timeout: 600_000 });
+  expect(network).toEqual([]);
+  expect(cspProblems(problems)).toEqual([]);
+  await context.setOffline(false);
+});
