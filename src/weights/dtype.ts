@@ -28,6 +28,14 @@ function f16Lut(): Float32Array {
   return f16Table;
 }
 
+/** f16 bit patterns → f32 values through a 65536-entry table (one lookup per element). */
+export function f16BitsToF32Array(bits: Uint16Array): Float32Array {
+  const lut = f16Lut();
+  const out = new Float32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) out[i] = lut[bits[i]];
+  return out;
+}
+
 /** Little-endian bytes of a floating tensor → f32 values. `bytes` may be unaligned. */
 export function decodeFloat(dtype: FloatDtype, bytes: Uint8Array): Float32Array {
   const size = DTYPE_SIZES[dtype];

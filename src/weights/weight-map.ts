@@ -8,7 +8,8 @@
 // checkpoint never becomes a 4 GB f32 copy: each tensor is read, uploaded (converted to the GPU dtype on its
 // own) and dropped before the next.
 
-import { f32ToF16Bits, fromF16Array } from '../gpu/half';
+import { f32ToF16Bits } from '../gpu/half';
+import { f16BitsToF32Array } from './dtype';
 import { WeightFileError } from './errors';
 import { checkFinite } from './finite';
 import type { TensorSource } from './layouts/map';
@@ -38,7 +39,7 @@ export interface WeightMap {
 
 /** f32 values of a host tensor (the same array when it is f32 already). */
 export function hostToF32(t: HostTensor): Float32Array {
-  return t.dtype === 'f32' ? (t.data as Float32Array) : fromF16Array(t.data as Uint16Array);
+  return t.dtype === 'f32' ? (t.data as Float32Array) : f16BitsToF32Array(t.data as Uint16Array);
 }
 
 export function hostF32(data: Float32Array, shape: readonly number[]): HostTensor {
