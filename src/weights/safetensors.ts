@@ -78,6 +78,19 @@ export function looksLikePickle(head: Uint8Array): boolean {
 /** File names of PyTorch's pickle-based formats. */
 const PICKLE_NAME = /\.(ckpt|pt|pth|bin|pkl)$/i;
 
+/**
+ * The verdict on a file from its name and first SNIFF_BYTES bytes alone, as openSafetensors gives it: throws the
+ * `pickle` / `not-safetensors` WeightFileError for a PyTorch checkpoint. The UI calls it on a dropped file, so a
+ * .ckpt is named at once instead of at Generate.
+ */
+export function checkModelFileHead(file: string, head: Uint8Array): void {
+  if (looksLikePickle(head)) throw new WeightFileError('pickle', file, `this file ${PICKLE_HINT}`);
+  if (!looksLikeSafetensors(head) && PICKLE_NAME.test(file)) {
+    // Named like a PyTorch checkpoint and not a safetensors file: whatever it holds, it is not a format read here.
+    throw new WeightFileError('not-safetensors', file, `this file is neither a safetensors file nor a PyTorch pickle that could be recognised; its name says it ${PICKLE_HINT}`);
+  }
+}
+
 /** Plain JSON object (not an array, not null). */
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -89,11 +102,7 @@ export async function openSafetensors(src: ByteSource): Promise<SafetensorsFile>
     throw new WeightFileError('truncated', file, `expected at least 8 bytes (the safetensors header length), the file has ${src.size}`);
   }
   const head = await src.read(0, Math.min(src.size, SNIFF_BYTES));
-  if (looksLikePickle(head)) throw new WeightFileError('pickle', file, `this file ${PICKLE_HINT}`);
-  if (!looksLikeSafetensors(head) && PICKLE_NAME.test(file)) {
-    // Named like a PyTorch checkpoint and not a safetensors file: whatever it holds, it is not a format read here.
-    throw new WeightFileError('not-safetensors', file, `this file is neither a safetensors file nor a PyTorch pickle that could be recognised; its name says it ${PICKLE_HINT}`);
-  }
+  checkModelFileHead(file, head);
   const dv = new DataView(head.buffer, head.byteOffset, 8);
   const lo = dv.getUint32(0, true), hi = dv.getUint32(4, true);
   if (hi !== 0 || lo > MAX_HEADER_BYTES) {

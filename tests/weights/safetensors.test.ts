@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { openNodeFileSource } from '../../src/platform/node-file-source';
 import { WeightFileError } from '../../src/weights/errors';
-import { openSafetensors, openSafetensorsBytes, writeSafetensors } from '../../src/weights/safetensors';
+import { checkModelFileHead, openSafetensors, openSafetensorsBytes, SNIFF_BYTES, writeSafetensors } from '../../src/weights/safetensors';
 import { f16BitsToF32 } from '../../src/gpu/half';
 import { randn } from '../random';
 
@@ -109,6 +109,15 @@ describe('safetensors', () => {
     expect(await codeOf(openSafetensorsBytes(b, 'x.safetensors'))).not.toBe('not-safetensors');
     // A real safetensors file is read whatever its name says.
     expect(await codeOf(openSafetensorsBytes(writeSafetensors([{ name: 't', dtype: 'F32', shape: [1], data: [1] }]), 'renamed.ckpt'))).toBe('ok');
+  });
+
+  it('judges a dropped file from its name and first bytes alone (checkModelFileHead), as opening it would', () => {
+    const zip = new Uint8Array(16); zip.set([0x50, 0x4b, 0x03, 0x04, 0x14, 0]);
+    expect(() => checkModelFileHead('model.ckpt', zip)).toThrow(expect.objectContaining({ code: 'pickle' }));
+    expect(() => checkModelFileHead('x.ckpt', new Uint8Array(16).fill(7))).toThrow(expect.objectContaining({ code: 'not-safetensors' }));
+    const valid = writeSafetensors([{ name: 't', dtype: 'F32', shape: [1], data: [1] }]).subarray(0, SNIFF_BYTES);
+    expect(() => checkModelFileHead('renamed.ckpt', valid)).not.toThrow();
+    expect(() => checkModelFileHead('model.safetensors', new Uint8Array(16).fill(7))).not.toThrow(); // judged when opened
   });
 
   it('requires the JSON header to begin with "{", as the reference implementation does', async () => {
