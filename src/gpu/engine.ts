@@ -157,7 +157,8 @@ export class Engine {
   empty(shape: readonly number[], dtype: DType = this.dtype, label?: string): Tensor {
     this.assertUsable();
     const bytes = numel(shape) * bytesPerElement(dtype);
-    return new Tensor(this, this.pool.acquire(bytes, label), shape, dtype);
+    const { buffer, offset } = this.pool.take(bytes, label);
+    return new Tensor(this, buffer, shape, dtype, offset);
   }
 
   /**
@@ -259,6 +260,7 @@ export class Engine {
         throw new GpuCapabilityError(`kernel ${spec.kernel.name}: binding ${e.binding} is ${r.size} bytes, over the ${this.maxBindingBytes}-byte binding limit; split the work`);
       }
     }
+    if (this.pool.recordingActive) this.pool.noteTogether(entries.map((x) => (x.resource as GPUBufferBinding).buffer), writableBindings(spec.kernel));
     const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     const [x, y = 1, z = 1] = spec.workgroups;
     const maxWg = this.limits.maxComputeWorkgroupsPerDimension;
@@ -287,6 +289,7 @@ export class Engine {
   /** Copy `src` into `dst` at byte offsets (both in their buffers' own coordinates). */
   copy(src: Tensor, dst: Tensor, bytes = src.byteLength, srcOffset = 0, dstOffset = 0): void {
     this.assertUsable();
+    if (this.pool.recordingActive) this.pool.noteTogether([src.buffer, dst.buffer], [1]);
     this.endPass();
     this.getEncoder().copyBufferToBuffer(src.buffer, src.byteOffset + srcOffset, dst.buffer, dst.byteOffset + dstOffset, Math.ceil(bytes / 4) * 4);
   }
@@ -429,6 +432,18 @@ export class Engine {
     this.uniformOffset = Math.ceil((offset + data.byteLength) / align) * align;
     return { buffer: this.uniformArena, offset, size: data.byteLength };
   }
+}
+
+const writable = new WeakMap<Kernel, number[]>();
+
+/** Binding indices a kernel declares `read_write` (in any of its entry points): what a dispatch writes. */
+function writableBindings(k: Kernel): number[] {
+  let w = writable.get(k);
+  if (!w) {
+    w = [...k.code.matchAll(/@binding\((\d+)\)\s*var<storage,\s*read_write>/g)].map((m) => Number(m[1]));
+    writable.set(k, w);
+  }
+  return w;
 }
 
 function padTo4(a: Uint16Array): Uint16Array {

@@ -1,6 +1,7 @@
 // diffusers ResnetBlock2D (SD1.5 "default" time-scale-shift, output_scale_factor 1):
 //   h = conv1(silu(GN1(x))) + time_emb_proj(silu(temb))[b]      (temb broadcast over frames and pixels)
 //   out = conv2(silu(GN2(h))) + shortcut(x)                      (shortcut: 1×1 conv when Cin ≠ Cout)
+// The VAE decoder's ResnetBlock2D is the same block without a time embedding (temb_channels=None: no time_emb_proj).
 // NHWC [b*F, H, W, C]. The time-embedding add is fused into conv1 as a per-sample row bias and the residual
 // into conv2's epilogue; SiLU is fused into the GroupNorms.
 import type { Engine } from '../gpu/engine';
@@ -15,9 +16,12 @@ import { loadConv, loadLinear, loadNorm, type NormParams, releaseNorm, releaseWe
 export interface ResnetConfig {
   groups: number;
   eps: number;
-  /** Width of the time embedding (time_emb_proj's input). */
+  /** Width of the time embedding (time_emb_proj's input); 0 for blocks without one (the VAE's). */
   timeEmbedDim: number;
 }
+
+/** What a ResNet needs of the forward context (the VAE passes no time embedding). */
+export type ResnetContext = Pick<ForwardContext, 'e' | 'batch' | 'frames' | 'resnetFramesPerGroup'> & { tembAct?: Tensor };
 
 export class ResnetBlock {
   private constructor(
@@ -26,7 +30,7 @@ export class ResnetBlock {
     private readonly cfg: ResnetConfig,
     private readonly norm1: NormParams,
     private readonly conv1: Conv2dWeight,
-    private readonly timeEmbProj: LinearWeight,
+    private readonly timeEmbProj: LinearWeight | null,
     private readonly norm2: NormParams,
     private readonly conv2: Conv2dWeight,
     private readonly shortcut: LinearWeight | null,
@@ -37,7 +41,8 @@ export class ResnetBlock {
     const out = s.shape('conv1.weight')[0];
     const norm1 = await loadNorm(e, s, 'norm1', inChannels);
     const conv1 = await loadConv(e, s, 'conv1', { out, in: inChannels, kernel: 3 });
-    const timeEmbProj = await loadLinear(e, s, 'time_emb_proj', { out, in: cfg.timeEmbedDim, bias: 'required' });
+    const timeEmbProj = cfg.timeEmbedDim > 0 ? await loadLinear(e, s, 'time_emb_proj', { out, in: cfg.timeEmbedDim, bias: 'required' }) : null;
+    if (!timeEmbProj && s.has('time_emb_proj.weight')) throw new ModelWeightsError(`${s.prefix}: time_emb_proj in a block configured without a time embedding`);
     const norm2 = await loadNorm(e, s, 'norm2', out);
     const conv2 = await loadConv(e, s, 'conv2', { out, in: out, kernel: 3 });
     // diffusers uses a 1×1 conv shortcut (use_in_shortcut = Cin != Cout); over NHWC it is a linear layer.
@@ -47,17 +52,23 @@ export class ResnetBlock {
   }
 
   /** x [b*F, H, W, Cin] → [b*F, H, W, Cout]. Does not release x. */
-  forward(ctx: ForwardContext, x: Tensor): Tensor {
+  forward(ctx: ResnetContext, x: Tensor): Tensor {
     const { e } = ctx;
     const [n, H, W, C] = x.shape;
     if (C !== this.inChannels || n !== ctx.batch * ctx.frames) throw new RangeError(`ResnetBlock: input ${x} for ${ctx.batch}×${ctx.frames} frames of ${this.inChannels} channels`);
     const norm = { groups: this.cfg.groups, eps: this.cfg.eps, act: 'silu' as const, framesPerGroup: ctx.resnetFramesPerGroup };
     const h1 = groupNorm(e, x, this.norm1.gamma, this.norm1.beta, norm);
-    const tproj = linear(e, ctx.tembAct, this.timeEmbProj); // [b, Cout]
-    // Row r of the [b*F*H*W, Cout] output belongs to sample floor(r / (F*H*W)).
-    const h2 = conv2d(e, h1, this.conv1, { rowBias: { table: tproj, rowsPerEntry: ctx.frames * H * W } });
+    let h2: Tensor;
+    if (this.timeEmbProj) {
+      if (!ctx.tembAct) throw new RangeError('ResnetBlock: this block adds a time embedding; the context has none');
+      const tproj = linear(e, ctx.tembAct, this.timeEmbProj); // [b, Cout]
+      // Row r of the [b*F*H*W, Cout] output belongs to sample floor(r / (F*H*W)).
+      h2 = conv2d(e, h1, this.conv1, { rowBias: { table: tproj, rowsPerEntry: ctx.frames * H * W } });
+      tproj.release();
+    } else {
+      h2 = conv2d(e, h1, this.conv1);
+    }
     h1.release();
-    tproj.release();
     const h3 = groupNorm(e, h2, this.norm2.gamma, this.norm2.beta, norm);
     h2.release();
     const short = this.shortcut ? linear(e, x, this.shortcut) : x;
@@ -70,7 +81,8 @@ export class ResnetBlock {
   release(): void {
     releaseNorm(this.norm1);
     releaseNorm(this.norm2);
-    for (const w of [this.conv1, this.timeEmbProj, this.conv2]) releaseWeight(w);
+    for (const w of [this.conv1, this.conv2]) releaseWeight(w);
+    if (this.timeEmbProj) releaseWeight(this.timeEmbProj);
     if (this.shortcut) releaseWeight(this.shortcut);
   }
 }

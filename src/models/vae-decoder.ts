@@ -18,9 +18,12 @@ import { conv2d } from '../ops/conv2d';
 import { groupNorm } from '../ops/groupnorm';
 import { linear } from '../ops/linear';
 import { matmul } from '../ops/matmul';
-import { type Conv2dWeight, type LinearWeight, prepareConv2d, prepareLinear, releaseWeight } from '../ops/weights';
-import type { WeightMap } from '../weights/weight-map';
-import { softmaxRowsInPlace, upsampleNearest2x } from './vae/kernels';
+import { upsampleNearest2x } from '../ops/elementwise';
+import { type Conv2dWeight, type LinearWeight, prepareLinear } from '../ops/weights';
+import { hostToF32, type WeightMap } from '../weights/weight-map';
+import { loadConv, loadLinear, loadNorm, ModelWeightsError, type NormParams, type Releasable, Scope } from './layers';
+import { ResnetBlock, type ResnetContext } from './resnet';
+import { softmaxRowsInPlace } from './vae/kernels';
 
 
 export interface VaeDecoderConfig {
@@ -43,10 +46,8 @@ export class VaeWeightError extends KindedError {
 
 const EPS = 1e-6;
 
-interface Norm { gamma: Tensor; beta: Tensor }
-interface Resnet { norm1: Norm; conv1: Conv2dWeight; norm2: Norm; conv2: Conv2dWeight; shortcut?: Conv2dWeight }
 interface MidAttention {
-  norm: Norm;
+  norm: NormParams;
   out: LinearWeight;
   channels: number;
   /** Fused [3C, C] projection for the flash kernel (C ≤ MAX_HEAD_DIM). */
@@ -54,17 +55,19 @@ interface MidAttention {
   /** Separate projections, q pre-scaled by 1/√C, for the materialised path (C > MAX_HEAD_DIM). */
   wide?: { q: LinearWeight; k: LinearWeight; v: LinearWeight };
 }
-interface UpBlock { resnets: Resnet[]; upsample?: Conv2dWeight }
+interface UpBlock { resnets: ResnetBlock[]; upsample?: Conv2dWeight }
 
-/** Loads and prepares every decoder weight once; `decodeFrame` runs one latent frame. */
+/**
+ * Loads and prepares every decoder weight once, through the UNet's shape-checked loaders (`Scope`, `loadConv`,
+ * `loadNorm`, `loadLinear`) and ResNet block (`ResnetBlock` without a time embedding); `decodeFrame` runs one frame.
+ */
 export class VaeDecoder {
-  private readonly owned: Tensor[] = [];
-  private readonly weights: (Conv2dWeight | LinearWeight)[] = [];
+  private loaded: Releasable[] = [];
   private postQuantConv!: Conv2dWeight;
   private convIn!: Conv2dWeight;
-  private mid!: { resnet0: Resnet; attn: MidAttention; resnet1: Resnet };
+  private mid!: { resnet0: ResnetBlock; attn: MidAttention; resnet1: ResnetBlock };
   private up: UpBlock[] = [];
-  private normOut!: Norm;
+  private normOut!: NormParams;
   private convOut!: Conv2dWeight;
   readonly groups: number;
   readonly scalingFactor: number;
@@ -81,101 +84,80 @@ export class VaeDecoder {
 
   static async load(e: Engine, w: WeightMap, cfg: VaeDecoderConfig = {}): Promise<VaeDecoder> {
     const d = new VaeDecoder(e, cfg);
+    const s = new Scope(w);
+    d.loaded = s.loaded;
     try {
-      await d.build(w);
+      await d.build(s);
     } catch (err) {
       d.release();
+      if (err instanceof ModelWeightsError) throw new VaeWeightError(`VAE decoder: ${err.message}`);
       throw err;
     }
     return d;
   }
 
-  private async build(w: WeightMap): Promise<void> {
-    const need = (name: string): void => {
-      if (!w.has(name)) throw new VaeWeightError(`VAE decoder: weight "${name}" is missing`);
+  private async build(s: Scope): Promise<void> {
+    const e = this.e;
+    if (!s.has('post_quant_conv.weight')) throw new VaeWeightError('VAE decoder: weight "post_quant_conv.weight" is missing');
+    const dec = s.pp('decoder');
+    this.latentChannels = s.shape('post_quant_conv.weight')[1];
+    this.postQuantConv = await loadConv(e, s, 'post_quant_conv', { in: this.latentChannels, out: this.latentChannels, kernel: 1 });
+    this.convIn = await loadConv(e, dec, 'conv_in', { in: this.latentChannels, kernel: 3 });
+    let ch = dec.shape('conv_in.weight')[0];
+    const resnetCfg = { groups: this.groups, eps: EPS, timeEmbedDim: 0 };
+    const resnet = async (r: Scope) => {
+      const block = await ResnetBlock.load(e, r, ch, resnetCfg);
+      ch = block.outChannels;
+      return block;
     };
-    const conv = async (prefix: string): Promise<Conv2dWeight> => {
-      need(`${prefix}.weight`);
-      const s = w.shape(`${prefix}.weight`);
-      if (s.length !== 4) throw new VaeWeightError(`VAE decoder: ${prefix}.weight has shape [${s}], expected (Cout, Cin, kh, kw)`);
-      const bias = w.has(`${prefix}.bias`) ? await w.get(`${prefix}.bias`) : undefined;
-      const cw = prepareConv2d(this.e, await w.get(`${prefix}.weight`), s as [number, number, number, number], bias);
-      this.weights.push(cw);
-      return cw;
-    };
-    const vec = async (name: string): Promise<Tensor> => {
-      need(name);
-      const t = this.e.upload((await w.get(name)).data, [w.shape(name).reduce((a, b) => a * b, 1)]);
-      this.owned.push(t);
-      return t;
-    };
-    const norm = async (prefix: string): Promise<Norm> => ({ gamma: await vec(`${prefix}.weight`), beta: await vec(`${prefix}.bias`) });
-    const resnet = async (prefix: string): Promise<Resnet> => ({
-      norm1: await norm(`${prefix}.norm1`),
-      conv1: await conv(`${prefix}.conv1`),
-      norm2: await norm(`${prefix}.norm2`),
-      conv2: await conv(`${prefix}.conv2`),
-      shortcut: w.has(`${prefix}.conv_shortcut.weight`) ? await conv(`${prefix}.conv_shortcut`) : undefined,
-    });
 
-    need('post_quant_conv.weight');
-    this.latentChannels = w.shape('post_quant_conv.weight')[1];
-    this.postQuantConv = await conv('post_quant_conv');
-    this.convIn = await conv('decoder.conv_in');
-
-    // Mid-block attention: q, k, v fused into one [3C, C] linear (single head, head dim C).
-    const a = 'decoder.mid_block.attentions.0';
-    for (const p of ['to_q', 'to_k', 'to_v', 'to_out.0']) need(`${a}.${p}.weight`);
-    const C = w.shape(`${a}.to_q.weight`)[0];
-    for (const p of ['to_q', 'to_k', 'to_v', 'to_out.0']) {
-      const s = w.shape(`${a}.${p}.weight`);
-      if (s.length !== 2 || s[0] !== C || s[1] !== C) throw new VaeWeightError(`VAE decoder: ${a}.${p}.weight has shape [${s}], expected [${C}, ${C}] (a Linear; 1x1-conv layouts are converted by the loader)`);
-    }
-    const bias = async (p: string, n: number) => (w.has(`${a}.${p}.bias`) ? await w.read(`${a}.${p}.bias`) : new Float32Array(n));
+    const mid = dec.pp('mid_block');
+    const resnet0 = await resnet(mid.pp('resnets').pp(0));
+    // Mid-block attention: one head of dim C over the h·w tokens; q, k, v fused into one [3C, C] linear.
+    const a = mid.pp('attentions').pp(0);
+    const C = ch;
+    const get = async (name: string, shape: number[]) => hostToF32(await a.get(name, shape));
+    const bias = async (p: string) => (a.has(`${p}.bias`) ? await get(`${p}.bias`, [C]) : new Float32Array(C));
     const attn: MidAttention = {
-      norm: await norm(`${a}.group_norm`),
-      out: prepareLinear(this.e, await w.get(`${a}.to_out.0.weight`), [C, C], await bias('to_out.0', C)),
+      norm: await loadNorm(e, a, 'group_norm', C),
+      out: await loadLinear(e, a, 'to_out.0', { in: C, out: C }),
       channels: C,
     };
-    this.weights.push(attn.out);
+    const proj = ['to_q', 'to_k', 'to_v'];
     if (C <= MAX_HEAD_DIM && this.cfg.attention !== 'materialised') {
       const qkvW = new Float32Array(3 * C * C);
       const qkvB = new Float32Array(3 * C);
-      for (const [i, p] of ['to_q', 'to_k', 'to_v'].entries()) {
-        qkvW.set(await w.read(`${a}.${p}.weight`), i * C * C);
-        qkvB.set(await bias(p, C), i * C);
+      for (const [i, p] of proj.entries()) {
+        qkvW.set(await get(`${p}.weight`, [C, C]), i * C * C);
+        qkvB.set(await bias(p), i * C);
       }
-      attn.qkv = prepareLinear(this.e, qkvW, [3 * C, C], qkvB);
-      this.weights.push(attn.qkv);
+      attn.qkv = a.track(prepareLinear(e, qkvW, [3 * C, C], qkvB));
     } else {
       const scale = 1 / Math.sqrt(C);
-      const qW = (await w.read(`${a}.to_q.weight`)).map((v) => v * scale);
-      const qB = (await bias('to_q', C)).map((v) => v * scale);
+      const qW = (await get('to_q.weight', [C, C])).map((v) => v * scale);
+      const qB = (await bias('to_q')).map((v) => v * scale);
       attn.wide = {
-        q: prepareLinear(this.e, qW, [C, C], qB),
-        k: prepareLinear(this.e, await w.read(`${a}.to_k.weight`), [C, C], await bias('to_k', C)),
-        v: prepareLinear(this.e, await w.read(`${a}.to_v.weight`), [C, C], await bias('to_v', C)),
+        q: a.track(prepareLinear(e, qW, [C, C], qB)),
+        k: a.track(prepareLinear(e, await get('to_k.weight', [C, C]), [C, C], await bias('to_k'))),
+        v: a.track(prepareLinear(e, await get('to_v.weight', [C, C]), [C, C], await bias('to_v'))),
       };
-      this.weights.push(attn.wide.q, attn.wide.k, attn.wide.v);
     }
-    this.mid = {
-      resnet0: await resnet('decoder.mid_block.resnets.0'),
-      attn,
-      resnet1: await resnet('decoder.mid_block.resnets.1'),
-    };
+    const resnet1 = await resnet(mid.pp('resnets').pp(1));
+    this.mid = { resnet0, attn, resnet1 };
 
-    for (let i = 0; w.has(`decoder.up_blocks.${i}.resnets.0.conv1.weight`); i++) {
-      const resnets: Resnet[] = [];
-      for (let j = 0; w.has(`decoder.up_blocks.${i}.resnets.${j}.conv1.weight`); j++) resnets.push(await resnet(`decoder.up_blocks.${i}.resnets.${j}`));
-      const up = `decoder.up_blocks.${i}.upsamplers.0.conv`;
-      const upsample = w.has(`${up}.weight`) ? await conv(up) : undefined;
+    const ups = dec.count('up_blocks', 'resnets.0.conv1.weight');
+    if (!ups) throw new VaeWeightError('VAE decoder: no decoder.up_blocks.* weights found');
+    for (let i = 0; i < ups; i++) {
+      const u = dec.pp('up_blocks').pp(i);
+      const resnets: ResnetBlock[] = [];
+      for (let j = 0; j < u.count('resnets', 'conv1.weight'); j++) resnets.push(await resnet(u.pp('resnets').pp(j)));
+      const upsample = u.has('upsamplers.0.conv.weight') ? await loadConv(e, u, 'upsamplers.0.conv', { in: ch, out: ch, kernel: 3 }) : undefined;
       if (upsample) this.upscale *= 2;
       this.up.push({ resnets, upsample });
     }
-    if (!this.up.length) throw new VaeWeightError('VAE decoder: no decoder.up_blocks.* weights found');
-    this.normOut = await norm('decoder.conv_norm_out');
-    this.convOut = await conv('decoder.conv_out');
-    this.outChannels = w.shape('decoder.conv_out.weight')[0];
+    this.normOut = await loadNorm(e, dec, 'conv_norm_out', ch);
+    this.convOut = await loadConv(e, dec, 'conv_out', { in: ch, kernel: 3 });
+    this.outChannels = dec.shape('conv_out.weight')[0];
   }
 
   /**
@@ -210,12 +192,12 @@ export class VaeDecoder {
     onIntermediate?.('post_quant_conv', h);
     h = this.step(h, (x) => conv2d(e, x, this.convIn));
     onIntermediate?.('decoder.conv_in', h);
-    h = this.step(h, (x) => this.resnet(x, this.mid.resnet0));
+    h = this.step(h, (x) => this.mid.resnet0.forward(this.context(x), x));
     h = this.step(h, (x) => this.midAttention(x));
-    h = this.step(h, (x) => this.resnet(x, this.mid.resnet1));
+    h = this.step(h, (x) => this.mid.resnet1.forward(this.context(x), x));
     onIntermediate?.('decoder.mid_block', h);
     for (const [i, block] of this.up.entries()) {
-      for (const r of block.resnets) h = this.step(h, (x) => this.resnet(x, r));
+      for (const r of block.resnets) h = this.step(h, (x) => r.forward(this.context(x), x));
       if (block.upsample) {
         h = this.step(h, (x) => upsampleNearest2x(e, x));
         h = this.step(h, (x) => conv2d(e, x, block.upsample!));
@@ -235,18 +217,9 @@ export class VaeDecoder {
     }
   }
 
-  private resnet(x: Tensor, r: Resnet): Tensor {
-    const e = this.e;
-    const g = { groups: this.groups, eps: EPS, act: 'silu' as const };
-    let h = groupNorm(e, x, r.norm1.gamma, r.norm1.beta, g);
-    h = this.step(h, (t) => conv2d(e, t, r.conv1));
-    h = this.step(h, (t) => groupNorm(e, t, r.norm2.gamma, r.norm2.beta, g));
-    const shortcut = r.shortcut ? conv2d(e, x, r.shortcut) : x;
-    try {
-      return this.step(h, (t) => conv2d(e, t, r.conv2, { residual: shortcut }));
-    } finally {
-      if (shortcut !== x) shortcut.release();
-    }
+  /** The ResNets' context: every frame of x on its own, no time embedding. */
+  private context(x: Tensor): ResnetContext {
+    return { e: this.e, batch: 1, frames: x.shape[0], resnetFramesPerGroup: 1 };
   }
 
   /** x + to_out(softmax(q kᵀ / √C) v), q/k/v = linear(GroupNorm(x)) over the n·h·w tokens of each frame. */
@@ -298,8 +271,7 @@ export class VaeDecoder {
   }
 
   release(): void {
-    for (const t of this.owned.splice(0)) t.release();
-    for (const w of this.weights.splice(0)) releaseWeight(w);
+    for (const r of this.loaded.splice(0)) r.release();
   }
 }
 

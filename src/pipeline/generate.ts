@@ -9,6 +9,7 @@
 // new noise).
 // Scheduler math runs on the CPU in float32 (src/schedulers); the UNet and VAE on the GPU.
 import type { Engine } from '../gpu/engine';
+import type { ArenaPlan } from '../gpu/pool';
 import type { Tensor } from '../gpu/tensor';
 import type { Semantics } from '../models/config';
 import type { UNetMotion } from '../models/unet';
@@ -60,6 +61,8 @@ export interface GenerateRequest {
   semantics?: Semantics;
   /** Largest tensor one UNet layer may make: the memory planner's chunk budget (src/plan); default the binding limit. */
   maxTensorBytes?: number;
+  /** The memory planner's arena for the UNet's activations (RunPlan.arena); default: the buffer pool. */
+  arena?: ArenaPlan | null;
   /** Unit-normal initial noise (1, 4, F, h, w) instead of the seeded generator (tests replay an oracle). */
   initialNoise?: Float32Array;
   /**
@@ -236,7 +239,14 @@ export async function generate(m: PipelineModels, r: GenerateRequest, hooks: Gen
         const x = e.upload(cfg ? concat(framesIn, framesIn) : framesIn, [batch * F, h, w, C]);
         let out: Float32Array;
         try {
-          const eps = m.unet.forward(x, new Array(batch).fill(t), textTensor, F, { semantics: r.semantics, maxTensorBytes: r.maxTensorBytes });
+          // The UNet's activations live in the planner's arena when the request has its plan (src/plan/arena.ts).
+          e.pool.beginScope(r.arena);
+          let eps: Tensor;
+          try {
+            eps = m.unet.forward(x, new Array(batch).fill(t), textTensor, F, { semantics: r.semantics, maxTensorBytes: r.maxTensorBytes });
+          } finally {
+            e.pool.endScope();
+          }
           try {
             out = await e.read(eps);
           } finally {

@@ -1,6 +1,9 @@
 // The memory planner: peak GPU memory of a generation, and how it is chunked, for any model, size, frame count,
 // precision and adapter limits.
 //
+// Buffer reuse by liveness: the trace records the allocations of the UNet evaluation with their lifetimes, packs them
+// into one arena (./arena.ts) and traces again with it; the real run replays the same arena (RunPlan.arena).
+//
 // How: the real pipeline (generate(): one sampling step with CFG as requested, then the VAE decode) runs on an Engine
 // over a null device (./null-device.ts) with the real models loaded from shapes only (zeros). The engine's buffer
 // pool records every buffer it creates, so the traced peak is the peak a real run reaches — the same model code, the
@@ -21,6 +24,8 @@ import { defaultSchedulerFor } from '../schedulers';
 import { ChunkingError, planUNetChunking, type UNetChunking } from './chunking';
 import { fmtGiB } from './format';
 import { type AdapterLimits, createNullDevice } from './null-device';
+import { liveBound, packArena } from './arena';
+import type { ArenaPlan } from '../gpu/pool';
 import { type ShapeMap, type WeightPrecision, weightBytes, zeroWeights } from './weights';
 
 export type { AdapterLimits, ShapeMap, WeightPrecision };
@@ -77,6 +82,10 @@ export interface MemoryBreakdown {
 export interface RunPlan {
   /** The chunk budget: the largest tensor one UNet layer may make (pass it to generate() as `maxTensorBytes`). */
   maxTensorBytes: number;
+  /** Where each UNet activation lives, packed by liveness (pass it to generate() as `arena`); null: the pool. */
+  arena: ArenaPlan | null;
+  /** The most UNet activation bytes alive at once: the arena's lower bound. */
+  liveBoundBytes: number;
   /** Peak bytes of every buffer our engine allocates (what `engine.pool.stats().peakBytes` tracks in a real run). */
   enginePeakBytes: number;
   /** enginePeakBytes + the text encoder: the run's GPU memory. */
@@ -146,24 +155,35 @@ async function planWithBudget(models: PlanModels, run: RunShape, limits: PlanLim
   const sched = defaultSchedulerFor('v2');
   const tokens = 77;
   const dim = topo.crossAttentionDim;
-  let unetPeak = 0;
-  e.pool.resetPeak();
-  try {
-    await generate({ engine: e, unet, vae }, {
-      seed: 0, frames: run.frames, width: run.width, height: run.height, steps: 1, guidance: run.cfg ? 7.5 : 1,
-      scheduler: { className: sched.className, config: sched.config },
-      embeddings: { positive: new Float32Array(tokens * dim), negative: new Float32Array(tokens * dim), tokens, dim },
-      decodeFrames: Math.min(run.frames, 2), maxTensorBytes,
-    }, {
-      onStep: () => { unetPeak = e.pool.stats().peakBytes; },
-    });
-  } catch (err) {
-    if (err instanceof ChunkingError || err instanceof RangeError || err instanceof GpuCapabilityError) {
-      throw new PlanRefusedError(`${run.width}×${run.height} with ${run.frames} frames does not fit this GPU's limits: ${(err as Error).message}`);
+  const trace = async (arena: ArenaPlan | null) => {
+    let unetPeak = 0;
+    e.pool.resetPeak();
+    try {
+      await generate({ engine: e, unet, vae }, {
+        seed: 0, frames: run.frames, width: run.width, height: run.height, steps: 1, guidance: run.cfg ? 7.5 : 1,
+        scheduler: { className: sched.className, config: sched.config },
+        embeddings: { positive: new Float32Array(tokens * dim), negative: new Float32Array(tokens * dim), tokens, dim },
+        decodeFrames: Math.min(run.frames, 2), maxTensorBytes, arena,
+      }, {
+        onStep: () => { unetPeak = e.pool.stats().peakBytes; },
+      });
+    } catch (err) {
+      if (err instanceof ChunkingError || err instanceof RangeError || err instanceof GpuCapabilityError) {
+        throw new PlanRefusedError(`${run.width}×${run.height} with ${run.frames} frames does not fit this GPU's limits: ${(err as Error).message}`);
+      }
+      throw err;
     }
-    throw err;
-  }
-  const vaePeak = e.pool.stats().peakSinceTrimBytes; // generate() trims the pool between sampling and decoding
+    return { unetPeak, vaePeak: e.pool.stats().peakSinceTrimBytes }; // generate() trims the pool between sampling and decoding
+  };
+  // 1. record the UNet evaluation's allocations and lifetimes; 2. pack them by liveness into one arena; 3. trace
+  // again with the arena, as the real run will use it (the peaks of the second trace are the plan's).
+  e.pool.startRecording();
+  const pooled = await trace(null);
+  const rec = e.pool.takeRecording();
+  const allocs = rec?.allocs ?? null;
+  const arena = rec && rec.allocs.length ? packArena(rec.allocs, rec.together) : null;
+  const useArena = arena !== null && arena.slabs.every((b) => b <= limits.maxBufferSize);
+  const { unetPeak, vaePeak } = useArena ? await trace(arena) : pooled;
   unet.release();
   vae.release();
 
@@ -180,7 +200,7 @@ async function planWithBudget(models: PlanModels, run: RunShape, limits: PlanLim
   };
   const enginePeakBytes = unetWeights + vaeWeights + Math.max(breakdown.unetActivations, breakdown.vaeActivations);
   const peakBytes = enginePeakBytes + breakdown.textEncoder;
-  const plan: RunPlan = { maxTensorBytes, enginePeakBytes, peakBytes, breakdown, chunking, vae: { frames: 1, rows: run.height }, fits: true };
+  const plan: RunPlan = { maxTensorBytes, arena: useArena ? arena : null, liveBoundBytes: allocs ? liveBound(allocs) : 0, enginePeakBytes, peakBytes, breakdown, chunking, vae: { frames: 1, rows: run.height }, fits: true };
   if (limits.memoryBytes !== undefined && peakBytes > limits.memoryBytes) {
     plan.fits = false;
     plan.reason = `${run.width}×${run.height} with ${run.frames} frames needs ${fmtGiB(peakBytes)} of GPU memory; ${fmtGiB(limits.memoryBytes)} is available`;

@@ -8,7 +8,7 @@ import { InvalidSettingsError, schedulerFor } from './settings';
 import { generate, type PipelineModels, type StepInfo } from '../pipeline/generate';
 import { type LoadStage, loadModels, type ModelSources, planModels } from '../pipeline/load';
 import { type Precision, weightFormatOf } from '../pipeline/precision';
-import type { PlanModels } from '../plan/plan';
+import type { PlanModels, RunPlan } from '../plan/plan';
 import { WeightFileError } from '../weights/errors';
 import { openSafetensors } from '../weights/safetensors';
 import type { GenerateSettings, LoadPhase, ModelSummary } from './protocol';
@@ -123,9 +123,9 @@ export async function loadSelection(
 }
 
 /** One generation: progress per step, the x0 preview, and the frames as the VAE decodes them. */
-/** `maxTensorBytes`: the memory planner's chunk budget for this run (RunPlan.maxTensorBytes). */
+/** `plan`: the memory planner's decisions for this run (chunk budget, activation arena). */
 export async function runGeneration(
-  engine: Engine, models: LoadedModels, settings: GenerateSettings, signal: AbortSignal, hooks: GenerationHooks, maxTensorBytes?: number,
+  engine: Engine, models: LoadedModels, settings: GenerateSettings, signal: AbortSignal, hooks: GenerationHooks, plan?: RunPlan,
 ): Promise<void> {
   let step = 0;
   await generate(models.pipeline(engine), {
@@ -140,7 +140,8 @@ export async function runGeneration(
     scheduler: schedulerFor(settings.scheduler),
     // The UI counts like A1111 (1 = the last layer); the pipeline like diffusers (layers skipped).
     clipSkip: settings.clipSkip ? settings.clipSkip - 1 : 0,
-    maxTensorBytes,
+    maxTensorBytes: plan?.maxTensorBytes,
+    arena: plan?.arena,
   }, {
     signal,
     onStep: (info) => {

@@ -177,7 +177,7 @@ async function generate(msg: Extract<ToWorker, { type: 'generate' }>): Promise<v
       },
       onPreview: (step, frames, width, height) => post({ type: 'preview', id: msg.id, step, frames, width, height }),
       onFrame: (index, frames, rgba, width, height) => post({ type: 'frame', id: msg.id, index, frames, rgba, width, height }),
-    }, ready.plan.maxTensorBytes);
+    }, ready.plan);
     post({
       type: 'done', id: msg.id, elapsedMs: performance.now() - t0,
       memory: { peakBytes: ready.engine.pool.stats().peakBytes, plannedBytes: ready.plan.enginePeakBytes },

@@ -1,42 +1,9 @@
-// Two small kernels the VAE decoder needs that no shared op provides (yet):
-// nearest 2x upsampling of NHWC images, and a row softmax for the single-head mid-block attention when its
-// head dim (= channels, 512 in SD1.5) is over the flash-attention kernel's limit.
+// A kernel the VAE decoder needs that no shared op provides: a row softmax for the single-head mid-block attention
+// when its head dim (= channels, 512 in SD1.5) is over the flash-attention kernel's limit.
 import type { Engine } from '../../gpu/engine';
 import { kernel } from '../../gpu/kernel';
 import { Params } from '../../gpu/params';
 import { fmtShape, type Tensor } from '../../gpu/tensor';
-
-const UPSAMPLE = kernel('vae_upsample_nearest2x', /* wgsl */ `
-struct P { n: u32, h: u32, w: u32, c: u32 }
-@group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read> x: array<T>;
-@group(0) @binding(2) var<storage, read_write> y: array<T>;
-// y [N, 2H, 2W, C], y[n, i, j, c] = x[n, i/2, j/2, c]; one thread per output element.
-@compute @workgroup_size(256)
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let o = gid.x + gid.y * nwg.x * 256u;
-  let total = p.n * 4u * p.h * p.w * p.c;
-  if (o >= total) { return; }
-  let c = o % p.c;
-  let j = (o / p.c) % (2u * p.w);
-  let i = (o / (p.c * 2u * p.w)) % (2u * p.h);
-  let n = o / (p.c * 4u * p.w * p.h);
-  y[o] = x[((n * p.h + i / 2u) * p.w + j / 2u) * p.c + c];
-}
-`);
-
-/** x [N, H, W, C] → [N, 2H, 2W, C], nearest neighbour (torch F.interpolate(scale_factor=2, mode='nearest')). */
-export function upsampleNearest2x(e: Engine, x: Tensor): Tensor {
-  if (x.shape.length !== 4) throw new RangeError(`upsampleNearest2x: input ${fmtShape(x.shape)} should be NHWC`);
-  const [n, h, w, c] = x.shape;
-  const out = e.empty([n, 2 * h, 2 * w, c], x.dtype);
-  e.dispatch({
-    kernel: UPSAMPLE, dtype: x.dtype,
-    bindings: [new Params().u32(n).u32(h).u32(w).u32(c).bytes(), x, out],
-    workgroups: e.grid(out.size, 256),
-  });
-  return out;
-}
 
 const SOFTMAX = kernel('vae_softmax_rows', /* wgsl */ `
 struct P { rows: u32, cols: u32 }
