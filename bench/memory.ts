@@ -4,8 +4,15 @@
 // planner runs the real pipeline on a null device, src/plan).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SD15_HYPER_PARAMS } from '../src/models/config';
+import type { Engine } from '../src/gpu/engine';
+import { hyperParamsFromDiffusers, SD15_HYPER_PARAMS } from '../src/models/config';
+import { UNetMotion } from '../src/models/unet';
+import { VaeDecoder } from '../src/models/vae-decoder';
+import { generate } from '../src/pipeline/generate';
 import { planRun, type PlanModels, type RunPlan, type RunShape, type ShapeMap } from '../src/plan/plan';
+import { defaultSchedulerFor } from '../src/schedulers';
+import { loadWeights } from '../src/weights/load';
+import { openSafetensors } from '../src/weights/safetensors';
 
 const GiB = 2 ** 30;
 const MiB = 2 ** 20;
@@ -59,4 +66,50 @@ export async function memoryReport(manifests: string, onProgress: (s: string) =>
     }
   }
   return lines.join('\n');
+}
+
+/**
+ * The engine's tracked peak of a real run next to the planner's prediction: the tiny oracle models (random weights,
+ * ../shared/oracle/vectors) at 64×64, 8 frames, CFG on, 2 steps, on the bench's engine, with the plan's chunk budget
+ * and arena (as the worker runs it).
+ */
+export async function trackedPeakReport(e: Engine, vectors: string): Promise<string> {
+  const dir = (s: string) => join(vectors, s);
+  if (!existsSync(dir('unet_motion_tiny/vA/config.json'))) return `(tracked peak: no oracle vectors in ${vectors})`;
+  const { openNodeFileSource } = await import('../src/platform/node-file-source');
+  const open = async (rel: string) => openSafetensors(await openNodeFileSource(dir(rel)));
+  const w = await loadWeights([await open('unet_motion_tiny/vA/unet_diffusers.safetensors'), await open('unet_motion_tiny/vA/motion_adapter_diffusers.safetensors'), await open('vae_decoder_tiny/vA/vae_diffusers.safetensors')]);
+  const uc = JSON.parse(readFileSync(dir('unet_motion_tiny/vA/config.json'), 'utf8'));
+  const vc = JSON.parse(readFileSync(dir('vae_decoder_tiny/vA/config.json'), 'utf8')).vae_config;
+  const hyper = hyperParamsFromDiffusers(uc.unet_config, uc.motion_adapter_config);
+  const vaeConfig = { groups: vc.norm_num_groups, scalingFactor: vc.scaling_factor };
+  const run = { width: 64, height: 64, frames: 8, cfg: true, activations: e.dtype, weights: e.dtype } as const;
+  const plan = await planRun({ unet: w.unet!, hyper, vae: w.vae!, vaeConfig }, run, {
+    maxStorageBufferBindingSize: e.maxBindingBytes, maxBufferSize: e.limits.maxBufferSize, minStorageBufferOffsetAlignment: e.limits.minStorageBufferOffsetAlignment,
+  });
+  e.pool.trim();
+  e.pool.resetPeak();
+  const base = e.pool.stats().liveBytes;
+  const unet = await UNetMotion.load(e, w.unet!, hyper);
+  const vae = await VaeDecoder.load(e, w.vae!, vaeConfig);
+  const sched = defaultSchedulerFor('v2');
+  const dim = unet.topology.crossAttentionDim;
+  try {
+    await generate({ engine: e, unet, vae }, {
+      seed: 1, frames: run.frames, width: run.width, height: run.height, steps: 2, guidance: 7.5,
+      scheduler: { className: sched.className, config: sched.config },
+      embeddings: { positive: new Float32Array(77 * dim).fill(0.1), negative: new Float32Array(77 * dim), tokens: 77, dim },
+      maxTensorBytes: plan.maxTensorBytes, arena: plan.arena,
+    });
+  } finally {
+    unet.release();
+    vae.release();
+  }
+  const tracked = e.pool.stats().peakBytes - base;
+  const mib = (b: number) => (b / MiB).toFixed(3);
+  return [
+    '| run | planned peak MiB | tracked peak MiB | tracked / planned |',
+    '|---|---:|---:|---:|',
+    `| tiny oracle models, 64×64, 8 frames, CFG, 2 steps, ${e.dtype} | ${mib(plan.enginePeakBytes)} | ${mib(tracked)} | ${(tracked / plan.enginePeakBytes).toFixed(4)} |`,
+  ].join('\n');
 }

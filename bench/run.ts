@@ -47,7 +47,7 @@ async function loadFactories(): Promise<{ file: string; cases: CaseFactory }[]> 
   return out;
 }
 
-async function runNode(args: Args): Promise<{ header: Header; rows: Row[] }> {
+async function runNode(args: Args): Promise<{ header: Header; rows: Row[]; tracked?: string }> {
   const { createNodeEngine } = await import('../src/platform/node-gpu');
   const e = await createNodeEngine({ precision: args.precision });
   const header: Header = {
@@ -59,8 +59,13 @@ async function runNode(args: Args): Promise<{ header: Header; rows: Row[] }> {
     full: args.full, filter: args.filter,
     onRow: (r) => console.error(`  ${r.name}: ${r.error ?? `${r.oursMs?.toFixed(3)} ms (plain ${r.plainMs?.toFixed(3) ?? '-'} ms)`}`),
   });
+  let tracked: string | undefined;
+  if (!args.filter || 'memory planner'.includes(args.filter)) {
+    const { trackedPeakReport } = await import('./memory');
+    tracked = await trackedPeakReport(e, resolve(benchDir, '../../shared/oracle/vectors')).catch((err) => `(tracked peak: ${(err as Error).message})`);
+  }
   e.destroy();
-  return { header, rows };
+  return { header, rows, tracked };
 }
 
 async function runBrowser(args: Args): Promise<{ header: Header; rows: Row[] }> {
@@ -70,7 +75,7 @@ async function runBrowser(args: Args): Promise<{ header: Header; rows: Row[] }> 
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const { header, rows } = args.browser ? await runBrowser(args) : await runNode(args);
+  const { header, rows, tracked } = args.browser ? { ...(await runBrowser(args)), tracked: undefined } : await runNode(args);
   console.log(formatTable(header, rows));
   if (rows.length === 0) console.log(`\n(no case matched${args.filter ? ` --filter ${args.filter}` : ''})`);
   if (!args.filter || 'memory planner'.includes(args.filter)) {
@@ -78,6 +83,7 @@ async function main(): Promise<void> {
     const { memoryReport } = await import('./memory');
     console.log(`\n### Memory planner: 16 frames at 512², CFG on (SD1.5 + motion module + VAE + text encoder)\n`);
     console.log(await memoryReport(resolve(benchDir, '../../shared/oracle/manifests'), (s) => console.error(s)));
+    if (tracked) console.log(`\n### Engine's tracked peak against the planner (this adapter)\n\n${tracked}`);
   }
 }
 
