@@ -9,6 +9,7 @@ import { hyperParamsFromDiffusers, SD15_HYPER_PARAMS } from '../src/models/confi
 import { UNetMotion } from '../src/models/unet';
 import { VaeDecoder } from '../src/models/vae-decoder';
 import { generate } from '../src/pipeline/generate';
+import { makeSpec } from '../src/pipeline/spec';
 import { planRun, type PlanModels, type RunPlan, type RunShape, type ShapeMap } from '../src/plan/plan';
 import { defaultSchedulerFor } from '../src/schedulers';
 import { loadWeights } from '../src/weights/load';
@@ -95,8 +96,8 @@ export async function trackedPeakReport(e: Engine, vectors: string): Promise<str
   const sched = defaultSchedulerFor('v2');
   const dim = unet.topology.crossAttentionDim;
   try {
-    await generate({ engine: e, unet, vae }, {
-      seed: 1, frames: run.frames, width: run.width, height: run.height, steps: 2, guidance: 7.5,
+    const spec = makeSpec({ prompt: '(embeddings)', seed: 1, frames: run.frames, width: run.width, height: run.height, steps: 2, guidance: 7.5 });
+    await generate({ engine: e, unet, vae }, spec, {}, {
       scheduler: { className: sched.className, config: sched.config },
       embeddings: { positive: new Float32Array(77 * dim).fill(0.1), negative: new Float32Array(77 * dim), tokens: 77, dim },
       maxTensorBytes: plan.maxTensorBytes, arena: plan.arena,

@@ -9,6 +9,7 @@ import { hyperParamsFromDiffusers } from '../src/models/config';
 import { UNetMotion } from '../src/models/unet';
 import { VaeDecoder } from '../src/models/vae-decoder';
 import { generate } from '../src/pipeline/generate';
+import { makeSpec } from '../src/pipeline/spec';
 import { openNodeFileSource } from '../src/platform/node-file-source';
 import { createNodeEngine } from '../src/platform/node-gpu';
 import { loadWeights } from '../src/weights/load';
@@ -44,12 +45,12 @@ async function once(precision: 'f32' | 'f16', poison: boolean) {
   const vae = await VaeDecoder.load(e, w.vae!, { groups: vaeConfig.norm_num_groups, scalingFactor: vaeConfig.scaling_factor });
   const r = config.runs['ddim_4'];
   const dim = inputs.get('prompt_embeds')!.shape[2];
-  const res = await generate({ engine: e, unet, vae }, {
-    seed: 0, frames: config.num_frames, width: config.width, height: config.height, steps: 2, guidance: r.guidance_scale,
+  const spec = makeSpec({ prompt: '(replayed embeddings)', seed: 0, frames: config.num_frames, width: config.width, height: config.height, steps: 2, guidance: r.guidance_scale });
+  const res = await generate({ engine: e, unet, vae }, spec, {}, {
     scheduler: { className: r.scheduler_class, config: r.scheduler_config },
     embeddings: { positive: toF32(inputs.get('prompt_embeds')!), negative: toF32(inputs.get('negative_prompt_embeds')!), tokens: 77, dim },
     initialNoise: toF32(inputs.get('latents_init')!), semantics: 'diffusers', decode: true, decodeFrames: 2, keepFloatFrames: true,
-  } as any, {});
+  });
   const lat = res.latents; const fr = res.floatFrames![1];
   e.destroy();
   return { lat, fr };

@@ -10,7 +10,8 @@ import { UNetMotion } from '../src/models/unet';
 import { VaeDecoder } from '../src/models/vae-decoder';
 import { GenerateRequestError } from '../src/pipeline/errors';
 import { diffuse, FREE_INIT_DEFAULTS, freeInitFilter, mixFrequencies } from '../src/pipeline/freeinit';
-import { type FreeInitRecord, generate, type GenerateRequest, type PipelineModels, type StepInfo, type StepRecord } from '../src/pipeline/generate';
+import { type FreeInitRecord, generate, type GenerateOptions, type PipelineModels, type StepInfo, type StepRecord } from '../src/pipeline/generate';
+import { type GenerationSpec, makeSpec } from '../src/pipeline/spec';
 import { freeInitNoise, initialNoise } from '../src/pipeline/rng';
 import { openNodeFileSource } from '../src/platform/node-file-source';
 import { createScheduler, defaultSchedulerFor } from '../src/schedulers';
@@ -41,19 +42,19 @@ function tinyModels(): Promise<PipelineModels> {
 const [, tokens, dim] = inputs.get('prompt_embeds')!.shape;
 const ddim = defaultSchedulerFor('v2');
 // 6 frames (not a power of two) at 64×64 (8×8 latents), DDIM, no CFG: small enough for a software adapter.
-function request(extra: Partial<GenerateRequest>): GenerateRequest {
-  return {
-    seed: 5, frames: 6, width: 64, height: 64, steps: 3, guidance: 1,
+function request(extra: Partial<GenerationSpec>, opts: GenerateOptions = {}): [GenerationSpec, GenerateOptions] {
+  const spec = { ...makeSpec({ prompt: '(replayed embeddings)', seed: 5, frames: 6, width: 64, height: 64, steps: 3, guidance: 1 }), ...extra };
+  return [spec, {
     scheduler: { className: ddim.className, config: ddim.config },
     embeddings: { positive: toF32(inputs.get('prompt_embeds')!), tokens, dim },
-    decode: false, ...extra,
-  };
+    decode: false, ...opts,
+  }];
 }
 const fast2 = { ...FREE_INIT_DEFAULTS, iterations: 2, fastSampling: true };
 
-async function run(r: GenerateRequest) {
+async function run([spec, opts]: [GenerationSpec, GenerateOptions]) {
   const steps: StepInfo[] = [], records: StepRecord[] = [], reinit: FreeInitRecord[] = [];
-  const res = await generate(await tinyModels(), r, { onStep: (s) => steps.push(s), onStepRecord: (s) => records.push(s), onFreeInit: (s) => reinit.push(s) });
+  const res = await generate(await tinyModels(), spec, { onStep: (s) => steps.push(s), onStepRecord: (s) => records.push(s), onFreeInit: (s) => reinit.push(s) }, opts);
   return { res, steps, records, reinit };
 }
 
@@ -96,10 +97,12 @@ describe('FreeInit in generate() (seeded, tiny oracle models)', () => {
 
   it('refuses a bad option or an Euler scheduler before sampling', async () => {
     const m = await tinyModels();
-    await expect(generate(m, request({ freeInit: { ...fast2, spatialStopFrequency: 2 } }))).rejects.toThrow(/freeInit\.spatialStopFrequency 2/);
-    await expect(generate(m, request({ freeInit: { ...fast2, method: 'box' as never } }))).rejects.toBeInstanceOf(GenerateRequestError);
+    const go = ([spec, opts]: [GenerationSpec, GenerateOptions]) => generate(m, spec, {}, opts);
+    await expect(go(request({ freeInit: { ...fast2, spatialStopFrequency: 2 } }))).rejects.toThrow(/FreeInit\.spatialStopFrequency must be a number from 0 to 1 \(got 2\)/);
+    await expect(go(request({ freeInit: { ...fast2, method: 'box' as never } }))).rejects.toMatchObject({ kind: 'invalid-settings' });
     const euler = defaultSchedulerFor('lightning');
-    await expect(generate(m, request({ scheduler: { className: euler.className, config: euler.config }, freeInit: fast2 })))
+    await expect(go(request({ freeInit: fast2 }, { scheduler: { className: euler.className, config: euler.config } })))
       .rejects.toThrow(/FreeInit needs a DDIM or LCM scheduler/);
+    await expect(go(request({ freeInit: fast2, scheduler: 'euler-trailing' }))).rejects.toBeInstanceOf(GenerateRequestError);
   });
 });

@@ -10,7 +10,8 @@ import { hyperParamsFromDiffusers } from '../src/models/config';
 import { UNetMotion } from '../src/models/unet';
 import { VaeDecoder } from '../src/models/vae-decoder';
 import { GenerationCancelledError } from '../src/pipeline/errors';
-import { generate, type GenerateRequest, type PipelineModels } from '../src/pipeline/generate';
+import { generate, type GenerateOptions, type PipelineModels } from '../src/pipeline/generate';
+import { type GenerationSpec, makeSpec } from '../src/pipeline/spec';
 import { loadModels, schedulerDefaultsFor } from '../src/pipeline/load';
 import { gaussian, initialNoise, lowbias32 } from '../src/pipeline/rng';
 import { openNodeFileSource } from '../src/platform/node-file-source';
@@ -46,20 +47,23 @@ function oracleModels(): Promise<PipelineModels> {
 const [, , F, h, w] = inputs.get('latents_init')!.shape;
 const dim = inputs.get('prompt_embeds')!.shape[2];
 
-function requestFor(run: string, extra: Partial<GenerateRequest> = {}): GenerateRequest {
+/** The oracle run as a spec + replay options (its scheduler config, initial noise, embeddings, LCM noise). */
+function requestFor(run: string, extra: Partial<GenerationSpec> = {}, opts: GenerateOptions = {}): [GenerationSpec, GenerateOptions] {
   const r = config.runs[run];
   const lcmNoise = (_n: number, step: number) => toF32(outputs.get(`${run}.lcm_noise${step}`) ?? (() => { throw new Error(`${run}: no lcm_noise${step}`); })());
-  return {
-    seed: 0, frames: config.num_frames, width: config.width, height: config.height,
-    steps: r.num_inference_steps, guidance: r.guidance_scale,
+  const spec = makeSpec({
+    prompt: '(replayed embeddings)', seed: 0, frames: config.num_frames, width: config.width, height: config.height,
+    steps: r.num_inference_steps, guidance: r.guidance_scale, ...extra,
+  });
+  return [spec, {
     scheduler: { className: r.scheduler_class as SchedulerClass, config: r.scheduler_config },
     embeddings: { positive: toF32(inputs.get('prompt_embeds')!), negative: toF32(inputs.get('negative_prompt_embeds')!), tokens: 77, dim },
     initialNoise: toF32(inputs.get('latents_init')!),
     schedulerNoise: lcmNoise,
     semantics: 'diffusers',
     keepFloatFrames: true,
-    ...extra,
-  };
+    ...opts,
+  }];
 }
 
 describe('generate() vs pipeline_tiny/vA (f32, diffusers semantics)', () => {
@@ -73,10 +77,11 @@ describe('generate() vs pipeline_tiny/vA (f32, diffusers semantics)', () => {
       const previews: number[] = [];
       // ddim_4 decodes every frame; the other runs only the frames `video` holds (the VAE dominates the test time).
       const decodeFrames = run === 'ddim_4' ? F : outputs.get(`${run}.video`)?.shape[1];
-      const res = await generate(m, requestFor(run, { decode: decoded, decodeFrames }), {
+      const [spec, opts] = requestFor(run, {}, { decode: decoded, decodeFrames });
+      const res = await generate(m, spec, {
         onFrame: (i, rgba, W, H) => { framesSeen.push(i); expect(rgba.length).toBe(W * H * 4); },
         onPreview: (p) => { previews.push(p.frames.length); expect(p.width).toBe(w); },
-      });
+      }, opts);
       expect(res.timesteps).toEqual(config.runs[run].timesteps);
       expect(previews).toEqual(new Array(res.timesteps.length).fill(F));
       // Tolerance: the oracle's runs.<run>.recommended_tolerance_f32.latents_final, vs the float64 run.
@@ -98,11 +103,13 @@ describe('generate() vs pipeline_tiny/vA (f32, diffusers semantics)', () => {
   it('cancels after step 1 with GenerationCancelledError and releases every GPU tensor', async () => {
     const m = await oracleModels();
     // Warm-up (one step, no decode) so one-time placeholder buffers of the ops exist before counting.
-    await generate(m, requestFor('ddim_4', { steps: 1, decode: false }));
+    const [warm, warmOpts] = requestFor('ddim_4', { steps: 1 }, { decode: false });
+    await generate(m, warm, {}, warmOpts);
     const before = m.engine.pool.stats().buffersInUse;
     const ac = new AbortController();
     const steps: number[] = [];
-    const p = generate(m, requestFor('ddim_4'), { signal: ac.signal, onStep: (s) => { steps.push(s.step); if (s.step === 1) ac.abort(); } });
+    const [spec, opts] = requestFor('ddim_4');
+    const p = generate(m, spec, { signal: ac.signal, onStep: (s) => { steps.push(s.step); if (s.step === 1) ac.abort(); } }, opts);
     await expect(p).rejects.toBeInstanceOf(GenerationCancelledError);
     await expect(p).rejects.toMatchObject({ name: 'AbortError', stage: 'denoising', step: 1 });
     expect(steps).toEqual([1]);
@@ -114,7 +121,8 @@ describe('generate() vs pipeline_tiny/vA (f32, diffusers semantics)', () => {
     const ac = new AbortController();
     const before = m.engine.pool.stats().buffersInUse;
     const seen: number[] = [];
-    const p = generate(m, requestFor('euler_trailing_4', { steps: 1 }), { signal: ac.signal, onFrame: (i) => { seen.push(i); if (i === 1) ac.abort(); } });
+    const [spec, opts] = requestFor('euler_trailing_4', { steps: 1 });
+    const p = generate(m, spec, { signal: ac.signal, onFrame: (i) => { seen.push(i); if (i === 1) ac.abort(); } }, opts);
     await expect(p).rejects.toMatchObject({ name: 'AbortError', stage: 'decoding' });
     expect(seen).toEqual([0, 1]);
     expect(m.engine.pool.stats().buffersInUse).toBe(before);
@@ -126,9 +134,10 @@ describe('generate() at sizes not divisible by the UNet\'s downsampling', () => 
     const m = await oracleModels();
     expect(12 % m.unet.downsampleFactor, 'the latent width must take the upsample_size path').not.toBe(0);
     const frames: { rgba: Uint8ClampedArray; W: number; H: number }[] = [];
-    const res = await generate(m, { ...requestFor('ddim_4', { steps: 2, frames: 2, width: 96, height: 64, initialNoise: undefined, seed: 5 }) }, {
+    const [spec, opts] = requestFor('ddim_4', { steps: 2, frames: 2, width: 96, height: 64, seed: 5 }, { initialNoise: undefined });
+    const res = await generate(m, spec, {
       onFrame: (_i, rgba, W, H) => frames.push({ rgba, W, H }),
-    });
+    }, opts);
     expect(res.latents.length).toBe(4 * 2 * 8 * 12);
     expect(res.latents.every(Number.isFinite)).toBe(true);
     expect(frames.map((f) => [f.W, f.H])).toEqual([[96, 64], [96, 64]]);
@@ -138,7 +147,8 @@ describe('generate() at sizes not divisible by the UNet\'s downsampling', () => 
 
   it('refuses a width that is not a multiple of the VAE\'s scale factor, naming it', async () => {
     const m = await oracleModels();
-    await expect(generate(m, requestFor('ddim_4', { width: 100 }))).rejects.toThrow(/width 100 must be a positive multiple of 8/);
+    const [spec, opts] = requestFor('ddim_4');
+    await expect(generate(m, { ...spec, width: 100 }, {}, opts)).rejects.toThrow('Width must be a multiple of 8 from 8 to 2048 (got 100).');
   });
 });
 

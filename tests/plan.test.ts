@@ -9,7 +9,8 @@ import type { DType } from '../src/gpu/tensor';
 import { hyperParamsFromDiffusers } from '../src/models/config';
 import { UNetMotion } from '../src/models/unet';
 import { VaeDecoder } from '../src/models/vae-decoder';
-import { generate } from '../src/pipeline/generate';
+import { generate, type GenerateOptions } from '../src/pipeline/generate';
+import { makeSpec } from '../src/pipeline/spec';
 import { planRun, PlanRefusedError, type PlanModels } from '../src/plan/plan';
 import { tensorBytes, weightBytes } from '../src/plan/weights';
 import { createNodeEngine } from '../src/platform/node-gpu';
@@ -52,18 +53,18 @@ describe('planRun: predicted peak vs the engine\'s tracked peak (tiny oracle mod
         const vae = await VaeDecoder.load(e, w.vae!, vaeCfg);
         const sched = defaultSchedulerFor('v2');
         const dim = unet.topology.crossAttentionDim;
-        const request = {
-          seed: 1, frames: c.frames, width: c.width, height: c.height, steps: c.maxBindingBytes ? 1 : 2, guidance: c.cfg ? 7.5 : 1,
+        const spec = makeSpec({ prompt: '(embeddings)', seed: 1, frames: c.frames, width: c.width, height: c.height, steps: c.maxBindingBytes ? 1 : 2, guidance: c.cfg ? 7.5 : 1 });
+        const request: GenerateOptions = {
           scheduler: { className: sched.className, config: sched.config },
           embeddings: { positive: new Float32Array(77 * dim).fill(0.1), negative: new Float32Array(77 * dim), tokens: 77, dim },
         };
         // The run as the worker makes it: the planner's chunk budget and activation arena.
         expect(plan.arena).not.toBeNull();
-        const res = await generate({ engine: e, unet, vae }, { ...request, maxTensorBytes: plan.maxTensorBytes, arena: plan.arena });
+        const res = await generate({ engine: e, unet, vae }, spec, {}, { ...request, maxTensorBytes: plan.maxTensorBytes, arena: plan.arena });
         expect(res.frames.length).toBe(c.frames);
         const tracked = e.pool.stats().peakBytes;
         // The arena changes where tensors live, never what is computed: the pool-only run gives the same bits.
-        const pooled = await generate({ engine: e, unet, vae }, { ...request, maxTensorBytes: plan.maxTensorBytes });
+        const pooled = await generate({ engine: e, unet, vae }, spec, {}, { ...request, maxTensorBytes: plan.maxTensorBytes });
         expect(Buffer.from(pooled.latents.buffer).equals(Buffer.from(res.latents.buffer)), 'arena and pool runs differ').toBe(true);
         unet.release();
         vae.release();

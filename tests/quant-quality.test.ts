@@ -12,6 +12,7 @@ import { UNetMotion } from '../src/models/unet';
 import { VaeDecoder } from '../src/models/vae-decoder';
 import type { WeightFormat } from '../src/ops/weights';
 import { generate } from '../src/pipeline/generate';
+import { makeSpec } from '../src/pipeline/spec';
 import { openNodeFileSource } from '../src/platform/node-file-source';
 import type { SchedulerClass } from '../src/schedulers';
 import { loadWeights } from '../src/weights/load';
@@ -67,14 +68,16 @@ describe(`int8 / int4 UNet weights vs f32 on the tiny pipeline (${RUN})`, () => 
       const unet = await UNetMotion.load(e, w.unet!, hyper, { weights });
       try {
         let eps0: Float32Array | null = null;
-        const res = await generate({ engine: e, unet, vae }, {
-          seed: 0, frames: config.num_frames, width: config.width, height: config.height,
+        const spec = makeSpec({
+          prompt: '(replayed embeddings)', seed: 0, frames: config.num_frames, width: config.width, height: config.height,
           steps: r.num_inference_steps, guidance: r.guidance_scale,
+        });
+        const res = await generate({ engine: e, unet, vae }, spec, { onStepRecord: (rec) => { if (rec.step === 0) eps0 = rec.noisePredText ?? rec.noisePred; } }, {
           scheduler: { className: r.scheduler_class as SchedulerClass, config: r.scheduler_config },
           embeddings: { positive: toF32(pos), negative: toF32(neg), tokens, dim },
           initialNoise: toF32(inputs.get('latents_init')!),
           semantics: 'diffusers', decode: true, decodeFrames: refVideo.shape[1], keepFloatFrames: true,
-        }, { onStepRecord: (rec) => { if (rec.step === 0) eps0 = rec.noisePredText ?? rec.noisePred; } });
+        });
         const frames = new Float32Array(res.floatFrames!.reduce((s, f) => s + f.length, 0));
         let o = 0;
         for (const f of res.floatFrames!) { frames.set(f, o); o += f.length; }

@@ -61,12 +61,16 @@ export function inFrameChunks(
   const per = pooled ? n : unitsPerChunk(ctx.limits, h * w * widest * ctx.limits.bytesPerValue, n, what);
   if (per >= n) return fn(ctx, [...inputs]);
   if (ctx.batch !== 1) throw new ChunkingError(`${what}: frame chunks need one sample per pass, got ${ctx.batch}`);
+  // Text per frame (prompt travel, [F, tokens, D] for the one sample) goes with its frames; per-sample text stays whole.
+  const textPerFrame = ctx.text.shape[0] === n && n !== ctx.batch;
   return mapRowChunks(e, n, per, [n, h, w, outChannels], (start, count) => {
     const parts = inputs.map((t) => rowsOf(e, t, start, count));
+    const text = textPerFrame ? rowsOf(e, ctx.text, start, count) : null;
     try {
-      return fn({ ...ctx, frames: count }, parts.map((p) => p.t));
+      return fn({ ...ctx, frames: count, ...(text ? { text: text.t } : {}) }, parts.map((p) => p.t));
     } finally {
       for (const p of parts) if (p.owned) p.t.release();
+      if (text?.owned) text.t.release();
     }
   });
 }

@@ -11,7 +11,10 @@ export interface ForwardContext {
   frames: number;
   /** silu(time embedding), [batch, timeEmbedDim]: what every ResNet's time_emb_proj reads. */
   tembAct: Tensor;
-  /** Text embeddings, one per sample (not repeated per frame): [batch, tokens, crossAttentionDim]. */
+  /**
+   * Text embeddings, one per sample [batch, tokens, crossAttentionDim] (not repeated per frame), or one per frame
+   * [batch*frames, tokens, crossAttentionDim] (row b*F + f: prompt travel).
+   */
   text: Tensor;
   /** GroupNorm pooling of ResNets and conv_norm_out: 1 (per frame) or `frames` (official v1). */
   resnetFramesPerGroup: number;

@@ -4,7 +4,8 @@
 //               t += attn2(LN2(t), text)        cross-attention to the sample's text tokens
 //               t += FF(LN3(t))                 GEGLU: Linear(C→8C) → value·gelu(gate) → Linear(4C→C)
 //   out = proj_out(t) + x
-// Tokens are the NHWC rows: [b*F, h*w, C]. Frames never mix here.
+// Tokens are the NHWC rows: [b*F, h*w, C]. Frames never mix here. The text is one per sample [b, tokens, D] or
+// one per frame [b*F, tokens, D] (row b*F + f, as the latents).
 import type { Engine } from '../gpu/engine';
 import { bytesPerElement, type Tensor } from '../gpu/tensor';
 import { attention } from '../ops/attention';
@@ -115,13 +116,16 @@ class BasicTransformerBlock {
     qkv.release();
     const t1 = linear(e, a, this.selfOut, { residual: t });
     a.release();
-    // 2. cross-attention: all F frames of sample b attend to the same text, so the queries of one sample are
-    //    viewed as one sequence [b, F*L, C] against k|v [b, tokens, 2C] — no per-frame repeat of the text.
+    // 2. cross-attention. Text per sample [b, tokens, D]: all F frames of sample b attend to the same text, so the
+    //    queries of one sample are viewed as one sequence [b, F*L, C] against k|v [b, tokens, 2C] (no per-frame
+    //    repeat). Text per frame [b*F, tokens, D] (prompt travel): each frame's L queries attend to their own text,
+    //    [b*F, L, C] against [b*F, tokens, 2C]. Both are `groups` sequences of nf·L/groups queries.
     y = layerNorm(e, t1, this.norm2.gamma, this.norm2.beta, LN_EPS);
     const q = linear(e, y, this.crossQ);
     y.release();
     const kv = linear(e, ctx.text, this.crossKv);
-    a = attention(e, q.reshape([ctx.batch, ctx.frames * L, C]), kv, kv, {
+    const groups = ctx.text.shape[0];
+    a = attention(e, q.reshape([groups, (nf / groups) * L, C]), kv, kv, {
       heads: this.heads, k: { stride: 2 * C, offset: 0 }, v: { stride: 2 * C, offset: C },
     });
     q.release();

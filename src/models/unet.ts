@@ -122,7 +122,8 @@ export class UNetMotion {
 
   /**
    * One UNet evaluation: latents [b*F, h, w, Cin] → noise prediction [b*F, h, w, Cout] (a new tensor; inputs are
-   * not released). `timesteps`: one per sample b; `text`: [b, tokens, crossAttentionDim], one per sample.
+   * not released). `timesteps`: one per sample b; `text`: [b, tokens, crossAttentionDim], one per sample, or
+   * [b*F, tokens, crossAttentionDim], one per frame (row b*F + f).
    */
   forward(latents: Tensor, timesteps: readonly number[], text: Tensor, frames: number, opts: UNetForwardOptions = {}): Tensor {
     const e = latents.engine;
@@ -132,16 +133,17 @@ export class UNetMotion {
     const [nf, h, w, cin] = latents.shape;
     if (latents.shape.length !== 4 || cin !== topo.inChannels) throw new RangeError(`UNetMotion: latents ${latents}, expected [b*F, h, w, ${topo.inChannels}]`);
     if (!Number.isInteger(frames) || frames < 1 || nf !== b * frames) throw new RangeError(`UNetMotion: latents ${latents} is not ${b} samples × ${frames} frames (one timestep per sample)`);
-    if (text.shape.length !== 3 || text.shape[0] !== b || text.shape[2] !== topo.crossAttentionDim) {
-      throw new RangeError(`UNetMotion: text ${text}, expected [${b}, tokens, ${topo.crossAttentionDim}]`);
+    if (text.shape.length !== 3 || (text.shape[0] !== b && text.shape[0] !== nf) || text.shape[2] !== topo.crossAttentionDim) {
+      throw new RangeError(`UNetMotion: text ${text}, expected [${b}, tokens, ${topo.crossAttentionDim}] (per sample) or [${nf}, tokens, ${topo.crossAttentionDim}] (per frame)`);
     }
+    const textRows = text.shape[0] / b;
     const lim = chunkLimits(e, opts.maxTensorBytes);
     const plan = planUNetChunking(topo, { batch: b, frames, h, w, pooledFrames: this.resnetFramesPerGroup(opts, frames) > 1 }, lim);
     if (plan.samplesPerPass < b) {
       // One sample at a time: the samples of a batch (CFG halves, videos) never exchange information.
       return mapRowChunks(e, b, 1, [nf, h, w, topo.outChannels], (s) => {
         const lat = rowsOf(e, latents, s * frames, frames);
-        const txt = rowsOf(e, text, s, 1);
+        const txt = rowsOf(e, text, s * textRows, textRows);
         try {
           return this.forwardBatch(lat.t, [timesteps[s]], txt.t, frames, { ...opts, onIntermediate: s === 0 ? opts.onIntermediate : undefined }, lim);
         } finally {

@@ -10,6 +10,9 @@ export class GenerationCancelledError extends KindedError {
 
 /** A request the pipeline cannot run (sizes, missing models or embeddings); names the field. */
 export class GenerateRequestError extends KindedError {
+  /** Tells the worker the message is a fragment about the request ("width 500 must be …"), not a sentence. */
+  readonly code = 'request';
+
   constructor(message: string) {
     super('invalid-settings', message);
   }

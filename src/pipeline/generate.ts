@@ -1,8 +1,8 @@
 // The text-to-video loop (AnimateDiffPipeline, oracle pipeline_tiny `pipeline_math`):
 //   latents = noise · init_noise_sigma                                  (1, 4, F, h, w), h = H/8
 //   for t in timesteps:
-//     x = scale_model_input(latents, t); UNet on [x; x] (uncond half first) with [negative; positive] text when CFG
-//     ε = ε_u + g (ε_c − ε_u)  (CFG only when g > 1);  latents = scheduler.step(ε, t, latents)
+//     x = scale_model_input(latents, t);  ε = predictNoise(x, t, text)   (predict-noise.ts: UNet, CFG, context windows)
+//     latents = scheduler.step(ε, t, latents)
 //   frames = VAE(latents / 0.18215) one frame at a time;  video = (frames/2 + 0.5).clamp(0, 1)
 // With FreeInit (freeinit.ts) the loop runs `iterations` times, each on a fresh scheduler; iteration k ≥ 1 starts
 // from the previous one's final latents re-initialised (low frequencies of their diffusion to t = T−1, high ones of
@@ -10,22 +10,25 @@
 // Scheduler math runs on the CPU in float32 (src/schedulers); the UNet and VAE on the GPU.
 import type { Engine } from '../gpu/engine';
 import type { ArenaPlan } from '../gpu/pool';
-import type { Tensor } from '../gpu/tensor';
 import type { Semantics } from '../models/config';
 import type { UNetMotion } from '../models/unet';
 import { imageToRgba, toUnitRange, type VaeDecoder } from '../models/vae-decoder';
-import {
-  classifierFreeGuidance, createScheduler, type DiffusersSchedulerConfig, type NoiseSource, type SchedulerClass, usesCfg,
-} from '../schedulers';
+import { createScheduler, type NoiseSource, type SchedulerDefaults, usesCfg } from '../schedulers';
 import { GenerateRequestError, GenerationCancelledError } from './errors';
 import { checkFreeInit, diffuse, type FreeInitParams, freeInitFilter, freeInitIterationSteps, mixFrequencies } from './freeinit';
-import { framesNhwcToVideo, latentFrame, videoToFramesNhwc } from './layout';
+import { latentFrame } from './layout';
+import { type Conditioning, predictNoise, TextConditioning } from './predict-noise';
 import { latentPreview } from './preview';
+import { travelEmbeddings } from './prompt-travel';
 import { freeInitNoise, initialNoise, schedulerNoise } from './rng';
+import { resolveScheduler, type SchedulerChoice } from './scheduler-choice';
+import { type GenerationSpec, parseSpec } from './spec';
+
+export type { SchedulerChoice } from './scheduler-choice';
 
 /** Text conditioning: tokenizer + encoder (src/text), or anything that turns prompts into [77, D] embeddings. */
 export interface TextConditioner {
-  /** prompts → [prompts.length, tokens, dim] float32, row-major. */
+  /** prompts → [prompts.length, tokens, dim] float32, row-major. `clipSkip`: diffusers' clip_skip (0 = last layer). */
   encode(prompts: string[], clipSkip: number): Promise<Float32Array>;
   readonly tokens: number;
   readonly dim: number;
@@ -36,27 +39,19 @@ export interface PipelineModels {
   unet: UNetMotion;
   vae: VaeDecoder;
   text?: TextConditioner;
+  /** What the motion module was made for: resolves the spec's scheduler 'auto'. */
+  defaults?: SchedulerDefaults;
 }
 
-export interface SchedulerChoice {
-  className: SchedulerClass;
-  config: DiffusersSchedulerConfig;
-}
-
-export interface GenerateRequest {
-  prompt?: string;
-  negativePrompt?: string;
-  /** Pre-computed text embeddings [tokens, dim] each (tests, prompt caching); replaces prompt/negativePrompt. */
+/**
+ * How to run a spec, beyond the spec itself: replays of an oracle (tests, conformance, the planner) and output
+ * choices. The app passes none of these.
+ */
+export interface GenerateOptions {
+  /** An explicit scheduler class + config instead of the spec's named one (an oracle's scheduler_config). */
+  scheduler?: SchedulerChoice;
+  /** Pre-computed text embeddings [tokens, dim] each (tests, prompt caching); replace the spec's prompts. */
   embeddings?: { positive: Float32Array; negative?: Float32Array; tokens: number; dim: number };
-  seed: number;
-  frames: number;
-  width: number;
-  height: number;
-  steps: number;
-  guidance: number;
-  scheduler: SchedulerChoice;
-  /** diffusers clip_skip (1 = A1111 "CLIP skip 2"); default 0. */
-  clipSkip?: number;
   /** Motion-module GroupNorm semantics; default: the UNet's. */
   semantics?: Semantics;
   /** Largest tensor one UNet layer may make: the memory planner's chunk budget (src/plan); default the binding limit. */
@@ -70,8 +65,6 @@ export interface GenerateRequest {
    * steps of all iterations.
    */
   schedulerNoise?: NoiseSource;
-  /** FreeInit (diffusers enable_free_init); absent or iterations = 1 is the plain run. */
-  freeInit?: FreeInitParams;
   /** FreeInit's fresh noise z_rand for iteration k ≥ 1, `n` values (default: the seed's FreeInit stream, rng.ts). */
   freeInitNoise?: (n: number, iteration: number) => Float32Array;
   /** Skip the VAE (returns latents only). */
@@ -129,6 +122,8 @@ export interface FreeInitRecord {
 export interface GenerateHooks {
   signal?: AbortSignal;
   onStep?(info: StepInfo): void;
+  /** With context windows: after window `window` (1-based) of `windows` inside step `step` (1-based) of `steps`. */
+  onWindow?(info: { step: number; steps: number; window: number; windows: number }): void;
   onPreview?(preview: { frames: Uint8ClampedArray[]; width: number; height: number }): void;
   onFrame?(index: number, rgba: Uint8ClampedArray, width: number, height: number): void;
   onStepRecord?(record: StepRecord): void;
@@ -151,52 +146,80 @@ export interface GenerateResult {
   timings: { denoiseMs: number; decodeMs: number };
 }
 
-function checkRequest(m: PipelineModels, r: GenerateRequest): { h: number; w: number } {
+/** What this version of the pipeline cannot run yet, refused by name before any work; the motion module's frame limit. */
+function checkSupported(m: PipelineModels, r: GenerationSpec): void {
+  if (r.context?.method === 'freenoise') throw new GenerateRequestError("context windows ('freenoise') are not supported yet");
+  if (r.freeInit) checkFreeInit(r.freeInit);
+  // The motion module was trained on up to its positional table's length of frames per call.
+  const pe = m.unet.topology.motionPeLength;
+  const perCall = r.context?.method === 'uniform' ? Math.min(r.frames, r.context.length) : r.frames;
+  if (pe !== undefined && perCall > pe) {
+    throw new GenerateRequestError(r.context
+      ? `context windows of ${r.context.length} frames exceed the motion module's ${pe}-frame positional table: use windows of at most ${pe} frames`
+      : `${r.frames} frames exceed the motion module's ${pe}-frame positional table: use at most ${pe} frames, or context windows for longer clips`);
+  }
+}
+
+function checkSize(m: PipelineModels, r: GenerationSpec): { h: number; w: number } {
   // The image is the VAE's upscale (2^upsamplers, 8 for SD1.5) times the latent; the UNet takes any latent size
   // (its up path upsamples to each skip connection's size, as diffusers' upsample_size does).
   const mult = m.vae.upscale;
   for (const [k, v] of [['width', r.width], ['height', r.height]] as const) {
-    if (!Number.isInteger(v) || v < mult || v % mult !== 0) throw new GenerateRequestError(`${k} ${v} must be a positive multiple of ${mult} (the VAE's scale factor)`);
+    if (v % mult !== 0) throw new GenerateRequestError(`${k} ${v} must be a positive multiple of ${mult} (the VAE's scale factor)`);
   }
-  if (!Number.isInteger(r.frames) || r.frames < 1) throw new GenerateRequestError(`frames ${r.frames} must be a positive integer`);
-  if (!Number.isInteger(r.steps) || r.steps < 1) throw new GenerateRequestError(`steps ${r.steps} must be a positive integer`);
-  if (!(r.guidance >= 0)) throw new GenerateRequestError(`guidance ${r.guidance} must be ≥ 0`);
-  if (r.freeInit) checkFreeInit(r.freeInit);
   return { h: r.height / mult, w: r.width / mult };
 }
 
-/** [negative; positive] (CFG) or [positive], as a [b, tokens, dim] array. */
-async function conditioning(m: PipelineModels, r: GenerateRequest, cfg: boolean): Promise<{ data: Float32Array; tokens: number; dim: number }> {
-  if (r.embeddings) {
-    const { positive, tokens, dim } = r.embeddings;
-    const negative = r.embeddings.negative;
+/** The spec's prompts (or the replayed embeddings) as the UNet's text: [negative; positive] with CFG, else [positive]. */
+async function textConditioning(m: PipelineModels, r: GenerationSpec, o: GenerateOptions, cfg: boolean): Promise<TextConditioning> {
+  if (o.embeddings) {
+    const { positive, tokens, dim } = o.embeddings;
+    const negative = o.embeddings.negative;
     if (positive.length !== tokens * dim) throw new GenerateRequestError(`embeddings.positive has ${positive.length} values, expected ${tokens}×${dim}`);
-    if (!cfg) return { data: positive, tokens, dim };
+    if (!cfg) return new TextConditioning(m.engine, positive, 1, 1, tokens, dim);
     if (!negative || negative.length !== tokens * dim) throw new GenerateRequestError(`guidance ${r.guidance} > 1 needs embeddings.negative with ${tokens}×${dim} values`);
     const data = new Float32Array(2 * tokens * dim);
     data.set(negative, 0);
     data.set(positive, tokens * dim);
-    return { data, tokens, dim };
+    return new TextConditioning(m.engine, data, 2, 1, tokens, dim);
   }
-  if (!m.text) throw new GenerateRequestError('no text encoder is loaded and the request has no embeddings');
-  const prompts = cfg ? [r.negativePrompt ?? '', r.prompt ?? ''] : [r.prompt ?? ''];
-  return { data: await m.text.encode(prompts, r.clipSkip ?? 0), tokens: m.text.tokens, dim: m.text.dim };
+  const text = m.text;
+  if (!text) throw new GenerateRequestError('no text encoder is loaded and the request has no embeddings');
+  if (r.prompts.length === 1) {
+    // One prompt for the whole clip: one text row per CFG half (the F frames of a sample share it).
+    const prompt = r.prompts[0].prompt;
+    const data = await text.encode(cfg ? [r.negativePrompt, prompt] : [prompt], r.clipSkip);
+    return new TextConditioning(m.engine, data, cfg ? 2 : 1, 1, text.tokens, text.dim);
+  }
+  // Prompt travel: one text row per frame and half, interpolated between keyframes as diffusers' FreeNoise does
+  // (prompt-travel.ts); the negative prompt goes through the same interpolation (a single keyframe at frame 0).
+  const F = r.frames;
+  const encode = (prompts: string[]) => text.encode(prompts, r.clipSkip);
+  const positive = await travelEmbeddings(encode, r.prompts, F);
+  if (!cfg) return new TextConditioning(m.engine, positive, 1, F, text.tokens, text.dim);
+  const negative = await travelEmbeddings(encode, [{ frame: 0, prompt: r.negativePrompt }], F);
+  const data = new Float32Array(negative.length + positive.length);
+  data.set(negative, 0);
+  data.set(positive, negative.length);
+  return new TextConditioning(m.engine, data, 2, F, text.tokens, text.dim);
 }
 
 const abortIfNeeded = (signal: AbortSignal | undefined, stage: 'denoising' | 'decoding', step?: number): void => {
   if (signal?.aborted) throw new GenerationCancelledError(stage, step);
 };
 
-export async function generate(m: PipelineModels, r: GenerateRequest, hooks: GenerateHooks = {}): Promise<GenerateResult> {
+export async function generate(m: PipelineModels, spec: GenerationSpec, hooks: GenerateHooks = {}, o: GenerateOptions = {}): Promise<GenerateResult> {
   const e = m.engine;
-  const { h, w } = checkRequest(m, r);
+  const r = parseSpec(spec);
+  checkSupported(m, r);
+  const { h, w } = checkSize(m, r);
   // Idle buffers of an earlier run are freed first: a run's memory is its own (what src/plan predicts).
   e.pool.trim();
   const F = r.frames;
   const C = m.unet.topology.inChannels;
   const n = C * F * h * w;
   const cfg = usesCfg(r.guidance);
-  const noise = r.initialNoise ?? initialNoise(r.seed, C, F, h, w);
+  const noise = o.initialNoise ?? initialNoise(r.seed, C, F, h, w);
   if (noise.length !== n) throw new GenerateRequestError(`initialNoise has ${noise.length} values, expected (1, ${C}, ${F}, ${h}, ${w})`);
   // FreeInit: iteration k runs stepsOf(k) steps on a fresh scheduler (diffusers calls set_timesteps again); the LCM
   // noise index runs on over all iterations so no step reuses another's noise.
@@ -204,30 +227,33 @@ export async function generate(m: PipelineModels, r: GenerateRequest, hooks: Gen
   const stepsOf = (k: number) => (r.freeInit ? freeInitIterationSteps(r.steps, iterations, k, r.freeInit.fastSampling) : r.steps);
   const iterationSteps = Array.from({ length: iterations }, (_, k) => stepsOf(k));
   const totalSteps = iterationSteps.reduce((a, b) => a + b, 0);
-  const lcmNoise = r.schedulerNoise ?? schedulerNoise(r.seed);
+  const lcmNoise = o.schedulerNoise ?? schedulerNoise(r.seed);
+  const choice = o.scheduler ?? resolveScheduler(r.scheduler, m.defaults);
   const schedulerFor = (k: number, firstStep: number) =>
-    createScheduler(r.scheduler.className, r.scheduler.config, stepsOf(k), { noise: (count, i) => lcmNoise(count, firstStep + i) });
+    createScheduler(choice.className, choice.config, stepsOf(k), { noise: (count, i) => lcmNoise(count, firstStep + i) });
   let scheduler = schedulerFor(0, 0);
   if (iterations > 1 && scheduler.name === 'euler') {
     // diffusers' FreeInit re-noises with the variance-preserving add_noise and does not rescale by init_noise_sigma.
-    throw new GenerateRequestError(`FreeInit needs a DDIM or LCM scheduler (the re-initialised latents have unit variance); ${r.scheduler.className} expects σ-scaled latents`);
+    throw new GenerateRequestError(`FreeInit needs a DDIM or LCM scheduler (the re-initialised latents have unit variance); ${choice.className} expects σ-scaled latents`);
   }
   const sigma = Math.fround(scheduler.initNoiseSigma);
   let latents: Float32Array = noise.map((v) => Math.fround(v * sigma));
   const initial = latents;
 
   abortIfNeeded(hooks.signal, 'denoising', 0);
-  const text = await conditioning(m, r, cfg);
-  const batch = cfg ? 2 : 1;
+  const text = await textConditioning(m, r, o, cfg);
+  const conditioning: Conditioning = {
+    text, guidance: r.guidance, semantics: o.semantics, maxTensorBytes: o.maxTensorBytes, arena: o.arena ?? null, motion: { strength: r.motionStrength },
+    windows: r.context?.method === 'uniform' ? r.context : null,
+  };
   const t0 = performance.now();
-  let textTensor: Tensor | null = e.upload(text.data, [batch, text.tokens, text.dim]);
   try {
     const iterationTimesteps: number[][] = [];
     let done = 0;
     for (let k = 0; k < iterations; k++) {
       if (k > 0) {
         abortIfNeeded(hooks.signal, 'denoising', 0);
-        latents = reinitialize(r, hooks, k, latents, initial, scheduler.alphasCumprod, C, F, h, w);
+        latents = reinitialize(r.freeInit!, o.freeInitNoise ?? freeInitNoise(r.seed), hooks, k, latents, initial, scheduler.alphasCumprod, C, F, h, w);
         scheduler = schedulerFor(k, done);
       }
       const steps = scheduler.timesteps;
@@ -235,40 +261,15 @@ export async function generate(m: PipelineModels, r: GenerateRequest, hooks: Gen
       for (const [i, t] of steps.entries()) {
         abortIfNeeded(hooks.signal, 'denoising', i);
         const modelInput = scheduler.scaleModelInput(latents, t);
-        const framesIn = videoToFramesNhwc(modelInput, 1, C, F, h, w);
-        const x = e.upload(cfg ? concat(framesIn, framesIn) : framesIn, [batch * F, h, w, C]);
-        let out: Float32Array;
-        try {
-          // The UNet's activations live in the planner's arena when the request has its plan (src/plan/arena.ts).
-          e.pool.beginScope(r.arena);
-          let eps: Tensor;
-          try {
-            eps = m.unet.forward(x, new Array(batch).fill(t), textTensor, F, { semantics: r.semantics, maxTensorBytes: r.maxTensorBytes });
-          } finally {
-            e.pool.endScope();
-          }
-          try {
-            out = await e.read(eps);
-          } finally {
-            eps.release();
-          }
-        } finally {
-          x.release();
-        }
-        const half = F * h * w * C;
-        let uncond: Float32Array | undefined, textPred: Float32Array | undefined, noisePred: Float32Array;
-        if (cfg) {
-          uncond = framesNhwcToVideo(out.subarray(0, half), 1, C, F, h, w);
-          textPred = framesNhwcToVideo(out.subarray(half), 1, C, F, h, w);
-          noisePred = classifierFreeGuidance(uncond, textPred, r.guidance);
-        } else {
-          noisePred = framesNhwcToVideo(out, 1, C, F, h, w);
-        }
+        const eps = await predictNoise(m, { data: modelInput, channels: C, frames: F, height: h, width: w }, t, conditioning, {
+          step: i,
+          onWindow: hooks.onWindow && ((window, windows) => hooks.onWindow!({ step: i + 1, steps: steps.length, window, windows })),
+        });
         const latentsIn = latents;
-        const res = scheduler.step(noisePred, t, latents);
+        const res = scheduler.step(eps.noisePred, t, latents);
         latents = res.prevSample;
         hooks.onStepRecord?.({
-          iteration: k, step: i, t, latentsIn, latentModelInput: modelInput, noisePredUncond: uncond, noisePredText: textPred, noisePred,
+          iteration: k, step: i, t, latentsIn, latentModelInput: modelInput, noisePredUncond: eps.uncond, noisePredText: eps.cond, noisePred: eps.noisePred,
           latentsOut: latents, predOriginalSample: res.predOriginalSample,
         });
         if (hooks.onPreview) hooks.onPreview({ frames: latentPreview(res.predOriginalSample, F, h, w), width: w, height: h });
@@ -279,8 +280,7 @@ export async function generate(m: PipelineModels, r: GenerateRequest, hooks: Gen
         });
       }
     }
-    textTensor.release();
-    textTensor = null;
+    text.release();
     // The sampling loop's idle pool buffers are freed before the decode, so the VAE's peak does not stack on them
     // (everything recorded so far has completed: the last step's read waited for it).
     e.pool.trim();
@@ -289,10 +289,10 @@ export async function generate(m: PipelineModels, r: GenerateRequest, hooks: Gen
     const result: GenerateResult = {
       latents, frames: [], width: r.width, height: r.height, timesteps: scheduler.timesteps, iterationTimesteps, timings: { denoiseMs, decodeMs: 0 },
     };
-    if (r.decode === false) return result;
+    if (o.decode === false) return result;
     const t1 = performance.now();
-    if (r.keepFloatFrames) result.floatFrames = [];
-    const toDecode = Math.min(F, r.decodeFrames ?? F);
+    if (o.keepFloatFrames) result.floatFrames = [];
+    const toDecode = Math.min(F, o.decodeFrames ?? F);
     for (let f = 0; f < toDecode; f++) {
       abortIfNeeded(hooks.signal, 'decoding');
       const img = m.vae.decodeFrame(latentFrame(latents, C, F, h, w, f), h, w);
@@ -311,7 +311,7 @@ export async function generate(m: PipelineModels, r: GenerateRequest, hooks: Gen
     result.timings.decodeMs = performance.now() - t1;
     return result;
   } finally {
-    textTensor?.release();
+    text.release();
   }
 }
 
@@ -320,21 +320,15 @@ export async function generate(m: PipelineModels, r: GenerateRequest, hooks: Gen
  * run's scheduler, fresh noise z_rand, and the low frequencies of z_t mixed with the high ones of z_rand.
  */
 function reinitialize(
-  r: GenerateRequest, hooks: GenerateHooks, k: number, latents: Float32Array, initial: Float32Array, alphasCumprod: Float32Array,
+  p: FreeInitParams, noiseOf: (n: number, iteration: number) => Float32Array, hooks: GenerateHooks, k: number,
+  latents: Float32Array, initial: Float32Array, alphasCumprod: Float32Array,
   C: number, F: number, h: number, w: number,
 ): Float32Array {
-  const filter = freeInitFilter(F, h, w, r.freeInit!);
+  const filter = freeInitFilter(F, h, w, p);
   const zT = diffuse(latents, initial, alphasCumprod[alphasCumprod.length - 1]);
-  const zRand = (r.freeInitNoise ?? freeInitNoise(r.seed))(latents.length, k);
+  const zRand = noiseOf(latents.length, k);
   if (zRand.length !== latents.length) throw new GenerateRequestError(`freeInitNoise gave ${zRand.length} values for iteration ${k}, expected ${latents.length}`);
   const latentsStart = mixFrequencies(zT, zRand, filter, C, F, h, w);
   hooks.onFreeInit?.({ iteration: k, filter, zT, zRand, latentsStart });
   return latentsStart;
-}
-
-function concat(a: Float32Array, b: Float32Array): Float32Array {
-  const out = new Float32Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
-  return out;
 }

@@ -20,6 +20,7 @@ import { inferUNetTopology, type Semantics, type UNetHyperParams } from '../mode
 import { UNetMotion } from '../models/unet';
 import { VaeDecoder, type VaeDecoderConfig } from '../models/vae-decoder';
 import { generate } from '../pipeline/generate';
+import { makeSpec } from '../pipeline/spec';
 import { defaultSchedulerFor } from '../schedulers';
 import { ChunkingError, planUNetChunking, type UNetChunking } from './chunking';
 import { fmtGiB } from './format';
@@ -159,13 +160,13 @@ async function planWithBudget(models: PlanModels, run: RunShape, limits: PlanLim
     let unetPeak = 0;
     e.pool.resetPeak();
     try {
-      await generate({ engine: e, unet, vae }, {
-        seed: 0, frames: run.frames, width: run.width, height: run.height, steps: 1, guidance: run.cfg ? 7.5 : 1,
+      const spec = makeSpec({ prompt: '(zero embeddings)', seed: 0, frames: run.frames, width: run.width, height: run.height, steps: 1, guidance: run.cfg ? 7.5 : 1 });
+      await generate({ engine: e, unet, vae }, spec, {
+        onStep: () => { unetPeak = e.pool.stats().peakBytes; },
+      }, {
         scheduler: { className: sched.className, config: sched.config },
         embeddings: { positive: new Float32Array(tokens * dim), negative: new Float32Array(tokens * dim), tokens, dim },
         decodeFrames: Math.min(run.frames, 2), maxTensorBytes, arena,
-      }, {
-        onStep: () => { unetPeak = e.pool.stats().peakBytes; },
       });
     } catch (err) {
       if (err instanceof ChunkingError || err instanceof RangeError || err instanceof GpuCapabilityError) {

@@ -51,7 +51,7 @@ const HEADLINES: Record<ErrorKind, (f: ErrorFacts, file: string) => Pick<UserErr
   'unsupported-model': (f) => ({ message: f.message, suggestion: 'Use a text-to-image Stable Diffusion 1.5 model.' }),
   'bad-values': (f) => ({ message: f.message, suggestion: 'The file is damaged or was saved wrongly: download it again, or use another one.' }),
   'invalid-source': (f) => ({ message: f.message, suggestion: 'Enter a https:// URL of a .safetensors file, a Hugging Face repository (owner/name), or choose a file from disk.' }),
-  'invalid-settings': (f) => ({ message: f.message }),
+  'invalid-settings': (f) => ({ message: f.code === 'request' ? `These settings cannot run: ${f.message}.` : f.message }),
   cancelled: () => ({ message: 'Cancelled.' }),
   internal: () => ({ message: 'Something went wrong.', suggestion: 'Generate again; if it keeps failing, please report it with the details below.' }),
 };

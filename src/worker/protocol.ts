@@ -42,7 +42,7 @@ export interface ModelSelection {
 
 export type SchedulerName = 'ddim' | 'euler-trailing' | 'lcm';
 
-/** One generation's settings. The same seed and settings give the same animation on any machine. */
+/** One generation's settings. The same seed, settings and models give bit-identical frames on the same adapter and precision, close ones elsewhere (docs/pipeline.md). */
 export interface GenerateSettings {
   prompt: string;
   negativePrompt: string;

@@ -4,8 +4,9 @@
 import type { Engine } from '../gpu/engine';
 import type { ByteSource } from '../weights/source';
 import { type LocalSelection, type LocalSource, openLocal, readLocalText } from './sources';
-import { InvalidSettingsError, schedulerFor } from './settings';
+import { InvalidSettingsError } from './settings';
 import { generate, type PipelineModels, type StepInfo } from '../pipeline/generate';
+import { parseSpec } from '../pipeline/spec';
 import { type LoadStage, loadModels, type ModelSources, planModels } from '../pipeline/load';
 import { type Precision, weightFormatOf } from '../pipeline/precision';
 import type { PlanModels, RunPlan } from '../plan/plan';
@@ -128,21 +129,7 @@ export async function runGeneration(
   engine: Engine, models: LoadedModels, settings: GenerateSettings, signal: AbortSignal, hooks: GenerationHooks, plan?: RunPlan,
 ): Promise<void> {
   let step = 0;
-  await generate(models.pipeline(engine), {
-    prompt: settings.prompt,
-    negativePrompt: settings.negativePrompt,
-    seed: settings.seed,
-    frames: settings.frames,
-    width: settings.width,
-    height: settings.height,
-    steps: settings.steps,
-    guidance: settings.guidance,
-    scheduler: schedulerFor(settings.scheduler),
-    // The UI counts like A1111 (1 = the last layer); the pipeline like diffusers (layers skipped).
-    clipSkip: settings.clipSkip ? settings.clipSkip - 1 : 0,
-    maxTensorBytes: plan?.maxTensorBytes,
-    arena: plan?.arena,
-  }, {
+  await generate(models.pipeline(engine), parseSpec(settings), {
     signal,
     onStep: (info) => {
       step = info.step;
@@ -150,5 +137,5 @@ export async function runGeneration(
     },
     onPreview: (p) => hooks.onPreview(step + 1, p.frames, p.width, p.height),
     onFrame: (index, rgba, width, height) => hooks.onFrame(index, settings.frames, rgba, width, height),
-  });
+  }, { maxTensorBytes: plan?.maxTensorBytes, arena: plan?.arena });
 }

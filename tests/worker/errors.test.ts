@@ -92,6 +92,11 @@ describe('errors of user-supplied configs, tokenizers and text encoders are type
 });
 
 describe('messages', () => {
+  it('a request the pipeline cannot run reads as a sentence', () => {
+    expect(describeError(new GenerateRequestError('width 500 must be a positive multiple of 8')).message).toBe('These settings cannot run: width 500 must be a positive multiple of 8.');
+    expect(describeError(new InvalidSettingsError('Frames must be a whole number from 8 to 32 (got 40).')).message).toBe('Frames must be a whole number from 8 to 32 (got 40).');
+  });
+
   it('a corrupt config.json is not called a .safetensors file', () => {
     expect(describeError(new WeightFileError('bad-json', 'unet/config.json', 'is not a JSON object')).message).toBe('unet/config.json is not a valid JSON file (it is corrupt or truncated).');
     expect(describeError(new WeightFileError('truncated', 'unet.safetensors', 'x')).message).toBe('unet.safetensors is not a valid .safetensors file (it is corrupt or truncated).');

@@ -4,6 +4,7 @@
 // torch's generator, so it is replayed (never compared); everything derived from it is computed here: the filter,
 // each iteration's timesteps, z_t and starting latents, every per-step record, the final latents and the video.
 // Models as pipeline_tiny (config.json `weights`).
+import { makeSpec } from '../../pipeline/spec';
 import { generate, type FreeInitRecord, type StepRecord } from '../../pipeline/generate';
 import type { FreeInitParams } from '../../pipeline/freeinit';
 import { createScheduler, type SchedulerClass } from '../../schedulers';
@@ -50,12 +51,14 @@ export const runner: SetRunner = {
         const video = ctx.references.get(`${run}.video`);
         const records: StepRecord[] = [];
         const reinit: FreeInitRecord[] = [];
-        const res = await generate({ engine: e, unet, vae }, {
-          seed: 0, frames: config.num_frames ?? F, width: config.width, height: config.height,
-          steps: r.num_inference_steps, guidance: r.guidance_scale, scheduler,
+        const spec = makeSpec({
+          prompt: '(replayed embeddings)', seed: 0, frames: config.num_frames ?? F, width: config.width, height: config.height,
+          steps: r.num_inference_steps, guidance: r.guidance_scale, freeInit: freeInitParams(run, r.enable_free_init),
+        });
+        const res = await generate({ engine: e, unet, vae }, spec, { onStepRecord: (rec) => records.push(rec), onFreeInit: (rec) => reinit.push(rec) }, {
+          scheduler,
           embeddings: { positive: toF32(pos), negative: toF32(neg), tokens, dim },
           initialNoise: toF32(latentsInit),
-          freeInit: freeInitParams(run, r.enable_free_init),
           freeInitNoise: (_n, k) => {
             const t = ctx.references.get(`${run}.free_init.iter${k}.z_rand`);
             if (!t) throw new ConformanceError(`${ctx.dir}: ${run} needs ${run}.free_init.iter${k}.z_rand to replay FreeInit's noise`);
@@ -63,7 +66,7 @@ export const runner: SetRunner = {
           },
           semantics: ctx.semantics,
           decode: video !== undefined, decodeFrames: video?.shape[1], keepFloatFrames: true,
-        }, { onStepRecord: (rec) => records.push(rec), onFreeInit: (rec) => reinit.push(rec) });
+        });
 
         res.iterationTimesteps.forEach((ts, k) => put(`${run}.free_init.iter${k}.timesteps`, Float32Array.from(ts), false));
         for (const fi of reinit) {

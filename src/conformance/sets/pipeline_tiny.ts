@@ -7,6 +7,7 @@ import { hyperParamsFromDiffusers, type Semantics } from '../../models/config';
 import { UNetMotion } from '../../models/unet';
 import { VaeDecoder } from '../../models/vae-decoder';
 import { generate, type StepRecord } from '../../pipeline/generate';
+import { makeSpec } from '../../pipeline/spec';
 import { createScheduler, EulerDiscreteScheduler, type SchedulerClass } from '../../schedulers';
 import { ConformanceError, type FolderReader, type RunContext, type RunOutputs, type SetRunner, type VectorConfig } from '../registry';
 import { toF32 } from '../tensor-file';
@@ -122,9 +123,12 @@ export const runner: SetRunner = {
         const video = ctx.references.get(`${run}.video`);
         const scheduler = { className: r.scheduler_class as SchedulerClass, config: r.scheduler_config };
         const records: StepRecord[] = [];
-        const res = await generate({ engine: e, unet, vae }, {
-          seed: 0, frames: config.num_frames ?? F, width: config.width, height: config.height,
-          steps: r.num_inference_steps, guidance: r.guidance_scale, scheduler,
+        const spec = makeSpec({
+          prompt: '(replayed embeddings)', seed: 0, frames: config.num_frames ?? F, width: config.width, height: config.height,
+          steps: r.num_inference_steps, guidance: r.guidance_scale,
+        });
+        const res = await generate({ engine: e, unet, vae }, spec, { onStepRecord: (rec) => records.push(rec) }, {
+          scheduler,
           embeddings: { positive: toF32(pos), negative: toF32(neg), tokens, dim },
           initialNoise: toF32(latentsInit),
           schedulerNoise: (_n, i) => {
@@ -134,7 +138,7 @@ export const runner: SetRunner = {
           },
           semantics: ctx.semantics,
           decode: video !== undefined, decodeFrames: video?.shape[1], keepFloatFrames: true,
-        }, { onStepRecord: (rec) => records.push(rec) });
+        });
 
         // Scheduler tables (semantics-free), from the same scheduler construction the pipeline uses.
         const sch = createScheduler(scheduler.className, scheduler.config, r.num_inference_steps);
