@@ -116,7 +116,24 @@ async function getEngine(setting: PrecisionSetting): Promise<Engine> {
  * The memory planner's verdict on these settings for these models on this engine: its figures, or a
  * PlanRefusedError (kind 'capability', the planner's figure against the adapter's) when nothing fits.
  */
+const planCache = new WeakMap<PlanModels, Map<string, Promise<RunPlan>>>();
+
+/** The planner's answer, once per models × engine × the settings it depends on × precision (each is a full trace). */
 function planFor(eng: Engine, shapes: PlanModels, s: GenerateSettings, p: Precision): Promise<RunPlan> {
+  const key = JSON.stringify([s.width, s.height, s.frames, usesCfg(s.guidance), p.activations, p.weights, eng.dtype, eng.maxBindingBytes]);
+  let byShapes = planCache.get(shapes);
+  if (!byShapes) planCache.set(shapes, (byShapes = new Map()));
+  const cache = byShapes;
+  let plan = cache.get(key);
+  if (!plan) {
+    plan = planUncached(eng, shapes, s, p);
+    plan.catch(() => cache.delete(key));
+    cache.set(key, plan);
+  }
+  return plan;
+}
+
+function planUncached(eng: Engine, shapes: PlanModels, s: GenerateSettings, p: Precision): Promise<RunPlan> {
   return planRun(shapes, { width: s.width, height: s.height, frames: s.frames, cfg: usesCfg(s.guidance), activations: p.activations, weights: p.weights }, {
     maxStorageBufferBindingSize: eng.maxBindingBytes, maxBufferSize: eng.limits.maxBufferSize,
     minStorageBufferOffsetAlignment: eng.limits.minStorageBufferOffsetAlignment, maxComputeWorkgroupsPerDimension: eng.limits.maxComputeWorkgroupsPerDimension,
