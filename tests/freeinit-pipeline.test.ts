@@ -9,9 +9,9 @@ import { hyperParamsFromDiffusers } from '../src/models/config';
 import { UNetMotion } from '../src/models/unet';
 import { VaeDecoder } from '../src/models/vae-decoder';
 import { GenerateRequestError } from '../src/pipeline/errors';
-import { diffuse, FREE_INIT_DEFAULTS, freeInitFilter, mixFrequencies } from '../src/pipeline/freeinit';
+import { diffuse, freeInitFilter, mixFrequencies } from '../src/pipeline/freeinit';
 import { type FreeInitRecord, generate, type GenerateOptions, type PipelineModels, type StepInfo, type StepRecord } from '../src/pipeline/generate';
-import { type GenerationSpec, makeSpec } from '../src/pipeline/spec';
+import { DEFAULT_FREEINIT, type GenerationSpec, makeSpec } from '../src/pipeline/spec';
 import { freeInitNoise, initialNoise } from '../src/pipeline/rng';
 import { openNodeFileSource } from '../src/platform/node-file-source';
 import { createScheduler, defaultSchedulerFor } from '../src/schedulers';
@@ -50,7 +50,7 @@ function request(extra: Partial<GenerationSpec>, opts: GenerateOptions = {}): [G
     decode: false, ...opts,
   }];
 }
-const fast2 = { ...FREE_INIT_DEFAULTS, iterations: 2, fastSampling: true };
+const fast2 = { ...DEFAULT_FREEINIT, iterations: 2, fastSampling: true };
 
 async function run([spec, opts]: [GenerationSpec, GenerateOptions]) {
   const steps: StepInfo[] = [], records: StepRecord[] = [], reinit: FreeInitRecord[] = [];
@@ -89,7 +89,7 @@ describe('FreeInit in generate() (seeded, tiny oracle models)', () => {
 
   it('iterations = 1 is exactly the plain run', async () => {
     const plain = await run(request({ steps: 2 }));
-    const one = await run(request({ steps: 2, freeInit: { ...FREE_INIT_DEFAULTS, iterations: 1 } }));
+    const one = await run(request({ steps: 2, freeInit: { ...DEFAULT_FREEINIT, iterations: 1 } }));
     expect([...one.res.latents]).toEqual([...plain.res.latents]);
     expect(one.reinit).toEqual([]);
     expect(one.steps.map((s) => [s.iteration, s.iterations])).toEqual([[1, 1], [1, 1]]);
@@ -103,6 +103,7 @@ describe('FreeInit in generate() (seeded, tiny oracle models)', () => {
     const euler = defaultSchedulerFor('lightning');
     await expect(go(request({ freeInit: fast2 }, { scheduler: { className: euler.className, config: euler.config } })))
       .rejects.toThrow(/FreeInit needs a DDIM or LCM scheduler/);
-    await expect(go(request({ freeInit: fast2, scheduler: 'euler-trailing' }))).rejects.toBeInstanceOf(GenerateRequestError);
+    // The spec's scheduler name (no explicit class in the options).
+    await expect(go(request({ freeInit: fast2, scheduler: 'euler-trailing' }, { scheduler: undefined }))).rejects.toBeInstanceOf(GenerateRequestError);
   });
 });

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseTensorFile, toF32 } from '../src/conformance/tensor-file';
 import {
-  checkFreeInit, diffuse, FREE_INIT_DEFAULTS, type FreeInitFilterParams, freeInitFilter, freeInitIterationSteps, mixFrequencies,
+  diffuse, type FreeInitFilterParams, freeInitFilter, freeInitIterationSteps, mixFrequencies,
 } from '../src/pipeline/freeinit';
 import { freeInitNoise, gaussian, initialNoise, lowbias32 } from '../src/pipeline/rng';
 import { createScheduler } from '../src/schedulers';
@@ -177,18 +177,6 @@ describe('mixFrequencies vs diffusers\' formula in float64 (direct DFT sums, bot
     expect(() => mixFrequencies(new Float32Array(8), new Float32Array(8), new Float32Array(4), 1, 2, 2, 2)).toThrow(/filter has 4 values/);
     expect(() => mixFrequencies(new Float32Array(8), new Float32Array(7), new Float32Array(8), 1, 2, 2, 2)).toThrow(/z_rand 7/);
     expect(() => diffuse(new Float32Array(2), new Float32Array(3), 0.5)).toThrow(/initial noise 3/);
-  });
-});
-
-describe('checkFreeInit', () => {
-  it('accepts the defaults and rejects each bad field by name', () => {
-    expect(() => checkFreeInit(FREE_INIT_DEFAULTS)).not.toThrow();
-    expect(() => checkFreeInit({ ...FREE_INIT_DEFAULTS, iterations: 0 })).toThrow(/freeInit\.iterations 0/);
-    expect(() => checkFreeInit({ ...FREE_INIT_DEFAULTS, iterations: 1.5 })).toThrow(/freeInit\.iterations/);
-    expect(() => checkFreeInit({ ...FREE_INIT_DEFAULTS, method: 'box' as never })).toThrow(/freeInit\.method 'box'/);
-    expect(() => checkFreeInit({ ...FREE_INIT_DEFAULTS, order: 0 })).toThrow(/freeInit\.order/);
-    expect(() => checkFreeInit({ ...FREE_INIT_DEFAULTS, spatialStopFrequency: 1.5 })).toThrow(/freeInit\.spatialStopFrequency 1\.5/);
-    expect(() => checkFreeInit({ ...FREE_INIT_DEFAULTS, temporalStopFrequency: NaN })).toThrow(/freeInit\.temporalStopFrequency/);
   });
 });
 

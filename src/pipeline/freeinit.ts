@@ -9,22 +9,13 @@
 //                  — not multiplied by init_noise_sigma; the scheduler is reset (set_timesteps) for each iteration.
 // FreeInit computes in float32 in diffusers (filter, z_t, z_rand, complex64 FFTs); here the FFTs run in float64 and
 // the results are rounded to float32, which is closer to the exact value than torch's float32 transform.
+// The options (iterations, method, order, stop frequencies, fast sampling) are the GenerationSpec's `freeInit`
+// (spec.ts: FreeInitOptions, validated by parseSpec).
 import { fftn3, fftshiftIndex } from './fft';
-import { GenerateRequestError } from './errors';
+import type { FreeInitOptions } from './spec';
 
-export type FreeInitMethod = 'butterworth' | 'gaussian' | 'ideal';
-export const FREE_INIT_METHODS: readonly FreeInitMethod[] = ['butterworth', 'gaussian', 'ideal'];
-
-/** The low-pass filter's parameters (diffusers `enable_free_init` names in the comments). */
-export interface FreeInitFilterParams {
-  method: FreeInitMethod;
-  /** Butterworth order (`order`). */
-  order: number;
-  /** d_s (`spatial_stop_frequency`), normalised to [0, 1]. */
-  spatialStopFrequency: number;
-  /** d_t (`temporal_stop_frequency`), normalised to [0, 1]. */
-  temporalStopFrequency: number;
-}
+/** The low-pass filter's parameters: d_s = spatialStopFrequency, d_t = temporalStopFrequency, Butterworth order. */
+export type FreeInitFilterParams = Pick<FreeInitOptions, 'method' | 'order' | 'spatialStopFrequency' | 'temporalStopFrequency'>;
 
 /**
  * The low-pass filter L over (frames, h, w), in fftshift order (zero frequency at index n/2 for even n), as
@@ -46,7 +37,7 @@ export function freeInitFilter(frames: number, h: number, w: number, p: FreeInit
     case 'butterworth': mask = (d2) => 1 / (1 + (d2 / ds ** 2) ** p.order); break;
     case 'gaussian': mask = (d2) => Math.exp((-1 / (2 * ds ** 2)) * d2); break;
     case 'ideal': mask = (d2) => (d2 <= ds * 2 ? 1 : 0); break;
-    default: throw new GenerateRequestError(`freeInit.method '${String(p.method)}' must be one of ${FREE_INIT_METHODS.join(', ')}`);
+    default: throw new RangeError(`freeInitFilter: method '${String(p.method)}' is not butterworth, gaussian or ideal`);
   }
   let i = 0;
   for (let t = 0; t < frames; t++) {
@@ -134,28 +125,3 @@ export function mixFrequencies(
   fftn3(mr, mi, dims, true);
   return Float32Array.from(mr);
 }
-
-/** Options of a FreeInit run (diffusers `enable_free_init`). */
-export interface FreeInitParams extends FreeInitFilterParams {
-  /** num_iters: sampling passes; 1 = the plain run. */
-  iterations: number;
-  /** use_fast_sampling: iteration k runs max(1, int(steps/iterations·(k+1))) steps. */
-  fastSampling: boolean;
-}
-
-/** Rejects parameters diffusers would not compute (or would compute as NaN) with an error naming the field. */
-export function checkFreeInit(p: FreeInitParams): void {
-  if (!Number.isInteger(p.iterations) || p.iterations < 1) throw new GenerateRequestError(`freeInit.iterations ${p.iterations} must be a positive integer`);
-  if (!FREE_INIT_METHODS.includes(p.method)) throw new GenerateRequestError(`freeInit.method '${String(p.method)}' must be one of ${FREE_INIT_METHODS.join(', ')}`);
-  if (!(Number.isFinite(p.order) && p.order > 0)) throw new GenerateRequestError(`freeInit.order ${p.order} must be a positive number`);
-  for (const k of ['spatialStopFrequency', 'temporalStopFrequency'] as const) {
-    const v = p[k];
-    if (!(Number.isFinite(v) && v >= 0 && v <= 1)) throw new GenerateRequestError(`freeInit.${k} ${v} must be in [0, 1]`);
-  }
-  if (typeof p.fastSampling !== 'boolean') throw new GenerateRequestError(`freeInit.fastSampling must be true or false`);
-}
-
-/** diffusers `enable_free_init` defaults (num_iters 3, butterworth of order 4, d_s = d_t = 0.25, no fast sampling). */
-export const FREE_INIT_DEFAULTS: FreeInitParams = {
-  iterations: 3, method: 'butterworth', order: 4, spatialStopFrequency: 0.25, temporalStopFrequency: 0.25, fastSampling: false,
-};

@@ -15,14 +15,14 @@ import type { UNetMotion } from '../models/unet';
 import { imageToRgba, toUnitRange, type VaeDecoder } from '../models/vae-decoder';
 import { createScheduler, type NoiseSource, type SchedulerDefaults, usesCfg } from '../schedulers';
 import { GenerateRequestError, GenerationCancelledError } from './errors';
-import { checkFreeInit, diffuse, type FreeInitParams, freeInitFilter, freeInitIterationSteps, mixFrequencies } from './freeinit';
+import { diffuse, freeInitFilter, freeInitIterationSteps, mixFrequencies } from './freeinit';
 import { latentFrame } from './layout';
 import { type Conditioning, predictNoise, TextConditioning } from './predict-noise';
 import { latentPreview } from './preview';
 import { travelEmbeddings } from './prompt-travel';
 import { freeInitNoise, initialNoise, schedulerNoise } from './rng';
 import { resolveScheduler, type SchedulerChoice } from './scheduler-choice';
-import { type GenerationSpec, parseSpec } from './spec';
+import { type FreeInitOptions, type GenerationSpec, parseSpec } from './spec';
 
 export type { SchedulerChoice } from './scheduler-choice';
 
@@ -149,7 +149,6 @@ export interface GenerateResult {
 /** What this version of the pipeline cannot run yet, refused by name before any work; the motion module's frame limit. */
 function checkSupported(m: PipelineModels, r: GenerationSpec): void {
   if (r.context?.method === 'freenoise') throw new GenerateRequestError("context windows ('freenoise') are not supported yet");
-  if (r.freeInit) checkFreeInit(r.freeInit);
   // The motion module was trained on up to its positional table's length of frames per call.
   const pe = m.unet.topology.motionPeLength;
   const perCall = r.context?.method === 'uniform' ? Math.min(r.frames, r.context.length) : r.frames;
@@ -320,7 +319,7 @@ export async function generate(m: PipelineModels, spec: GenerationSpec, hooks: G
  * run's scheduler, fresh noise z_rand, and the low frequencies of z_t mixed with the high ones of z_rand.
  */
 function reinitialize(
-  p: FreeInitParams, noiseOf: (n: number, iteration: number) => Float32Array, hooks: GenerateHooks, k: number,
+  p: FreeInitOptions, noiseOf: (n: number, iteration: number) => Float32Array, hooks: GenerateHooks, k: number,
   latents: Float32Array, initial: Float32Array, alphasCumprod: Float32Array,
   C: number, F: number, h: number, w: number,
 ): Float32Array {

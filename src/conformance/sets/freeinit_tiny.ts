@@ -4,19 +4,18 @@
 // torch's generator, so it is replayed (never compared); everything derived from it is computed here: the filter,
 // each iteration's timesteps, z_t and starting latents, every per-step record, the final latents and the video.
 // Models as pipeline_tiny (config.json `weights`).
-import { makeSpec } from '../../pipeline/spec';
+import { type FreeInitOptions, makeSpec } from '../../pipeline/spec';
 import { generate, type FreeInitRecord, type StepRecord } from '../../pipeline/generate';
-import type { FreeInitParams } from '../../pipeline/freeinit';
 import { createScheduler, type SchedulerClass } from '../../schedulers';
 import { ConformanceError, type RunContext, type RunOutputs, type SetRunner } from '../registry';
 import { toF32 } from '../tensor-file';
 import { loadPipelineModels, outputPutter, putStepRecord, runner as pipelineRunner, videoOutput } from './pipeline_tiny';
 
 /** diffusers enable_free_init(...) keyword arguments → the pipeline's FreeInit options. */
-function freeInitParams(run: string, a: Record<string, unknown> | undefined): FreeInitParams {
+function freeInitParams(run: string, a: Record<string, unknown> | undefined): FreeInitOptions {
   if (!a) throw new ConformanceError(`runs.${run} has no enable_free_init`);
   return {
-    iterations: a.num_iters as number, fastSampling: a.use_fast_sampling as boolean, method: a.method as FreeInitParams['method'],
+    iterations: a.num_iters as number, fastSampling: a.use_fast_sampling as boolean, method: a.method as FreeInitOptions['method'],
     order: a.order as number, spatialStopFrequency: a.spatial_stop_frequency as number, temporalStopFrequency: a.temporal_stop_frequency as number,
   };
 }
