@@ -18,7 +18,7 @@ import { openNodeFileSource } from '../src/platform/node-file-source';
 import { defaultSchedulerFor } from '../src/schedulers';
 import { loadWeights } from '../src/weights/load';
 import { openSafetensors } from '../src/weights/safetensors';
-import { hasF16 } from './gpu';
+import { cannotRun } from './gpu';
 
 const VECTORS = path.resolve(__dirname, '../../shared/oracle/vectors');
 const unetConfig = JSON.parse(readFileSync(path.join(VECTORS, 'unet_motion_tiny/vA/config.json'), 'utf8'));
@@ -40,8 +40,7 @@ const CASES: { width: number; height: number; frames: number; cfg: boolean; dtyp
 
 describe('planRun: predicted peak vs the engine\'s tracked peak (tiny oracle models)', () => {
   for (const c of CASES) {
-    it(`${c.width}×${c.height}, ${c.frames} frames, CFG ${c.cfg ? 'on' : 'off'}, ${c.dtype}${c.maxBindingBytes ? `, binding limit ${c.maxBindingBytes / 1024} KiB` : ''}`, async () => {
-      if (c.dtype === 'f16' && !(await hasF16())) return;
+    it.skipIf(cannotRun(c.dtype))(`${c.width}×${c.height}, ${c.frames} frames, CFG ${c.cfg ? 'on' : 'off'}, ${c.dtype}${c.maxBindingBytes ? `, binding limit ${c.maxBindingBytes / 1024} KiB` : ''}`, async () => {
       const w = await tinyWeights();
       const e = await createNodeEngine({ precision: c.dtype, maxBindingBytes: c.maxBindingBytes });
       try {

@@ -18,7 +18,7 @@ export interface ComponentConfigs {
   textConfig?: TextConfig;
 }
 
-const list = (a: readonly number[]) => `[${a.join(', ')}]`;
+const list = (a: readonly number[]) => `[${a.join(',')}]`;
 
 /** Throws a typed error naming the components (and files) whose shapes do not fit together. */
 export function checkComponentsFit(c: ComponentConfigs, owner: Partial<Record<Component, string>>): void {

@@ -122,6 +122,6 @@ describe('component shapes at load', () => {
     expect(() => checkConfigsMatchWeights({ unet: { ...unetCfg, time_embedding_dim: 7 } }, w, owners)).toThrow(/time_embedding_dim = 7, but the weights have \d+/);
     expect(() => checkConfigsMatchWeights({ text: { hidden_size: w.textConfig!.width + 1 } }, w, owners)).toThrow(/text encoder's config\.json says hidden_size/);
     expect(() => checkConfigsMatchWeights({ vae: { latent_channels: 16 } }, w, owners)).toThrow(/latent_channels = 16/);
-    expect(() => checkConfigsMatchWeights({ motionAdapter: { block_out_channels: [1, 2] } }, w, owners)).toThrow(/block_out_channels = \[1, 2\]/);
+    expect(() => checkConfigsMatchWeights({ motionAdapter: { block_out_channels: [1, 2] } }, w, owners)).toThrow(/block_out_channels = \[1,2\]/);
   });
 });

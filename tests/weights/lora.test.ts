@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openNodeFileSource, type NodeFileSource } from '../../src/platform/node-file-source';
 import { detectLayout, loadWeights } from '../../src/weights/load';
 import { parseLora } from '../../src/weights/lora';
+import { expectedTextShapes, inferTextConfig } from '../../src/weights/layouts/expected';
 import { openSafetensors, openSafetensorsBytes, writeSafetensors, type SafetensorsFile, type TensorToWrite } from '../../src/weights/safetensors';
 import type { WeightMap } from '../../src/weights/weight-map';
 import { maxAbsDiff, randn } from '../random';
@@ -68,13 +69,25 @@ describe('MotionLoRA (oracle)', () => {
   });
 });
 
+/**
+ * The oracle's tiny CLIP (width 12) does not fit its tiny UNet (cross-attention width 32: separate oracle sets), and
+ * loading refuses such a pair; this is that CLIP's shape table at the UNet's width (32), with random values.
+ */
+async function clipAtUnetWidth(unet: SafetensorsFile): Promise<SafetensorsFile> {
+  const width = unet.tensors.get('down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_k.weight')!.shape[1];
+  const clip = await open('clip_text_tiny/vA/text_encoder_transformers.safetensors');
+  const table = expectedTextShapes({ ...inferTextConfig(new Map([...clip.tensors].map(([k, v]) => [k, v.shape]))), width });
+  let seed = 100;
+  return openSafetensorsBytes(writeSafetensors([...table].map(([name, shape]) => ({ name, dtype: 'F32' as const, shape, data: randn(shape.reduce((a, b) => a * b, 1), seed++, 0.1) }))), 'text_encoder.safetensors');
+}
+
 describe('SD LoRA (synthetic kohya / PEFT / conv)', () => {
   const r = 4;
   const t = (name: string, shape: number[], seed: number, scale = 0.3): TensorToWrite => ({ name, dtype: 'F32', shape, data: randn(shape.reduce((a, b) => a * b, 1), seed, scale) });
 
   it('kohya (diffusers and LDM module names, alpha, conv 3×3, linear LoRA on a 1×1-conv proj_in, text encoder)', async () => {
     const unet = await open('unet_motion_tiny/vA/unet_diffusers.safetensors');
-    const clip = await open('clip_text_tiny/vA/text_encoder_transformers.safetensors');
+    const clip = await clipAtUnetWidth(unet);
     const loraBytes = writeSafetensors([
       t('lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q.lora_down.weight', [r, 16], 1),
       t('lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q.lora_up.weight', [16, r], 2),
@@ -85,8 +98,8 @@ describe('SD LoRA (synthetic kohya / PEFT / conv)', () => {
       t('lora_unet_down_blocks_0_attentions_0_proj_in.lora_up.weight', [16, r], 6),
       t('lora_unet_input_blocks_1_1_transformer_blocks_0_attn2_to_k.lora_down.weight', [r, 32], 7), // LDM spelling
       t('lora_unet_input_blocks_1_1_transformer_blocks_0_attn2_to_k.lora_up.weight', [16, r], 8),
-      t('lora_te_text_model_encoder_layers_0_self_attn_q_proj.lora_down.weight', [r, 12], 9),
-      t('lora_te_text_model_encoder_layers_0_self_attn_q_proj.lora_up.weight', [12, r], 10),
+      t('lora_te_text_model_encoder_layers_0_self_attn_q_proj.lora_down.weight', [r, 32], 9),
+      t('lora_te_text_model_encoder_layers_0_self_attn_q_proj.lora_up.weight', [32, r], 10),
       { name: 'lora_te_text_model_encoder_layers_0_self_attn_q_proj.alpha', dtype: 'F32', shape: [], data: [1] },
     ]);
     const lora = await openSafetensorsBytes(loraBytes, 'style.safetensors');
@@ -104,11 +117,11 @@ describe('SD LoRA (synthetic kohya / PEFT / conv)', () => {
 
   it('PEFT lora_A/lora_B with unet./text_encoder. prefixes', async () => {
     const unet = await open('unet_motion_tiny/vA/unet_diffusers.safetensors');
-    const clip = await open('clip_text_tiny/vA/text_encoder_transformers.safetensors');
+    const clip = await clipAtUnetWidth(unet);
     const lora = await openSafetensorsBytes(writeSafetensors([
       t('unet.up_blocks.1.attentions.2.transformer_blocks.0.attn2.to_v.lora_A.weight', [r, 32], 11),
       t('unet.up_blocks.1.attentions.2.transformer_blocks.0.attn2.to_v.lora_B.weight', [32, r], 12),
-      t('text_encoder.text_model.encoder.layers.1.mlp.fc1.lora_A.weight', [r, 12], 13),
+      t('text_encoder.text_model.encoder.layers.1.mlp.fc1.lora_A.weight', [r, 32], 13),
       t('text_encoder.text_model.encoder.layers.1.mlp.fc1.lora_B.weight', [48, r], 14),
     ]), 'peft.safetensors');
     const parsed = await parseLora(lora);
