@@ -42,8 +42,13 @@ export interface Row {
   plainTiming?: 'gpu' | 'wall';
   /** This row is an external baseline for our case of this name. */
   versus?: string;
+  /** Timed runs after the warm-up (the median is reported). */
+  runs?: number;
   error?: string;
 }
+
+/** The harness's default number of timed runs (bench/harness.ts `measure`). */
+const DEFAULT_RUNS = 3;
 
 export interface Header {
   adapter: string;
@@ -69,7 +74,7 @@ export async function runSuite(e: Engine, factories: { file: string; cases: Case
     }
     for (const c of list) {
       if (opts.filter && !`${file} ${c.name}`.toLowerCase().includes(opts.filter.toLowerCase())) { c.dispose(); continue; }
-      const row: Row = { file, name: c.name, shape: c.shape, versus: versusOf(c) };
+      const row: Row = { file, name: c.name, shape: c.shape, versus: versusOf(c), runs: c.reps ?? opts.reps ?? DEFAULT_RUNS };
       try {
         const ours = await measure(e, c.run, c.reps ?? opts.reps);
         row.oursMs = ours.ms;
@@ -98,7 +103,11 @@ export async function runSuite(e: Engine, factories: { file: string; cases: Case
 }
 
 /** "gpu", "wall", or "gpu / wall" when ours and plain were timed differently (e.g. an onnxruntime-web baseline). */
-const timingText = (r: Row) => (r.plainTiming && r.plainTiming !== r.timing ? `${r.timing} / ${r.plainTiming}` : r.timing ?? '');
+const timingText = (r: Row) => {
+  const how = r.plainTiming && r.plainTiming !== r.timing ? `${r.timing} / ${r.plainTiming}` : r.timing ?? '';
+  // A row timed another number of times than the header's says so (one run of a minutes-long baseline is no median).
+  return r.runs !== undefined && r.runs !== DEFAULT_RUNS ? `${how}, ${r.runs === 1 ? '1 run' : `median of ${r.runs}`}` : how;
+};
 
 const ms = (x?: number) => (x === undefined ? '' : x < 10 ? x.toFixed(3) : x.toFixed(1));
 
@@ -108,7 +117,7 @@ export function formatTable(h: Header, rows: Row[]): string {
     `adapter: ${h.adapter}`,
     `runtime: ${h.runtime}, dtype: ${h.dtype}, date: ${h.date}`,
     `shapes: ${h.full ? 'real SD1.5 (--full)' : 'scaled down where marked (software adapter); run with --full on a real GPU'}`,
-    `timing: median of 3 after a warm-up; "gpu" = sum of compute-pass timestamp queries, "wall" = wall clock incl. submit and sync (ours / plain when they differ)`,
+    `timing: one warm-up, then the median of ${DEFAULT_RUNS} timed runs unless the timing column names another count; "gpu" = sum of compute-pass timestamp queries, "wall" = wall clock incl. submit and sync (ours / plain when they differ)`,
     '',
     '| case | shape | ours ms | throughput | plain | plain ms | plain/ours | timing |',
     '|---|---|---:|---:|---|---:|---:|---|',
