@@ -39,6 +39,8 @@ function cspMeta(): Plugin {
 
 export default defineConfig({
   root: 'app',
+  // Dev server: pre-bundling would move onnxruntime-web and break the relative URL of its wasm (docs/text-and-schedulers.md).
+  optimizeDeps: { exclude: ['onnxruntime-web'] },
   publicDir: '../public',
   plugins: [
     react(),

@@ -83,7 +83,7 @@ const bases: BaseEntry[] = [
   }),
   {
     id: 'tiny', kind: 'base', label: 'Tiny test model (random weights)',
-    note: 'A 6 MB model with random weights from this app itself: it makes colourful noise, fast. For tests and demos.',
+    note: '8.4 MB of random weights (13.8 MB with the tiny motion module, the tokenizer and configs) served by this app itself: it makes colourful noise, fast. For tests and demos.',
     origin: { kind: 'local', base: '/tiny-model/' },
     files: [f('unet_diffusers.safetensors'), f('vae_diffusers.safetensors'), f('text_encoder_transformers.safetensors')],
     configs: [f('unet_config.json'), f('vae_config.json'), f('text_encoder_config.json')],

@@ -66,7 +66,7 @@ export function SettingsPanel({ value: f, onChange, disabled, recommended, onSub
           <input type="checkbox" checked={f.randomizeSeed} onChange={(e) => set('randomizeSeed', e.target.checked)} /> New random seed each run
         </label>
       </div>
-      <p className="hint">Same seed + same settings + same models = the same animation on any machine.</p>
+      <p className="hint">Same seed + same settings + same models = the same animation on this GPU and precision; other GPUs or f16/f32 give slightly different pixels.</p>
 
       <legend className="sublegend">Animation</legend>
       <div className="inline-range">
@@ -92,7 +92,7 @@ export function SettingsPanel({ value: f, onChange, disabled, recommended, onSub
           <input id={`${id}-height`} type="number" min={SIZE_MIN} max={SIZE_MAX} step={SIZE_STEP} value={f.height} onChange={(e) => set('height', Number(e.target.value))} onBlur={() => set('height', snapSize(f.height))} />
         </div>
       </div>
-      <p className="hint">Multiples of 64. Smaller sizes need far less GPU memory and time (256² is about 6× faster than 512²).</p>
+      <p className="hint">Multiples of 8. Smaller sizes need far less GPU memory and time (256² is about 6× faster than 512²).</p>
 
       <legend className="sublegend">Sampling</legend>
       <div className="grid2 wide-right">
