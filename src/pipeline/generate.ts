@@ -16,6 +16,7 @@ import { imageToRgba, toUnitRange, type VaeDecoder } from '../models/vae-decoder
 import { createScheduler, type NoiseSource, type SchedulerDefaults, usesCfg } from '../schedulers';
 import { GenerateRequestError, GenerationCancelledError } from './errors';
 import { diffuse, freeInitFilter, freeInitIterationSteps, mixFrequencies } from './freeinit';
+import { checkFreeNoiseOptions, freeNoiseInitialNoise, FreeNoiseOptionsError, freeNoiseSchedule } from './freenoise';
 import { latentFrame } from './layout';
 import { type Conditioning, predictNoise, TextConditioning } from './predict-noise';
 import { latentPreview } from './preview';
@@ -23,6 +24,7 @@ import { travelEmbeddings } from './prompt-travel';
 import { freeInitNoise, initialNoise, schedulerNoise } from './rng';
 import { resolveScheduler, type SchedulerChoice } from './scheduler-choice';
 import { type FreeInitOptions, type GenerationSpec, parseSpec } from './spec';
+import type { MotionProbeFn } from '../models/forward-context';
 
 export type { SchedulerChoice } from './scheduler-choice';
 
@@ -73,6 +75,8 @@ export interface GenerateOptions {
   decodeFrames?: number;
   /** Also return the decoded frames as float32 NHWC in [0, 1] (what diffusers' output_type='np' holds). */
   keepFloatFrames?: boolean;
+  /** Debug: one motion-module block's intermediates at the first UNet call (models/forward-context.ts). */
+  motionProbe?: { module: string; block: number; fn: MotionProbeFn };
 }
 
 /**
@@ -148,10 +152,17 @@ export interface GenerateResult {
 
 /** What this version of the pipeline cannot run yet, refused by name before any work; the motion module's frame limit. */
 function checkSupported(m: PipelineModels, r: GenerationSpec): void {
-  if (r.context?.method === 'freenoise') throw new GenerateRequestError("context windows ('freenoise') are not supported yet");
+  if (r.context?.method === 'freenoise') {
+    try {
+      checkFreeNoiseOptions(r.frames, r.context);
+    } catch (err) {
+      throw err instanceof FreeNoiseOptionsError ? new GenerateRequestError(err.message) : err;
+    }
+  }
   // The motion module was trained on up to its positional table's length of frames per call.
   const pe = m.unet.topology.motionPeLength;
-  const perCall = r.context?.method === 'uniform' ? Math.min(r.frames, r.context.length) : r.frames;
+  // (FreeNoise: the temporal attention sees one window; uniform windows: the whole UNet does.)
+  const perCall = r.context ? Math.min(r.frames, r.context.length) : r.frames;
   if (pe !== undefined && perCall > pe) {
     throw new GenerateRequestError(r.context
       ? `context windows of ${r.context.length} frames exceed the motion module's ${pe}-frame positional table: use windows of at most ${pe} frames`
@@ -218,7 +229,9 @@ export async function generate(m: PipelineModels, spec: GenerationSpec, hooks: G
   const C = m.unet.topology.inChannels;
   const n = C * F * h * w;
   const cfg = usesCfg(r.guidance);
-  const noise = o.initialNoise ?? initialNoise(r.seed, C, F, h, w);
+  const freeNoise = r.context?.method === 'freenoise' ? r.context : null;
+  // FreeNoise's shuffle_context: frames ≥ L repeat shuffled earlier frames (seeded permutations, freenoise.ts).
+  const noise = o.initialNoise ?? (freeNoise ? freeNoiseInitialNoise(r.seed, C, F, h, w, freeNoise) : initialNoise(r.seed, C, F, h, w));
   if (noise.length !== n) throw new GenerateRequestError(`initialNoise has ${noise.length} values, expected (1, ${C}, ${F}, ${h}, ${w})`);
   // FreeInit: iteration k runs stepsOf(k) steps on a fresh scheduler (diffusers calls set_timesteps again); the LCM
   // noise index runs on over all iterations so no step reuses another's noise.
@@ -242,9 +255,11 @@ export async function generate(m: PipelineModels, spec: GenerationSpec, hooks: G
   abortIfNeeded(hooks.signal, 'denoising', 0);
   const text = await textConditioning(m, r, o, cfg);
   const conditioning: Conditioning = {
-    text, guidance: r.guidance, semantics: o.semantics, maxTensorBytes: o.maxTensorBytes, arena: o.arena ?? null, motion: { strength: r.motionStrength },
+    text, guidance: r.guidance, semantics: o.semantics, maxTensorBytes: o.maxTensorBytes, arena: o.arena ?? null,
+    motion: { windows: freeNoise ? freeNoiseSchedule(F, freeNoise) : undefined, strength: r.motionStrength },
     windows: r.context?.method === 'uniform' ? r.context : null,
   };
+  const probed: Conditioning | null = o.motionProbe ? { ...conditioning, motion: { ...conditioning.motion, probe: o.motionProbe } } : null;
   const t0 = performance.now();
   try {
     const iterationTimesteps: number[][] = [];
@@ -260,7 +275,7 @@ export async function generate(m: PipelineModels, spec: GenerationSpec, hooks: G
       for (const [i, t] of steps.entries()) {
         abortIfNeeded(hooks.signal, 'denoising', i);
         const modelInput = scheduler.scaleModelInput(latents, t);
-        const eps = await predictNoise(m, { data: modelInput, channels: C, frames: F, height: h, width: w }, t, conditioning, {
+        const eps = await predictNoise(m, { data: modelInput, channels: C, frames: F, height: h, width: w }, t, probed && k === 0 && i === 0 ? probed : conditioning, {
           step: i,
           onWindow: hooks.onWindow && ((window, windows) => hooks.onWindow!({ step: i + 1, steps: steps.length, window, windows })),
         });

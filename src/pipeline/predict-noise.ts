@@ -11,6 +11,8 @@
 // sees only the frames of one window, so GPU memory is bounded by one window whatever the clip length; the
 // predictions (both CFG halves) are blended per frame with the windows' fuse weights, then CFG is applied:
 //   ε_half[f] = Σ_w fuse_w[i]·UNet(x[win_w], t, text[win_w])_half[i]  /  Σ_w fuse_w[i]      (win_w[i] = f)
+// FreeNoise (context.method 'freenoise') and motion strength act inside the UNet call: `Conditioning.motion`
+// (docs/pipeline.md "Long animations").
 import type { Engine } from '../gpu/engine';
 import type { ArenaPlan } from '../gpu/pool';
 import type { Tensor } from '../gpu/tensor';
@@ -95,7 +97,10 @@ export interface Conditioning {
   maxTensorBytes?: number;
   /** The memory planner's arena for one UNet call's activations (src/plan/arena.ts); null: the buffer pool. */
   arena?: ArenaPlan | null;
-  /** What the motion modules do besides their plain forward: motion strength, FreeNoise's temporal windows. */
+  /**
+   * What the motion modules do in every UNet call: FreeNoise's windowed temporal attention (pipeline/freenoise.ts),
+   * motion strength s (x + s·(module(x) − x)), a debug probe. Absent: plain modules at strength 1.
+   */
   motion?: MotionForwardOptions;
   /** UNet-level sliding context windows; null/absent: every UNet call sees all frames. */
   windows?: UniformContext | null;
