@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tinyModelResponse } from '../e2e/tiny-model';
 import { createNodeEngine, nodeGpu } from '../src/platform/node-gpu';
-import type { GenerateSettings } from '../src/worker/protocol';
+import { makeSpec } from '../src/pipeline/spec';
 import { loadSelection, runGeneration } from '../src/worker/runner';
 import type { LocalSelection, LocalSource } from '../src/worker/sources';
 
@@ -20,14 +20,14 @@ const selection: LocalSelection = {
   motion: [file('motion_adapter_diffusers.safetensors')],
   notes: [],
 };
-const settings: GenerateSettings = { prompt: 'a lighthouse in a storm, waves', negativePrompt: 'blurry', seed: 1234, frames: 16, width: 64, height: 64, steps: 3, guidance: 7.5, scheduler: 'ddim' };
+const settings = makeSpec({ prompt: 'a lighthouse in a storm, waves', negativePrompt: 'blurry', seed: 1234, frames: 16, width: 64, height: 64, steps: 3, guidance: 7.5, scheduler: 'ddim' });
 
 async function frames(precision: 'f32' | 'f16'): Promise<{ adapter: string; rgba: Uint8ClampedArray }> {
   const engine = await createNodeEngine({ precision });
   const models = await loadSelection(engine, selection, new AbortController().signal, () => {});
   const out: Uint8ClampedArray[] = [];
   await runGeneration(engine, models, settings, new AbortController().signal, {
-    onStep: () => {}, onPreview: () => {}, onFrame: (i, _n, rgba) => { out[i] = rgba.slice(); },
+    onStep: () => {}, onWindow: () => {}, onPreview: () => {}, onFrame: (i, _n, rgba) => { out[i] = rgba.slice(); },
   });
   const adapter = engine.adapterName;
   models.dispose();

@@ -1,12 +1,12 @@
 // The app's pure helpers, tested in Node (no browser page): export file names, GIF delays, sprite layout,
-// the capability advice and the settings ranges (whether a run fits is the memory planner's: tests/plan.test.ts).
+// the capability advice and the spec's ranges (whether a run fits is the memory planner's: tests/plan.test.ts).
 import { expect, test } from '@playwright/test';
 import { exportFileName, slugify } from '../src/export/filename';
 import { gifDelayMs } from '../src/export/gif-delay';
 import { spriteLayout } from '../src/export/png';
 import { assessSettings } from '../src/worker/capability';
-import type { Capabilities, GenerateSettings } from '../src/worker/protocol';
-import { validateSettings } from '../src/worker/settings';
+import { parseSpec } from '../src/pipeline/spec';
+import type { Capabilities } from '../src/worker/protocol';
 
 test('file names: slug of the prompt (folded, lower case, cut at a word) and the seed', () => {
   expect(slugify('A Café at Night — rain, neon!')).toBe('a-cafe-at-night-rain-neon');
@@ -26,7 +26,7 @@ test('sprite sheets are near-square grids', () => {
   expect(spriteLayout(1, 8, 8)).toEqual({ columns: 1, rows: 1, width: 8, height: 8 });
 });
 
-const settings: GenerateSettings = { prompt: 'p', negativePrompt: '', seed: 1, frames: 16, width: 512, height: 512, steps: 25, guidance: 7.5, scheduler: 'ddim' };
+const settings = { version: 1, prompts: [{ frame: 0, prompt: 'p' }], negativePrompt: '', seed: 1, frames: 16, width: 512, height: 512, steps: 25, guidance: 7.5, scheduler: 'ddim' };
 
 test('capability advice: no WebGPU blocks; a software adapter warns; no f16 informs', () => {
   const none: Capabilities = { webgpu: false, problem: 'no navigator.gpu' };
@@ -41,11 +41,11 @@ test('capability advice: no WebGPU blocks; a software adapter warns; no f16 info
   expect(levels(gpu({ f16: false }))).toEqual([expect.stringMatching(/^info: This GPU has no 16-bit float shaders/)]);
 });
 
-test('settings validation names the setting and the allowed range', () => {
-  expect(() => validateSettings(settings)).not.toThrow();
-  expect(() => validateSettings({ ...settings, frames: 40 })).toThrow('Frames must be a whole number from 8 to 32 (got 40).');
-  expect(() => validateSettings({ ...settings, width: 500 })).toThrow('Width must be a multiple of 8 from 64 to 1024 (got 500).');
-  expect(() => validateSettings({ ...settings, width: 360, height: 640 })).not.toThrow();
-  expect(() => validateSettings({ ...settings, steps: 0 })).toThrow('Steps must be a whole number from 1 to 100 (got 0).');
-  expect(() => validateSettings({ ...settings, seed: -1 })).toThrow('The seed must be a whole number from 0 to 4294967295 (got -1).');
+test('spec validation names the setting and the allowed range', () => {
+  expect(() => parseSpec(settings)).not.toThrow();
+  expect(() => parseSpec({ ...settings, frames: 2000 })).toThrow('Frames must be a whole number from 1 to 1024 (got 2000).');
+  expect(() => parseSpec({ ...settings, width: 500 })).toThrow('Width must be a multiple of 8 from 8 to 2048 (got 500).');
+  expect(() => parseSpec({ ...settings, width: 360, height: 640 })).not.toThrow();
+  expect(() => parseSpec({ ...settings, steps: 0 })).toThrow('Steps must be a whole number from 1 to 100 (got 0).');
+  expect(() => parseSpec({ ...settings, seed: -1 })).toThrow('Seed must be a whole number from 0 to 4294967295 (got -1).');
 });

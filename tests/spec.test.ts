@@ -1,8 +1,9 @@
 // GenerationSpec: parseSpec fills defaults, migrates the pre-spec settings (version 0), and names the bad field.
 import { describe, expect, it } from 'vitest';
 import { makeSpec, parseSpec, SPEC_VERSION, SpecError } from '../src/pipeline/spec';
-import { resolveScheduler } from '../src/pipeline/scheduler-choice';
-import { defaultSchedulerFor } from '../src/schedulers';
+import { checkSchedulerSteps, resolveScheduler } from '../src/pipeline/scheduler-choice';
+import { createScheduler, defaultSchedulerFor } from '../src/schedulers';
+import { describeError } from '../src/worker/errors';
 
 const base = { version: 1, prompts: [{ frame: 0, prompt: 'a bud' }], seed: 7, frames: 16, width: 512, height: 384, steps: 20, guidance: 7.5 };
 
@@ -95,5 +96,28 @@ describe('resolveScheduler', () => {
     const lightning = defaultSchedulerFor('lightning');
     expect(resolveScheduler('auto', lightning)).toEqual({ className: lightning.className, config: lightning.config });
     expect(() => resolveScheduler('auto')).toThrow(/needs the motion module's defaults/);
+  });
+});
+
+describe('checkSchedulerSteps', () => {
+  it('refuses more LCM steps than its original_inference_steps, with a clear message; DDIM and Euler take 1–100', () => {
+    const lcm = resolveScheduler('lcm');
+    const original = lcm.config.original_inference_steps!;
+    expect(() => checkSchedulerSteps(lcm, original)).not.toThrow();
+    // …and the scheduler then really builds that many steps.
+    expect(createScheduler(lcm.className, lcm.config, original).timesteps).toHaveLength(original);
+    let err: unknown;
+    try { checkSchedulerSteps(lcm, original + 1); } catch (e) { err = e; }
+    const u = describeError(err);
+    expect(u.kind).toBe('invalid-settings');
+    expect(u.message).toBe(`The LCM scheduler takes at most ${original} steps (its original_inference_steps) (got ${original + 1}).`);
+    expect(() => createScheduler(lcm.className, lcm.config, original + 1)).toThrow();
+    for (const name of ['ddim', 'euler-trailing'] as const) {
+      const c = resolveScheduler(name);
+      for (const steps of [1, 50, 100]) {
+        expect(() => checkSchedulerSteps(c, steps)).not.toThrow();
+        expect(createScheduler(c.className, c.config, steps).timesteps).toHaveLength(steps);
+      }
+    }
   });
 });

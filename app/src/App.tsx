@@ -8,9 +8,10 @@ import { ExportBar } from './components/ExportBar';
 import { HistoryPanel } from './components/HistoryPanel';
 import { ModelPanel } from './components/ModelPanel';
 import { Notices } from './components/Notices';
-import { type FormState, SettingsPanel } from './components/SettingsPanel';
+import { SettingsPanel } from './components/SettingsPanel';
 import { Viewer } from './components/Viewer';
-import { INITIAL_FORM, randomSeed } from './form';
+import { type FormState, formWithSpec, INITIAL_FORM, randomSeed } from './form';
+import { promptSummary, SpecError } from '../../src/pipeline/spec';
 import type { HistoryEntry } from './history';
 import { useDropFiles } from './hooks/useDropFiles';
 import { useGeneration } from './hooks/useGeneration';
@@ -53,22 +54,30 @@ export function App() {
     if (gen.isBusy() || blocked) return;
     gen.setError(null);
     gen.setNotice(null);
-    const seed = form.randomizeSeed ? randomSeed() : form.seed;
+    const seed = form.randomizeSeed ? randomSeed() : form.spec.seed;
     const prepared = prepareRequest(form, models, seed);
     if ('error' in prepared) {
       gen.setError(prepared.error);
       return;
     }
-    if (seed !== form.seed) setForm((f) => ({ ...f, seed }));
+    if (seed !== form.spec.seed) setForm((f) => ({ ...f, spec: { ...f.spec, seed } }));
     gen.start(prepared.request);
   };
 
   const openHistory = async (entry: HistoryEntry) => {
     if (gen.isBusy()) return;
-    gen.show(await history.load(entry));
+    let r: Awaited<ReturnType<typeof history.load>>;
+    try {
+      r = await history.load(entry);
+    } catch (e) {
+      if (!(e instanceof SpecError)) throw e;
+      gen.setError({ kind: 'invalid-settings', message: `This history entry cannot be opened: ${e.message}` });
+      return;
+    }
+    gen.show(r);
     setFps(entry.fps);
-    setForm((f) => ({ ...f, ...entry.settings, clipSkip: entry.settings.clipSkip ?? 1, randomizeSeed: false }));
-    gen.setNotice(`Opened "${entry.settings.prompt.slice(0, 60)}" (seed ${entry.settings.seed}); its settings are in the form.`);
+    setForm((f) => formWithSpec(f, r.spec));
+    gen.setNotice(`Opened "${promptSummary(r.spec).slice(0, 60)}" (seed ${r.spec.seed}); its settings are in the form.`);
   };
 
   useKeys({ onEscape: () => gen.isBusy() && gen.cancel() });
@@ -147,8 +156,8 @@ export function App() {
           />
           {result && (
             <p className="result-info">
-              <span>{result.width}×{result.height}</span> · <span>{result.frames.length} frames</span> · <span>seed {result.settings.seed}</span>
-              {' · '}<span>{result.settings.steps} steps</span> · <span>{result.models}</span>
+              <span>{result.width}×{result.height}</span> · <span>{result.frames.length} frames</span> · <span>seed {result.spec.seed}</span>
+              {' · '}<span>{result.spec.steps} steps</span> · <span>{result.models}</span>
               {result.elapsedMs !== null && <> · <span>{fmtTime(result.elapsedMs)}</span></>}
             </p>
           )}

@@ -1,8 +1,18 @@
-// The settings form's initial state and its translation into the worker's GenerateSettings.
+// The settings form: a GenerationSpec being edited (it may be invalid until Generate: an empty prompt, say) plus
+// the UI-only choices, its initial state, and the spec a run sends (validated by parseSpec).
 
-import type { FormState } from './components/SettingsPanel';
-import type { GenerateSettings } from '../../src/worker/protocol';
 import { AUTO_PRECISION } from '../../src/pipeline/precision';
+import { DEFAULT_SPEC, type GenerationSpec, parseSpec } from '../../src/pipeline/spec';
+import type { PrecisionSetting } from '../../src/worker/protocol';
+
+export interface FormState {
+  /** The spec being edited; `seed` is the one shown (and used when randomizeSeed is off). */
+  spec: GenerationSpec;
+  /** Draw a new seed for every run (the seed used is always shown and can be kept by unticking). */
+  randomizeSeed: boolean;
+  /** How the worker computes and stores weights (not part of what the animation is). */
+  precision: PrecisionSetting;
+}
 
 export function randomSeed(): number {
   const a = new Uint32Array(1);
@@ -11,24 +21,28 @@ export function randomSeed(): number {
 }
 
 export const INITIAL_FORM: FormState = {
-  prompt: 'a red panda walking through a snowy forest, soft light, highly detailed',
-  negativePrompt: 'blurry, low quality, watermark, text',
-  seed: randomSeed(),
+  spec: {
+    ...DEFAULT_SPEC,
+    prompts: [{ frame: 0, prompt: 'a red panda walking through a snowy forest, soft light, highly detailed' }],
+    negativePrompt: 'blurry, low quality, watermark, text',
+    seed: randomSeed(),
+    scheduler: 'ddim',
+  },
   randomizeSeed: true,
-  frames: 16,
-  width: 512,
-  height: 512,
-  steps: 25,
-  guidance: 7.5,
-  scheduler: 'ddim',
-  clipSkip: 1,
   precision: AUTO_PRECISION,
 };
 
-/** The request's settings from the form, with the seed this run uses. */
-export function settingsOf(f: FormState, seed: number): GenerateSettings {
-  return {
-    prompt: f.prompt.trim(), negativePrompt: f.negativePrompt.trim(), seed, frames: f.frames, width: f.width, height: f.height,
-    steps: f.steps, guidance: f.guidance, scheduler: f.scheduler, clipSkip: f.clipSkip > 1 ? f.clipSkip : undefined,
-  };
+/** The spec a run sends: the form's, with this run's seed and trimmed prompts; a SpecError names what is wrong. */
+export function specOf(f: FormState, seed: number): GenerationSpec {
+  return parseSpec({
+    ...f.spec,
+    seed,
+    prompts: f.spec.prompts.map((k) => ({ ...k, prompt: k.prompt.trim() })),
+    negativePrompt: f.spec.negativePrompt.trim(),
+  });
+}
+
+/** The form showing a stored spec (history): its seed is kept, not redrawn. */
+export function formWithSpec(f: FormState, spec: GenerationSpec): FormState {
+  return { ...f, spec, randomizeSeed: false };
 }

@@ -1,12 +1,13 @@
 // Recent generations kept in this browser's IndexedDB (nothing leaves the machine): the settings, the model
 // names, and the frames as PNG blobs (lossless and compact), plus exported files when the user made them.
 
-import type { GenerateSettings } from '../../src/worker/protocol';
+import { type GenerationSpec, parseSpec } from '../../src/pipeline/spec';
 
 export interface HistoryEntry {
   id: string;
   createdAt: number;
-  settings: GenerateSettings;
+  /** The spec that made it; entries of older versions hold older shapes: read it with parseSpec. */
+  settings: GenerationSpec;
   /** Human-readable model description, e.g. "SD 1.5 + AnimateDiff v2". */
   models: string;
   width: number;
@@ -15,6 +16,15 @@ export interface HistoryEntry {
   elapsedMs: number;
   /** One PNG per frame, in order. */
   frames: Blob[];
+}
+
+/** The entry's spec read with parseSpec (older versions migrate), or null when it cannot be read. */
+export function entrySpec(entry: HistoryEntry): GenerationSpec | null {
+  try {
+    return parseSpec(entry.settings);
+  } catch {
+    return null;
+  }
 }
 
 const DB_NAME = 'animatediff-web';

@@ -1,14 +1,14 @@
 // The form and model slots turned into one worker request, or the user error that stops it (pure).
 
-import type { FormState } from './components/SettingsPanel';
-import { settingsOf } from './form';
+import { type FormState, specOf } from './form';
 import { ChoiceError, choiceLabel, type ModelChoice, toSelection } from './model-choice';
-import type { GenerateSettings, ModelSelection, PrecisionSetting, UserError } from '../../src/worker/protocol';
+import { type GenerationSpec, SpecError } from '../../src/pipeline/spec';
+import type { ModelSelection, PrecisionSetting, UserError } from '../../src/worker/protocol';
 
 export interface GenerateRequest {
   selection: ModelSelection;
   precision: PrecisionSetting;
-  settings: GenerateSettings;
+  spec: GenerationSpec;
   /** Readable model description kept with the result. */
   modelsLabel: string;
 }
@@ -21,7 +21,12 @@ export function prepareRequest(form: FormState, models: ModelChoice, seed: numbe
     if (e instanceof ChoiceError) return { error: { kind: 'invalid-settings', message: e.message } };
     throw e;
   }
-  const settings = settingsOf(form, seed);
-  if (!settings.prompt) return { error: { kind: 'invalid-settings', message: 'Write a prompt first.' } };
-  return { request: { selection, precision: form.precision, settings, modelsLabel: choiceLabel(models) } };
+  let spec: GenerationSpec;
+  try {
+    spec = specOf(form, seed);
+  } catch (e) {
+    if (e instanceof SpecError) return { error: { kind: 'invalid-settings', message: e.message } };
+    throw e;
+  }
+  return { request: { selection, precision: form.precision, spec, modelsLabel: choiceLabel(models) } };
 }

@@ -13,6 +13,8 @@ export interface RunState {
   download?: DownloadProgress;
   /** The last step finished: `step` of `steps` in FreeInit iteration `iteration` of `iterations` (see StepInfo). */
   step?: { step: number; steps: number; iteration: number; iterations: number; iterationSteps: number[]; elapsedMs: number; etaMs: number };
+  /** Context windows: the last window finished, `window` of `windows` inside step `step` (the step running then). */
+  window?: { step: number; window: number; windows: number };
   decoded: number;
   frames: number;
 }
@@ -87,8 +89,17 @@ export function statusLine({ checked, notice, run, plannedSteps }: StatusInput):
       const head = perIteration.length > 1
         ? `Iteration ${iteration} of ${perIteration.length} · step ${next} of ${perIteration[iteration - 1]}`
         : `Step ${next} of ${perIteration[0]}`;
-      const text = head + (s ? ` · ${fmtTime(s.elapsedMs)} elapsed · about ${fmtTime(s.etaMs)} left` : ' · encoding the prompt');
-      return { text, fraction: total ? done / total : 0 };
+      // Context windows: the window running now inside this step (the one after the last finished; the first when
+      // the last report was of the previous step), and the finished windows' share of the step in the bar.
+      const w = run.window;
+      let windowText = '', partial = 0;
+      if (w && w.windows > 1 && (w.step === next || w.step === next - 1)) {
+        const finished = w.step === next ? w.window : 0;
+        windowText = ` · window ${Math.min(finished + 1, w.windows)} of ${w.windows}`;
+        partial = finished / w.windows;
+      }
+      const text = head + windowText + (s ? ` · ${fmtTime(s.elapsedMs)} elapsed · about ${fmtTime(s.etaMs)} left` : ' · encoding the prompt');
+      return { text, fraction: total ? Math.min(1, (done + partial) / total) : 0 };
     }
     case 'decoding':
       return { text: `Decoding frame ${Math.min(run.decoded + 1, run.frames)} of ${run.frames}`, fraction: run.decoded / run.frames };

@@ -22,7 +22,7 @@ import { type Conditioning, predictNoise, TextConditioning } from './predict-noi
 import { latentPreview } from './preview';
 import { travelEmbeddings } from './prompt-travel';
 import { freeInitNoise, initialNoise, schedulerNoise } from './rng';
-import { resolveScheduler, type SchedulerChoice } from './scheduler-choice';
+import { checkSchedulerSteps, resolveScheduler, type SchedulerChoice } from './scheduler-choice';
 import { type FreeInitOptions, type GenerationSpec, parseSpec } from './spec';
 import type { MotionProbeFn } from '../models/forward-context';
 
@@ -241,6 +241,7 @@ export async function generate(m: PipelineModels, spec: GenerationSpec, hooks: G
   const totalSteps = iterationSteps.reduce((a, b) => a + b, 0);
   const lcmNoise = o.schedulerNoise ?? schedulerNoise(r.seed);
   const choice = o.scheduler ?? resolveScheduler(r.scheduler, m.defaults);
+  checkSchedulerSteps(choice, r.steps);
   const schedulerFor = (k: number, firstStep: number) =>
     createScheduler(choice.className, choice.config, stepsOf(k), { noise: (count, i) => lcmNoise(count, firstStep + i) });
   let scheduler = schedulerFor(0, 0);

@@ -1,7 +1,7 @@
 // Scheduler names of the spec → the scheduler class and diffusers config the pipeline constructs.
-import { defaultSchedulerFor, type DiffusersSchedulerConfig, type SchedulerClass, type SchedulerDefaults } from '../schedulers';
+import { defaultSchedulerFor, type DiffusersSchedulerConfig, maxInferenceSteps, type SchedulerClass, type SchedulerDefaults } from '../schedulers';
 import { GenerateRequestError } from './errors';
-import type { SchedulerName } from './spec';
+import { type SchedulerName, SpecError } from './spec';
 
 export interface SchedulerChoice {
   className: SchedulerClass;
@@ -23,5 +23,15 @@ export function resolveScheduler(name: SchedulerName, motionDefaults?: Scheduler
       return pick(motionDefaults);
     default:
       throw new GenerateRequestError(`unknown scheduler '${String(name)}'`);
+  }
+}
+
+const LABEL: Record<SchedulerClass, string> = { DDIMScheduler: 'DDIM', EulerDiscreteScheduler: 'Euler', LCMScheduler: 'LCM' };
+
+/** Refuses more steps than the scheduler can make (LCM: its original_inference_steps), naming the limit. */
+export function checkSchedulerSteps(choice: SchedulerChoice, steps: number): void {
+  const max = maxInferenceSteps(choice.className, choice.config);
+  if (steps > max) {
+    throw new SpecError('steps', `the ${LABEL[choice.className]} scheduler takes at most ${max} steps${choice.className === 'LCMScheduler' ? ' (its original_inference_steps)' : ''} (got ${steps})`);
   }
 }

@@ -145,6 +145,9 @@ export function makeSpec(fields: Partial<Omit<GenerationSpec, 'version'>> & { pr
 /** The prompt at frame 0 (the whole clip's prompt when there is one keyframe). */
 export const firstPrompt = (s: GenerationSpec): string => s.prompts[0].prompt;
 
+/** The prompts in one line: the prompt, or the keyframes' prompts joined by arrows ("a bud → a flower"). */
+export const promptSummary = (s: GenerationSpec): string => s.prompts.map((k) => k.prompt).join(' → ');
+
 // ---------------------------------------------------------------- validation
 
 type Obj = Record<string, unknown>;

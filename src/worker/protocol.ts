@@ -40,23 +40,13 @@ export interface ModelSelection {
   sdLora?: { source: FileSource; strength: number };
 }
 
-export type SchedulerName = 'ddim' | 'euler-trailing' | 'lcm';
-
-/** One generation's settings. The same seed, settings and models give bit-identical frames on the same adapter and precision, close ones elsewhere (docs/pipeline.md). */
-export interface GenerateSettings {
-  prompt: string;
-  negativePrompt: string;
-  /** 32-bit unsigned seed of the pipeline's counter-based RNG. */
-  seed: number;
-  frames: number;
-  width: number;
-  height: number;
-  steps: number;
-  guidance: number;
-  scheduler: SchedulerName;
-  /** A1111 "CLIP skip": 1 (default) = the text encoder's last layer, 2 = the one before, … */
-  clipSkip?: number;
-}
+/**
+ * One generation is a GenerationSpec (src/pipeline/spec.ts): the same seed, spec and models give bit-identical frames
+ * on the same adapter and precision, close ones elsewhere (docs/pipeline.md). The worker reads it with parseSpec, so a
+ * message from an older page is migrated or refused by field.
+ */
+import type { GenerationSpec } from '../pipeline/spec';
+export type { GenerationSpec, SchedulerName } from '../pipeline/spec';
 
 /** The two-part precision (activations f32/f16, weights f32/f16/int8/int4; each may be 'auto'): src/pipeline/precision.ts. */
 export type { Precision, PrecisionSetting };
@@ -106,7 +96,7 @@ export type ToWorker =
    * Generate with these models; the worker (re)loads them first when `modelsKey` differs from what it holds
    * (or its engine had to be rebuilt), reporting load-progress/loaded under the same id.
    */
-  | { type: 'generate'; id: number; models: ModelSelection; modelsKey: string; precision: PrecisionSetting; settings: GenerateSettings }
+  | { type: 'generate'; id: number; models: ModelSelection; modelsKey: string; precision: PrecisionSetting; spec: GenerationSpec }
   /** Cancels request `id`, running or still queued. */
   | { type: 'cancel'; id: number };
 
@@ -124,6 +114,8 @@ export type FromWorker =
   | { type: 'sampling'; id: number; steps: number }
   /** After a step: `step` of `steps` in FreeInit iteration `iteration` of `iterations` (src/pipeline StepInfo). */
   | { type: 'progress'; id: number; step: number; steps: number; iteration: number; iterations: number; iterationSteps: number[]; elapsedMs: number; etaMs: number }
+  /** With context windows: window `window` of `windows` of step `step` (1-based, the step being computed) is done. */
+  | { type: 'window'; id: number; step: number; steps: number; window: number; windows: number }
   /** Predicted x0 of the latest step, decoded cheaply; frames are RGBA, row-major, width × height. */
   | { type: 'preview'; id: number; step: number; frames: Uint8ClampedArray[]; width: number; height: number }
   /** One final frame, RGBA, as the VAE decodes it. */

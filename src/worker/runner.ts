@@ -6,13 +6,13 @@ import type { ByteSource } from '../weights/source';
 import { type LocalSelection, type LocalSource, openLocal, readLocalText } from './sources';
 import { InvalidSettingsError } from './settings';
 import { generate, type PipelineModels, type StepInfo } from '../pipeline/generate';
-import { parseSpec } from '../pipeline/spec';
+import type { GenerationSpec } from '../pipeline/spec';
 import { type LoadStage, loadModels, type ModelSources, planModels } from '../pipeline/load';
 import { type Precision, weightFormatOf } from '../pipeline/precision';
 import type { PlanModels, RunPlan } from '../plan/plan';
 import { WeightFileError } from '../weights/errors';
 import { openSafetensors } from '../weights/safetensors';
-import type { GenerateSettings, LoadPhase, ModelSummary } from './protocol';
+import type { LoadPhase, ModelSummary } from './protocol';
 
 
 export type LoadProgress = (phase: LoadPhase, file: string | undefined, loaded: number, total: number) => void;
@@ -27,6 +27,8 @@ export interface LoadedModels {
 
 export interface GenerationHooks {
   onStep(p: StepInfo): void;
+  /** Context windows: window `window` of `windows` inside step `step` of `steps` is done. */
+  onWindow(p: { step: number; steps: number; window: number; windows: number }): void;
   onPreview(step: number, frames: Uint8ClampedArray[], width: number, height: number): void;
   onFrame(index: number, frames: number, rgba: Uint8ClampedArray, width: number, height: number): void;
 }
@@ -126,16 +128,17 @@ export async function loadSelection(
 /** One generation: progress per step, the x0 preview, and the frames as the VAE decodes them. */
 /** `plan`: the memory planner's decisions for this run (chunk budget, activation arena). */
 export async function runGeneration(
-  engine: Engine, models: LoadedModels, settings: GenerateSettings, signal: AbortSignal, hooks: GenerationHooks, plan?: RunPlan,
+  engine: Engine, models: LoadedModels, spec: GenerationSpec, signal: AbortSignal, hooks: GenerationHooks, plan?: RunPlan,
 ): Promise<void> {
   let step = 0;
-  await generate(models.pipeline(engine), parseSpec(settings), {
+  await generate(models.pipeline(engine), spec, {
     signal,
     onStep: (info) => {
       step = info.step;
       hooks.onStep(info);
     },
+    onWindow: (info) => hooks.onWindow(info),
     onPreview: (p) => hooks.onPreview(step + 1, p.frames, p.width, p.height),
-    onFrame: (index, rgba, width, height) => hooks.onFrame(index, settings.frames, rgba, width, height),
+    onFrame: (index, rgba, width, height) => hooks.onFrame(index, spec.frames, rgba, width, height),
   }, { maxTensorBytes: plan?.maxTensorBytes, arena: plan?.arena });
 }

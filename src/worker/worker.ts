@@ -12,8 +12,8 @@ import { probeCapabilities } from './capability';
 import { describeError, needsFreshEngine } from './errors';
 import { type LoadedModels, loadSelection, runGeneration } from './runner';
 import { fetchSelection } from './sources';
-import { validateSettings } from './settings';
-import { type FromWorker, type GenerateSettings, type ModelSelection, type ToWorker, transferablesOf } from './protocol';
+import { type FromWorker, type ModelSelection, type ToWorker, transferablesOf } from './protocol';
+import { type GenerationSpec, parseSpec } from '../pipeline/spec';
 import { type ActivationPrecision, checkPrecisionSetting, engineRequestFor, type Precision, type PrecisionSetting, resolvePrecision } from '../pipeline/precision';
 import { type PlanModels, planRun, type RunPlan } from '../plan/plan';
 import { usesCfg } from '../schedulers';
@@ -119,21 +119,23 @@ async function getEngine(setting: PrecisionSetting): Promise<Engine> {
 const planCache = new WeakMap<PlanModels, Map<string, Promise<RunPlan>>>();
 
 /** The planner's answer, once per models × engine × the settings it depends on × precision (each is a full trace). */
-function planFor(eng: Engine, shapes: PlanModels, s: GenerateSettings, p: Precision): Promise<RunPlan> {
-  const key = JSON.stringify([s.width, s.height, s.frames, usesCfg(s.guidance), p.activations, p.weights, eng.dtype, eng.maxBindingBytes]);
+function planFor(eng: Engine, shapes: PlanModels, s: GenerationSpec, p: Precision): Promise<RunPlan> {
+  // With UNet-level context windows each UNet call sees one window of frames.
+  const frames = s.context?.method === 'uniform' ? Math.min(s.frames, s.context.length) : s.frames;
+  const key = JSON.stringify([s.width, s.height, frames, usesCfg(s.guidance), p.activations, p.weights, eng.dtype, eng.maxBindingBytes]);
   let byShapes = planCache.get(shapes);
   if (!byShapes) planCache.set(shapes, (byShapes = new Map()));
   const cache = byShapes;
   let plan = cache.get(key);
   if (!plan) {
-    plan = planUncached(eng, shapes, s, p);
+    plan = planUncached(eng, shapes, { ...s, frames }, p);
     plan.catch(() => cache.delete(key));
     cache.set(key, plan);
   }
   return plan;
 }
 
-function planUncached(eng: Engine, shapes: PlanModels, s: GenerateSettings, p: Precision): Promise<RunPlan> {
+function planUncached(eng: Engine, shapes: PlanModels, s: GenerationSpec, p: Precision): Promise<RunPlan> {
   return planRun(shapes, { width: s.width, height: s.height, frames: s.frames, cfg: usesCfg(s.guidance), activations: p.activations, weights: p.weights }, {
     maxStorageBufferBindingSize: eng.maxBindingBytes, maxBufferSize: eng.limits.maxBufferSize,
     minStorageBufferOffsetAlignment: eng.limits.minStorageBufferOffsetAlignment, maxComputeWorkgroupsPerDimension: eng.limits.maxComputeWorkgroupsPerDimension,
@@ -141,7 +143,7 @@ function planUncached(eng: Engine, shapes: PlanModels, s: GenerateSettings, p: P
 }
 
 async function ensureModels(
-  id: number, selection: ModelSelection, key: string, setting: PrecisionSetting, settings: GenerateSettings, signal: AbortSignal,
+  id: number, selection: ModelSelection, key: string, setting: PrecisionSetting, settings: GenerationSpec, signal: AbortSignal,
 ): Promise<{ engine: Engine; models: LoadedModels; plan: RunPlan }> {
   const eng = await getEngine(setting);
   // 'auto' weights: the widest precision the planner accepts (./precision.ts); the engine fixes the activations.
@@ -172,26 +174,34 @@ async function ensureModels(
   return { engine: eng, models: loaded, plan: plan ?? await planFor(eng, loaded.shapes, settings, precision ?? { activations: eng.dtype, weights: eng.dtype }) };
 }
 
+/** The step count a cancelled request reports, read from the raw message (it may not be a valid spec). */
+const stepsOf = (spec: unknown): number => {
+  const steps = (spec as { steps?: unknown } | null)?.steps;
+  return typeof steps === 'number' && Number.isFinite(steps) ? steps : 0;
+};
+
 async function generate(msg: Extract<ToWorker, { type: 'generate' }>): Promise<void> {
   if (cancelledIds.delete(msg.id)) {
-    post({ type: 'cancelled', id: msg.id, afterStep: 0, steps: msg.settings.steps });
+    post({ type: 'cancelled', id: msg.id, afterStep: 0, steps: stepsOf(msg.spec) });
     return;
   }
   let afterStep = 0;
   const abort = new AbortController();
   running = { id: msg.id, abort };
   try {
-    validateSettings(msg.settings);
+    // The worker boundary: the spec is untrusted until parsed (defaults filled, older versions migrated).
+    const spec = parseSpec(msg.spec);
     checkPrecisionSetting(msg.precision);
-    const ready = await ensureModels(msg.id, msg.models, msg.modelsKey, msg.precision, msg.settings, abort.signal);
-    post({ type: 'sampling', id: msg.id, steps: msg.settings.steps });
+    const ready = await ensureModels(msg.id, msg.models, msg.modelsKey, msg.precision, spec, abort.signal);
+    post({ type: 'sampling', id: msg.id, steps: spec.steps });
     const t0 = performance.now();
     ready.engine.pool.resetPeak();
-    await runGeneration(ready.engine, ready.models, msg.settings, abort.signal, {
+    await runGeneration(ready.engine, ready.models, spec, abort.signal, {
       onStep: (p) => {
         afterStep = p.step;
         post({ type: 'progress', id: msg.id, ...p });
       },
+      onWindow: (p) => post({ type: 'window', id: msg.id, ...p }),
       onPreview: (step, frames, width, height) => post({ type: 'preview', id: msg.id, step, frames, width, height }),
       onFrame: (index, frames, rgba, width, height) => post({ type: 'frame', id: msg.id, index, frames, rgba, width, height }),
     }, ready.plan);
@@ -204,7 +214,7 @@ async function generate(msg: Extract<ToWorker, { type: 'generate' }>): Promise<v
     if (!modelsKey) dropModels();
     if (abort.signal.aborted) {
       if (engine?.isLost) dropEngine();
-      post({ type: 'cancelled', id: msg.id, afterStep, steps: msg.settings.steps });
+      post({ type: 'cancelled', id: msg.id, afterStep, steps: stepsOf(msg.spec) });
     } else {
       // A lost device surfaces as whatever call failed first; the loss is the cause to report.
       const cause = engine?.isLost ? await engine.lost : e;

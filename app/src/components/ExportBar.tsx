@@ -5,6 +5,7 @@ import { encodePng, encodeSpriteSheet } from '../../../src/export/png';
 import { encodeVideo, supportedVideoFormats, type VideoContainer } from '../../../src/export/video';
 import { downloadBlob } from '../download';
 import type { Result } from '../result';
+import { firstPrompt } from '../../../src/pipeline/spec';
 
 export interface ExportBarProps {
   result: Result | null;
@@ -32,7 +33,7 @@ export function ExportBar({ result, fps, loop, currentFrame, disabled }: ExportB
   if (!result) return null;
   const frames = result.frames as Uint8ClampedArray[];
   const { width, height } = result;
-  const name = (ext: string, suffix?: string) => exportFileName(result.settings.prompt, result.settings.seed, ext, suffix);
+  const name = (ext: string, suffix?: string) => exportFileName(firstPrompt(result.spec), result.spec.seed, ext, suffix);
 
   const run = async (kind: Job, work: (progress: (p: number) => void) => Promise<{ blob: Blob; file: string }>) => {
     setJob({ kind, progress: 0 });

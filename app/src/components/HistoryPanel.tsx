@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'react';
-import type { HistoryEntry } from '../history';
+import { entrySpec, type HistoryEntry } from '../history';
+import { promptSummary } from '../../../src/pipeline/spec';
 
 export interface HistoryPanelProps {
   entries: HistoryEntry[];
@@ -27,20 +28,24 @@ export function HistoryPanel({ entries, onOpen, onDelete, disabled }: HistoryPan
         <p className="hint">Finished animations are kept here.</p>
       ) : (
         <ul>
-          {entries.map((e) => (
+          {entries.map((e) => {
+            const spec = entrySpec(e);
+            const prompt = spec ? promptSummary(spec) : '(settings from another version)';
+            return (
             <li key={e.id}>
-              <button type="button" className="thumb" onClick={() => onOpen(e)} disabled={disabled} aria-label={`Open "${e.settings.prompt}" (seed ${e.settings.seed})`}>
+              <button type="button" className="thumb" onClick={() => onOpen(e)} disabled={disabled} aria-label={`Open "${prompt}" (seed ${spec?.seed ?? '?'})`}>
                 {e.frames[0] && <Thumb blob={e.frames[0]} alt="" />}
               </button>
               <div className="meta">
-                <p className="prompt" title={e.settings.prompt}>{e.settings.prompt}</p>
+                <p className="prompt" title={prompt}>{prompt}</p>
                 <p className="hint">
-                  seed {e.settings.seed} · {e.width}×{e.height} · {e.frames.length} frames · {new Date(e.createdAt).toLocaleString()}
+                  seed {spec?.seed ?? '?'} · {e.width}×{e.height} · {e.frames.length} frames · {new Date(e.createdAt).toLocaleString()}
                 </p>
               </div>
-              <button type="button" className="link" onClick={() => onDelete(e)} disabled={disabled} aria-label={`Delete "${e.settings.prompt}" from history`}>Delete</button>
+              <button type="button" className="link" onClick={() => onDelete(e)} disabled={disabled} aria-label={`Delete "${prompt}" from history`}>Delete</button>
             </li>
-          ))}
+            );
+          })}
         </ul>
       )}
     </section>

@@ -1,23 +1,8 @@
 import { useId } from 'react';
-import type { PrecisionSetting, SchedulerName } from '../../../src/worker/protocol';
-import { LIMITS } from '../../../src/worker/settings';
+import { type GenerationSpec, LIMITS, type SchedulerName } from '../../../src/pipeline/spec';
+import type { PrecisionSetting } from '../../../src/worker/protocol';
+import type { FormState } from '../form';
 import { type Recommended, SCHEDULERS, SIZE_PRESETS } from '../presets';
-
-export interface FormState {
-  prompt: string;
-  negativePrompt: string;
-  seed: number;
-  /** Draw a new seed for every run (the seed used is always shown and can be kept by unticking). */
-  randomizeSeed: boolean;
-  frames: number;
-  width: number;
-  height: number;
-  steps: number;
-  guidance: number;
-  scheduler: SchedulerName;
-  clipSkip: number;
-  precision: PrecisionSetting;
-}
 
 export interface SettingsPanelProps {
   value: FormState;
@@ -30,9 +15,12 @@ export interface SettingsPanelProps {
 const { min: SIZE_MIN, max: SIZE_MAX, multiple: SIZE_STEP } = LIMITS.size;
 const snapSize = (v: number) => Math.min(SIZE_MAX, Math.max(SIZE_MIN, Math.round(v / SIZE_STEP) * SIZE_STEP));
 
-export function SettingsPanel({ value: f, onChange, disabled, recommended, onSubmit }: SettingsPanelProps) {
+export function SettingsPanel({ value: form, onChange, disabled, recommended, onSubmit }: SettingsPanelProps) {
   const id = useId();
-  const set = <K extends keyof FormState>(key: K, v: FormState[K]) => onChange((s) => ({ ...s, [key]: v }));
+  const f = form.spec;
+  /** Sets fields of the spec. */
+  const set = <K extends keyof GenerationSpec>(key: K, v: GenerationSpec[K]) => onChange((s) => ({ ...s, spec: { ...s.spec, [key]: v } }));
+  const setPrecision = (v: PrecisionSetting) => onChange((s) => ({ ...s, precision: v }));
   const submitOnCtrlEnter = (e: React.KeyboardEvent) => {
     if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
       e.preventDefault();
@@ -45,7 +33,7 @@ export function SettingsPanel({ value: f, onChange, disabled, recommended, onSub
     <fieldset className="panel" disabled={disabled}>
       <legend>Prompt</legend>
       <label htmlFor={`${id}-prompt`}>Prompt</label>
-      <textarea id={`${id}-prompt`} rows={3} value={f.prompt} onChange={(e) => set('prompt', e.target.value)} onKeyDown={submitOnCtrlEnter} placeholder="What should move, and how?" />
+      <textarea id={`${id}-prompt`} rows={3} value={f.prompts[0]?.prompt ?? ''} onChange={(e) => set('prompts', [{ frame: 0, prompt: e.target.value }])} onKeyDown={submitOnCtrlEnter} placeholder="What should move, and how?" />
       <label htmlFor={`${id}-negative`}>Negative prompt</label>
       <textarea id={`${id}-negative`} rows={2} value={f.negativePrompt} onChange={(e) => set('negativePrompt', e.target.value)} onKeyDown={submitOnCtrlEnter} placeholder="What to avoid" />
 
@@ -59,11 +47,11 @@ export function SettingsPanel({ value: f, onChange, disabled, recommended, onSub
             max={4294967295}
             step={1}
             value={f.seed}
-            onChange={(e) => onChange((s) => ({ ...s, seed: Math.min(4294967295, Math.max(0, Math.floor(Number(e.target.value) || 0))), randomizeSeed: false }))}
+            onChange={(e) => onChange((s) => ({ ...s, spec: { ...s.spec, seed: Math.min(LIMITS.seed.max, Math.max(0, Math.floor(Number(e.target.value) || 0))) }, randomizeSeed: false }))}
           />
         </div>
         <label className="check">
-          <input type="checkbox" checked={f.randomizeSeed} onChange={(e) => set('randomizeSeed', e.target.checked)} /> New random seed each run
+          <input type="checkbox" checked={form.randomizeSeed} onChange={(e) => onChange((st) => ({ ...st, randomizeSeed: e.target.checked }))} /> New random seed each run
         </label>
       </div>
       <p className="hint">Same seed + same settings + same models = the same animation on this GPU and precision; other GPUs or f16/f32 give slightly different pixels.</p>
@@ -79,7 +67,7 @@ export function SettingsPanel({ value: f, onChange, disabled, recommended, onSub
         <span id={`${id}-size-label`} className="label">Size</span>
         <div className="chips">
           {SIZE_PRESETS.map((s) => (
-            <button key={s} type="button" className={`chip${sizePreset === s ? ' on' : ''}`} aria-pressed={sizePreset === s} onClick={() => onChange((st) => ({ ...st, width: s, height: s }))}>
+            <button key={s} type="button" className={`chip${sizePreset === s ? ' on' : ''}`} aria-pressed={sizePreset === s} onClick={() => onChange((st) => ({ ...st, spec: { ...st.spec, width: s, height: s } }))}>
               {s}²
             </button>
           ))}
@@ -92,7 +80,7 @@ export function SettingsPanel({ value: f, onChange, disabled, recommended, onSub
           <input id={`${id}-height`} type="number" min={SIZE_MIN} max={SIZE_MAX} step={SIZE_STEP} value={f.height} onChange={(e) => set('height', Number(e.target.value))} onBlur={() => set('height', snapSize(f.height))} />
         </div>
       </div>
-      <p className="hint">Multiples of 8. Smaller sizes need far less GPU memory and time (256² is about 6× faster than 512²).</p>
+      <p className="hint">Multiples of {SIZE_STEP}. Smaller sizes need far less GPU memory and time (256² is about 6× faster than 512²).</p>
 
       <legend className="sublegend">Sampling</legend>
       <div className="grid2 wide-right">
@@ -103,6 +91,7 @@ export function SettingsPanel({ value: f, onChange, disabled, recommended, onSub
         <div>
           <label htmlFor={`${id}-scheduler`}>Scheduler</label>
           <select id={`${id}-scheduler`} value={f.scheduler} onChange={(e) => set('scheduler', e.target.value as SchedulerName)}>
+            <option value="auto">Auto (the motion module's own)</option>
             {SCHEDULERS.map((s) => (
               <option key={s.id} value={s.id}>{s.label}{recommended?.scheduler === s.id ? ' · recommended' : ''}</option>
             ))}
@@ -114,10 +103,10 @@ export function SettingsPanel({ value: f, onChange, disabled, recommended, onSub
         <input id={`${id}-guidance`} type="range" min={1} max={15} step={0.5} value={f.guidance} onChange={(e) => set('guidance', Number(e.target.value))} />
         <output htmlFor={`${id}-guidance`}>{f.guidance.toFixed(1)}</output>
       </div>
-      {recommended && (f.scheduler !== recommended.scheduler || f.steps !== recommended.steps || f.guidance !== recommended.guidance) && (
+      {recommended && ((f.scheduler !== 'auto' && f.scheduler !== recommended.scheduler) || f.steps !== recommended.steps || f.guidance !== recommended.guidance) && (
         <p className="hint">
           This motion module is made for {SCHEDULERS.find((s) => s.id === recommended.scheduler)?.label}, {recommended.steps} steps, guidance {recommended.guidance}.{' '}
-          <button type="button" className="link" onClick={() => onChange((s) => ({ ...s, ...recommended }))}>Use these</button>
+          <button type="button" className="link" onClick={() => onChange((s) => ({ ...s, spec: { ...s.spec, ...recommended } }))}>Use these</button>
         </p>
       )}
 
@@ -126,7 +115,7 @@ export function SettingsPanel({ value: f, onChange, disabled, recommended, onSub
         <div className="grid2">
           <div>
             <label htmlFor={`${id}-activations`}>Activations</label>
-            <select id={`${id}-activations`} value={f.precision.activations} onChange={(e) => set('precision', { ...f.precision, activations: e.target.value as PrecisionSetting['activations'] })}>
+            <select id={`${id}-activations`} value={form.precision.activations} onChange={(e) => setPrecision({ ...form.precision, activations: e.target.value as PrecisionSetting['activations'] })}>
               <option value="auto">Auto</option>
               <option value="f16">f16</option>
               <option value="f32">f32</option>
@@ -134,7 +123,7 @@ export function SettingsPanel({ value: f, onChange, disabled, recommended, onSub
           </div>
           <div>
             <label htmlFor={`${id}-weights`}>Weights</label>
-            <select id={`${id}-weights`} value={f.precision.weights} onChange={(e) => set('precision', { ...f.precision, weights: e.target.value as PrecisionSetting['weights'] })}>
+            <select id={`${id}-weights`} value={form.precision.weights} onChange={(e) => setPrecision({ ...form.precision, weights: e.target.value as PrecisionSetting['weights'] })}>
               <option value="auto">Auto</option>
               <option value="f16">f16</option>
               <option value="f32">f32</option>
@@ -143,11 +132,11 @@ export function SettingsPanel({ value: f, onChange, disabled, recommended, onSub
             </select>
           </div>
           <div>
-            <label htmlFor={`${id}-clipskip`}>CLIP skip</label>
-            <input id={`${id}-clipskip`} type="number" min={1} max={4} step={1} value={f.clipSkip} onChange={(e) => set('clipSkip', Math.max(1, Math.min(4, Math.floor(Number(e.target.value) || 1))))} />
+            <label htmlFor={`${id}-clipskip`}>CLIP layers skipped</label>
+            <input id={`${id}-clipskip`} type="number" min={0} max={3} step={1} value={f.clipSkip} onChange={(e) => set('clipSkip', Math.max(0, Math.min(3, Math.floor(Number(e.target.value) || 0))))} />
           </div>
         </div>
-        <p className="hint">Auto computes in f16 where the GPU has shader-f16 (half the memory), f32 otherwise, and stores the UNet's weights in that float type unless only int8 (about half of f16) or int4 (about a quarter) fits. f16/f32 weights need activations of the same type. CLIP skip 2 suits some anime-style models.</p>
+        <p className="hint">Auto computes in f16 where the GPU has shader-f16 (half the memory), f32 otherwise, and stores the UNet's weights in that float type unless only int8 (about half of f16) or int4 (about a quarter) fits. f16/f32 weights need activations of the same type. CLIP layers skipped: 0 uses the text encoder's last layer; 1 (what A1111 calls "CLIP skip 2") suits some anime-style models.</p>
       </details>
     </fieldset>
   );

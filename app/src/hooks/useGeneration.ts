@@ -2,7 +2,8 @@
 // (result, error or notice). Frames are large: kept in refs and mutated in place; `version` re-renders the viewer.
 
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import type { Capabilities, FromWorker, GenerateSettings, ModelSummary, UserError } from '../../../src/worker/protocol';
+import type { Capabilities, FromWorker, ModelSummary, UserError } from '../../../src/worker/protocol';
+import type { GenerationSpec } from '../../../src/pipeline/spec';
 import type { FrameSet } from '../components/Viewer';
 import { selectionKey } from '../model-choice';
 import type { GenerateRequest } from '../request';
@@ -24,7 +25,7 @@ export function useGeneration({ onDone }: { onDone(r: Result): void }) {
   const [version, setVersion] = useState(0);
   const runRef = useRef<RunState | null>(null);
   /** Settings and model label of the request in flight, for the result it produces. */
-  const pendingSettings = useRef<GenerateSettings | null>(null);
+  const pendingSpec = useRef<GenerationSpec | null>(null);
   const pendingModels = useRef('');
   /** The last finished result, shown again when a run fails or is cancelled. */
   const lastDone = useRef<Result | null>(null);
@@ -79,6 +80,9 @@ export function useGeneration({ onDone }: { onDone(r: Result): void }) {
         // After the last step of the last FreeInit iteration the VAE starts on frame 1.
         update({ ...current, phase: keep(msg.step === msg.steps && msg.iteration === msg.iterations ? 'decoding' : 'sampling'), step: msg });
         return;
+      case 'window':
+        update({ ...current, phase: keep('sampling'), window: { step: msg.step, window: msg.window, windows: msg.windows } });
+        return;
       case 'preview':
         previewRef.current = { frames: msg.frames, width: msg.width, height: msg.height, step: msg.step };
         bump();
@@ -86,7 +90,7 @@ export function useGeneration({ onDone }: { onDone(r: Result): void }) {
       case 'frame': {
         let r = resultRef.current;
         if (!r || r.width !== msg.width || r.height !== msg.height || r.frames.length !== msg.frames || r.done) {
-          r = { frames: new Array(msg.frames).fill(undefined), width: msg.width, height: msg.height, settings: pendingSettings.current!, models: pendingModels.current, elapsedMs: null, done: false };
+          r = { frames: new Array(msg.frames).fill(undefined), width: msg.width, height: msg.height, spec: pendingSpec.current!, models: pendingModels.current, elapsedMs: null, done: false };
           resultRef.current = r;
         }
         r.frames[msg.index] = msg.rgba;
@@ -135,17 +139,17 @@ export function useGeneration({ onDone }: { onDone(r: Result): void }) {
   }, [client]);
 
   /** Starts a request (ignored while one runs). */
-  const start = ({ selection, precision, settings, modelsLabel }: GenerateRequest) => {
+  const start = ({ selection, precision, spec, modelsLabel }: GenerateRequest) => {
     if (runRef.current) return;
-    pendingSettings.current = settings;
+    pendingSpec.current = spec;
     pendingModels.current = modelsLabel;
     // The canvas shows the live preview, then the new frames; the last result comes back if this run fails or is cancelled.
     lastDone.current = resultRef.current?.done ? resultRef.current : lastDone.current;
     resultRef.current = null;
     const id = client.nextId();
-    update({ id, phase: 'loading', decoded: 0, frames: settings.frames });
+    update({ id, phase: 'loading', decoded: 0, frames: spec.frames });
     previewRef.current = null;
-    client.send({ type: 'generate', id, models: selection, modelsKey: selectionKey(selection), precision, settings });
+    client.send({ type: 'generate', id, models: selection, modelsKey: selectionKey(selection), precision, spec });
   };
 
   const cancel = () => {
@@ -168,7 +172,7 @@ export function useGeneration({ onDone }: { onDone(r: Result): void }) {
     client, caps, run, error, setError, notice, setNotice, summary, version,
     result: resultRef.current,
     preview: previewRef.current,
-    pendingSteps: pendingSettings.current?.steps ?? 0,
+    pendingSteps: pendingSpec.current?.steps ?? 0,
     busy: run !== null,
     isBusy: () => runRef.current !== null,
     start, cancel, show,

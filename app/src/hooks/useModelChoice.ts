@@ -2,7 +2,7 @@
 // default size and the motion module's recommended scheduler/steps/guidance (and companion LoRA) follow the choice.
 
 import { useState } from 'react';
-import type { FormState } from '../components/SettingsPanel';
+import type { FormState } from '../form';
 import type { SlotChoice } from '../components/SourcePicker';
 import { type ModelChoice, motionPreset } from '../model-choice';
 import { BASE_PRESETS } from '../presets';
@@ -28,12 +28,12 @@ export function useModelChoice(setForm: (update: (f: FormState) => FormState) =>
       if (family === 'tiny' && m?.family !== 'tiny') next = { ...next, motion: { mode: 'preset', presetId: 'tiny' } };
       if (family === 'sd15' && m?.family === 'tiny') next = { ...next, motion: { mode: 'preset', presetId: 'v2' } };
       const size = BASE_PRESETS.find((p) => p.id === (next.base as { presetId: string }).presetId)?.defaultSize;
-      if (size) setForm((f) => ({ ...f, width: size, height: size, frames: family === 'tiny' ? 8 : Math.max(f.frames, 16) }));
+      if (size) setForm((f) => ({ ...f, spec: { ...f.spec, width: size, height: size, frames: family === 'tiny' ? 8 : Math.max(f.spec.frames, 16) } }));
     }
     const m = motionPreset(next);
     if (m && m !== prevMotion) {
       // The scheduler, steps and guidance the motion module was trained/distilled for (overridable afterwards).
-      setForm((f) => ({ ...f, ...m.recommended }));
+      setForm((f) => ({ ...f, spec: { ...f.spec, ...m.recommended } }));
       if (m.companionLora) next = { ...next, sdLora: { mode: 'preset', presetId: `${m.id}-lora` } as SlotChoice, sdLoraStrength: m.companionLora.strength };
       else if (prevMotion?.companionLora && next.sdLora.mode === 'preset' && next.sdLora.presetId === `${prevMotion.id}-lora`) next = { ...next, sdLora: { mode: 'none' } };
     }
