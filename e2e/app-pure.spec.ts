@@ -19,6 +19,13 @@ test('status line: checking, ready, the last outcome, each phase of a run', () =
   expect(statusLine({ ...idle, run: { ...run, phase: 'sampling', step: fi } })).toEqual({ text: 'Iteration 2 of 2 · step 1 of 3 · 1:01 elapsed · about 3:03 left', fraction: 1 / 4 });
   const fi2 = { ...fi, iteration: 2, steps: 3, step: 2, etaMs: 30_000 };
   expect(statusLine({ ...idle, run: { ...run, phase: 'sampling', step: fi2 } })).toEqual({ text: 'Iteration 2 of 2 · step 3 of 3 · 1:01 elapsed · about 0:30 left', fraction: 3 / 4 });
+  // Context windows: the window running inside the step (the one after the last finished), its share in the bar;
+  // a report from an earlier step means the first window of this one.
+  const win = { iteration: 1, step: 2, window: 3, windows: 4 };
+  expect(statusLine({ ...idle, run: { ...run, phase: 'sampling', step, window: win } })).toEqual({ text: 'Step 2 of 3 · window 4 of 4 · 1:01 elapsed · about 2:02 left', fraction: (1 + 3 / 4) / 3 });
+  expect(statusLine({ ...idle, run: { ...run, phase: 'sampling', step, window: { ...win, step: 1, window: 4 } } }).text).toBe('Step 2 of 3 · window 1 of 4 · 1:01 elapsed · about 2:02 left');
+  expect(statusLine({ ...idle, run: { ...run, phase: 'sampling', step: fi, window: { iteration: 1, step: 1, window: 4, windows: 4 } } }).text)
+    .toBe('Iteration 2 of 2 · step 1 of 3 · window 1 of 4 · 1:01 elapsed · about 3:03 left');
   expect(statusLine({ ...idle, run: { ...run, phase: 'decoding', decoded: 2 } })).toEqual({ text: 'Decoding frame 3 of 8', fraction: 0.25 });
   expect(statusLine({ ...idle, run: { ...run, phase: 'cancelling' } }).text).toBe('Cancelling…');
 });

@@ -2,6 +2,7 @@
 
 import { type FormState, specOf } from './form';
 import { ChoiceError, choiceLabel, type ModelChoice, toSelection } from './model-choice';
+import { KeyframeTextError } from '../../src/pipeline/keyframes';
 import { type GenerationSpec, SpecError } from '../../src/pipeline/spec';
 import type { ModelSelection, PrecisionSetting, UserError } from '../../src/worker/protocol';
 
@@ -25,7 +26,7 @@ export function prepareRequest(form: FormState, models: ModelChoice, seed: numbe
   try {
     spec = specOf(form, seed);
   } catch (e) {
-    if (e instanceof SpecError) return { error: { kind: 'invalid-settings', message: e.message } };
+    if (e instanceof SpecError || e instanceof KeyframeTextError) return { error: { kind: 'invalid-settings', message: e.message } };
     throw e;
   }
   return { request: { selection, precision: form.precision, spec, modelsLabel: choiceLabel(models) } };

@@ -13,8 +13,8 @@ export interface RunState {
   download?: DownloadProgress;
   /** The last step finished: `step` of `steps` in FreeInit iteration `iteration` of `iterations` (see StepInfo). */
   step?: { step: number; steps: number; iteration: number; iterations: number; iterationSteps: number[]; elapsedMs: number; etaMs: number };
-  /** Context windows: the last window finished, `window` of `windows` inside step `step` (the step running then). */
-  window?: { step: number; window: number; windows: number };
+  /** Context windows: the last window finished, `window` of `windows` inside step `step` of iteration `iteration`. */
+  window?: { iteration: number; step: number; window: number; windows: number };
   decoded: number;
   frames: number;
 }
@@ -90,11 +90,11 @@ export function statusLine({ checked, notice, run, plannedSteps }: StatusInput):
         ? `Iteration ${iteration} of ${perIteration.length} · step ${next} of ${perIteration[iteration - 1]}`
         : `Step ${next} of ${perIteration[0]}`;
       // Context windows: the window running now inside this step (the one after the last finished; the first when
-      // the last report was of the previous step), and the finished windows' share of the step in the bar.
+      // the last report was of an earlier step), and the finished windows' share of the step in the bar.
       const w = run.window;
       let windowText = '', partial = 0;
-      if (w && w.windows > 1 && (w.step === next || w.step === next - 1)) {
-        const finished = w.step === next ? w.window : 0;
+      if (w && w.windows > 1) {
+        const finished = w.iteration === iteration && w.step === next ? w.window : 0;
         windowText = ` · window ${Math.min(finished + 1, w.windows)} of ${w.windows}`;
         partial = finished / w.windows;
       }

@@ -37,7 +37,12 @@ export function encodeGif(frames: readonly Uint8ClampedArray[], width: number, h
     dither: opts.dither ? 'FloydSteinberg' : false,
   });
   const delay = gifDelayMs(opts.fps);
-  for (const f of frames) gif.addFrame(new ImageData(new Uint8ClampedArray(f), width, height), { delay });
+  // The frames go to gif.js as they are (ImageData wraps the same bytes, no copy): gif.js hands each one to a
+  // quantiser worker only while it renders, so a long animation is not held twice in memory.
+  for (const f of frames) {
+    const bytes = f.buffer instanceof ArrayBuffer ? (f as Uint8ClampedArray<ArrayBuffer>) : new Uint8ClampedArray(f);
+    gif.addFrame(new ImageData(bytes, width, height), { delay });
+  }
   return new Promise<Blob>((resolve, reject) => {
     const onAbort = () => {
       gif.abort();

@@ -94,6 +94,15 @@ export interface StepInfo {
   etaMs: number;
 }
 
+/** Progress inside a step with context windows (GenerateHooks.onWindow). */
+export interface WindowInfo {
+  iteration: number;
+  step: number;
+  steps: number;
+  window: number;
+  windows: number;
+}
+
 /** Everything one step computed (CPU arrays, diffusers layout (1, 4, F, h, w)); for conformance and debugging. */
 export interface StepRecord {
   /** FreeInit iteration (0-based; 0 without FreeInit). */
@@ -126,8 +135,11 @@ export interface FreeInitRecord {
 export interface GenerateHooks {
   signal?: AbortSignal;
   onStep?(info: StepInfo): void;
-  /** With context windows: after window `window` (1-based) of `windows` inside step `step` (1-based) of `steps`. */
-  onWindow?(info: { step: number; steps: number; window: number; windows: number }): void;
+  /**
+   * With context windows: after window `window` (1-based) of `windows` inside step `step` (1-based) of `steps` of
+   * FreeInit iteration `iteration` (1-based; 1 without FreeInit).
+   */
+  onWindow?(info: WindowInfo): void;
   onPreview?(preview: { frames: Uint8ClampedArray[]; width: number; height: number }): void;
   onFrame?(index: number, rgba: Uint8ClampedArray, width: number, height: number): void;
   onStepRecord?(record: StepRecord): void;
@@ -278,7 +290,7 @@ export async function generate(m: PipelineModels, spec: GenerationSpec, hooks: G
         const modelInput = scheduler.scaleModelInput(latents, t);
         const eps = await predictNoise(m, { data: modelInput, channels: C, frames: F, height: h, width: w }, t, probed && k === 0 && i === 0 ? probed : conditioning, {
           step: i,
-          onWindow: hooks.onWindow && ((window, windows) => hooks.onWindow!({ step: i + 1, steps: steps.length, window, windows })),
+          onWindow: hooks.onWindow && ((window, windows) => hooks.onWindow!({ iteration: k + 1, step: i + 1, steps: steps.length, window, windows })),
         });
         const latentsIn = latents;
         const res = scheduler.step(eps.noisePred, t, latents);

@@ -114,8 +114,8 @@ export type FromWorker =
   | { type: 'sampling'; id: number; steps: number }
   /** After a step: `step` of `steps` in FreeInit iteration `iteration` of `iterations` (src/pipeline StepInfo). */
   | { type: 'progress'; id: number; step: number; steps: number; iteration: number; iterations: number; iterationSteps: number[]; elapsedMs: number; etaMs: number }
-  /** With context windows: window `window` of `windows` of step `step` (1-based, the step being computed) is done. */
-  | { type: 'window'; id: number; step: number; steps: number; window: number; windows: number }
+  /** With context windows: window `window` of `windows` of step `step` of iteration `iteration` (1-based; the step being computed) is done. */
+  | { type: 'window'; id: number; iteration: number; step: number; steps: number; window: number; windows: number }
   /** Predicted x0 of the latest step, decoded cheaply; frames are RGBA, row-major, width × height. */
   | { type: 'preview'; id: number; step: number; frames: Uint8ClampedArray[]; width: number; height: number }
   /** One final frame, RGBA, as the VAE decodes it. */

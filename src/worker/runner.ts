@@ -5,7 +5,7 @@ import type { Engine } from '../gpu/engine';
 import type { ByteSource } from '../weights/source';
 import { type LocalSelection, type LocalSource, openLocal, readLocalText } from './sources';
 import { InvalidSettingsError } from './settings';
-import { generate, type PipelineModels, type StepInfo } from '../pipeline/generate';
+import { generate, type PipelineModels, type StepInfo, type WindowInfo } from '../pipeline/generate';
 import type { GenerationSpec } from '../pipeline/spec';
 import { type LoadStage, loadModels, type ModelSources, planModels } from '../pipeline/load';
 import { type Precision, weightFormatOf } from '../pipeline/precision';
@@ -28,7 +28,7 @@ export interface LoadedModels {
 export interface GenerationHooks {
   onStep(p: StepInfo): void;
   /** Context windows: window `window` of `windows` inside step `step` of `steps` is done. */
-  onWindow(p: { step: number; steps: number; window: number; windows: number }): void;
+  onWindow(p: WindowInfo): void;
   onPreview(step: number, frames: Uint8ClampedArray[], width: number, height: number): void;
   onFrame(index: number, frames: number, rgba: Uint8ClampedArray, width: number, height: number): void;
 }

@@ -1,7 +1,9 @@
 import { useId } from 'react';
 import { type GenerationSpec, LIMITS, type SchedulerName } from '../../../src/pipeline/spec';
 import type { PrecisionSetting } from '../../../src/worker/protocol';
-import type { FormState } from '../form';
+import { type FormState, withPromptText } from '../form';
+import { KeyframeTextError, parseKeyframes } from '../../../src/pipeline/keyframes';
+import { LongAnimationControls } from './LongAnimationControls';
 import { type Recommended, SCHEDULERS, SIZE_PRESETS } from '../presets';
 
 export interface SettingsPanelProps {
@@ -18,6 +20,13 @@ const snapSize = (v: number) => Math.min(SIZE_MAX, Math.max(SIZE_MIN, Math.round
 export function SettingsPanel({ value: form, onChange, disabled, recommended, onSubmit }: SettingsPanelProps) {
   const id = useId();
   const f = form.spec;
+  let promptProblem: string | null = null;
+  try {
+    parseKeyframes(form.promptText, f.frames);
+  } catch (e) {
+    if (!(e instanceof KeyframeTextError)) throw e;
+    promptProblem = form.promptText.trim() ? e.message : null; // an empty prompt is said on Generate
+  }
   /** Sets fields of the spec. */
   const set = <K extends keyof GenerationSpec>(key: K, v: GenerationSpec[K]) => onChange((s) => ({ ...s, spec: { ...s.spec, [key]: v } }));
   const setPrecision = (v: PrecisionSetting) => onChange((s) => ({ ...s, precision: v }));
@@ -33,7 +42,13 @@ export function SettingsPanel({ value: form, onChange, disabled, recommended, on
     <fieldset className="panel" disabled={disabled}>
       <legend>Prompt</legend>
       <label htmlFor={`${id}-prompt`}>Prompt</label>
-      <textarea id={`${id}-prompt`} rows={3} value={f.prompts[0]?.prompt ?? ''} onChange={(e) => set('prompts', [{ frame: 0, prompt: e.target.value }])} onKeyDown={submitOnCtrlEnter} placeholder="What should move, and how?" />
+      <textarea
+        id={`${id}-prompt`} rows={3} value={form.promptText} onChange={(e) => onChange((s) => withPromptText(s, e.target.value))} onKeyDown={submitOnCtrlEnter}
+        placeholder="What should move, and how?" aria-describedby={`${id}-prompt-hint`} aria-invalid={promptProblem ? true : undefined}
+      />
+      <p id={`${id}-prompt-hint`} className={promptProblem ? 'hint problem' : 'hint'}>
+        {promptProblem ?? 'Prompt travel: one line per keyframe, "0: a bud" then "16: a flower"; frames in between blend the two.'}
+      </p>
       <label htmlFor={`${id}-negative`}>Negative prompt</label>
       <textarea id={`${id}-negative`} rows={2} value={f.negativePrompt} onChange={(e) => set('negativePrompt', e.target.value)} onKeyDown={submitOnCtrlEnter} placeholder="What to avoid" />
 
@@ -57,11 +72,7 @@ export function SettingsPanel({ value: form, onChange, disabled, recommended, on
       <p className="hint">Same seed + same settings + same models = the same animation on this GPU and precision; other GPUs or f16/f32 give slightly different pixels.</p>
 
       <legend className="sublegend">Animation</legend>
-      <div className="inline-range">
-        <label htmlFor={`${id}-frames`}>Frames</label>
-        <input id={`${id}-frames`} type="range" min={8} max={32} step={1} value={f.frames} onChange={(e) => set('frames', Number(e.target.value))} />
-        <output htmlFor={`${id}-frames`}>{f.frames}</output>
-      </div>
+      <LongAnimationControls spec={f} set={set} />
 
       <div className="size-row" role="group" aria-labelledby={`${id}-size-label`}>
         <span id={`${id}-size-label`} className="label">Size</span>

@@ -81,7 +81,7 @@ export function useGeneration({ onDone }: { onDone(r: Result): void }) {
         update({ ...current, phase: keep(msg.step === msg.steps && msg.iteration === msg.iterations ? 'decoding' : 'sampling'), step: msg });
         return;
       case 'window':
-        update({ ...current, phase: keep('sampling'), window: { step: msg.step, window: msg.window, windows: msg.windows } });
+        update({ ...current, phase: keep('sampling'), window: { iteration: msg.iteration, step: msg.step, window: msg.window, windows: msg.windows } });
         return;
       case 'preview':
         previewRef.current = { frames: msg.frames, width: msg.width, height: msg.height, step: msg.step };
