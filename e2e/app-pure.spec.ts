@@ -24,6 +24,7 @@ test('status line: checking, ready, the last outcome, each phase of a run', () =
   const win = { iteration: 1, step: 2, window: 3, windows: 4 };
   expect(statusLine({ ...idle, run: { ...run, phase: 'sampling', step, window: win } })).toEqual({ text: 'Step 2 of 3 · window 4 of 4 · 1:01 elapsed · about 2:02 left', fraction: (1 + 3 / 4) / 3 });
   expect(statusLine({ ...idle, run: { ...run, phase: 'sampling', step, window: { ...win, step: 1, window: 4 } } }).text).toBe('Step 2 of 3 · window 1 of 4 · 1:01 elapsed · about 2:02 left');
+  expect(statusLine({ ...idle, run: { ...run, phase: 'sampling', window: { ...win, step: 1, window: 1 } }, plannedSteps: 3 }).text).toBe('Step 1 of 3 · window 2 of 4');
   expect(statusLine({ ...idle, run: { ...run, phase: 'sampling', step: fi, window: { iteration: 1, step: 1, window: 4, windows: 4 } } }).text)
     .toBe('Iteration 2 of 2 · step 1 of 3 · window 1 of 4 · 1:01 elapsed · about 3:03 left');
   expect(statusLine({ ...idle, run: { ...run, phase: 'decoding', decoded: 2 } })).toEqual({ text: 'Decoding frame 3 of 8', fraction: 0.25 });

@@ -98,7 +98,9 @@ export function statusLine({ checked, notice, run, plannedSteps }: StatusInput):
         windowText = ` · window ${Math.min(finished + 1, w.windows)} of ${w.windows}`;
         partial = finished / w.windows;
       }
-      const text = head + windowText + (s ? ` · ${fmtTime(s.elapsedMs)} elapsed · about ${fmtTime(s.etaMs)} left` : ' · encoding the prompt');
+      // Before the first step ends: the prompt is being encoded, unless a window has already run.
+      const tail = s ? ` · ${fmtTime(s.elapsedMs)} elapsed · about ${fmtTime(s.etaMs)} left` : run.window ? '' : ' · encoding the prompt';
+      const text = head + windowText + tail;
       return { text, fraction: total ? Math.min(1, (done + partial) / total) : 0 };
     }
     case 'decoding':
