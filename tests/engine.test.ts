@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { DeviceLostError, GpuValidationError } from '../src/gpu/errors';
+import { DeviceLostError, GpuValidationError, GpuWorkAbandonedError } from '../src/gpu/errors';
+import type { Engine } from '../src/gpu/engine';
+import type { Tensor } from '../src/gpu/tensor';
 import { f16BitsToF32, f32ToF16Bits } from '../src/gpu/half';
 import { BufferPool } from '../src/gpu/pool';
 import { add } from '../src/ops/add';
@@ -98,5 +100,73 @@ describe('engine', () => {
     expect(r.wallMs).toBeGreaterThan(0);
     if (e.features.timestampQuery) expect(r.gpuMs).not.toBeNull();
     t.release();
+  });
+});
+
+/** x[i] += shift, with `shift` a uniform: every dispatch binds different uniform bytes. */
+const ADD_SHIFT = {
+  name: 'test_add_shift',
+  code: `
+struct P { shift: f32, n: u32, _a: u32, _b: u32 }
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read_write> x: array<f32>;
+@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3u) { if (g.x < p.n) { x[g.x] = x[g.x] + p.shift; } }`,
+};
+
+function addShift(e: Engine, x: Tensor, shift: number): void {
+  const p = new ArrayBuffer(16);
+  new Float32Array(p, 0, 1)[0] = shift;
+  new Uint32Array(p, 4, 1)[0] = x.size;
+  e.dispatch({ kernel: ADD_SHIFT, bindings: [p, x], workgroups: [Math.ceil(x.size / 64)], dtype: 'f32' });
+}
+
+describe('engine flow control (a cancelled run stops within about a second of GPU work)', () => {
+  it('queues only a little work ahead of the GPU, and keeps program order for uniforms and writes behind it', async () => {
+    const e = await createNodeEngine({ precision: 'f32', dispatchesPerSubmit: 4 });
+    try {
+      const n = 1000;
+      const x = e.upload(new Float32Array(n), [n]);
+      const y = e.upload(new Float32Array(n).fill(7), [n]);
+      await e.sync();
+      const before = e.submitCount;
+      // Recorded in one synchronous go, as a UNet step is: 1 + 2 + … + 200 on x; on y: +1 ×50, a write of 3s, +2 ×50.
+      for (let k = 1; k <= 200; k++) {
+        addShift(e, x, k);
+        if (k <= 50) addShift(e, y, 1);
+        if (k === 50) e.write(y, new Float32Array(n).fill(3));
+        if (k > 50 && k <= 100) addShift(e, y, 2);
+      }
+      // Nothing completed while JS was busy: only the first submits went out, the rest waits in the backlog.
+      expect(e.submitCount - before).toBeLessThanOrEqual(2);
+      const gotX = await e.read(x);
+      const gotY = await e.read(y);
+      expect(new Set(gotX)).toEqual(new Set([(200 * 201) / 2]));
+      expect(new Set(gotY)).toEqual(new Set([3 + 2 * 50])); // the write landed between the two series
+      expect(e.submitCount - before).toBeGreaterThanOrEqual(75); // 250 dispatches (and the copies), ≤ 4 per submit
+    } finally {
+      e.destroy();
+    }
+  });
+
+  it('abandonQueued() drops the unsubmitted work: the waiting read fails as cancelled, and the engine keeps working', async () => {
+    const e = await createNodeEngine({ precision: 'f32' });
+    try {
+      const n = 1 << 16;
+      const x = e.upload(new Float32Array(n), [n]);
+      await e.sync();
+      const before = e.submitCount;
+      for (let k = 0; k < 2000; k++) addShift(e, x, 1);
+      const read = e.read(x);
+      e.abandonQueued();
+      const err = await read.then(() => null, (r: unknown) => r);
+      expect(err).toBeInstanceOf(GpuWorkAbandonedError);
+      expect((err as GpuWorkAbandonedError).kind).toBe('cancelled');
+      // At most the first two submits of 16 dispatches ran, not the 2000 recorded.
+      expect(e.submitCount - before).toBeLessThanOrEqual(2);
+      const t = e.upload(new Float32Array([1, 2, 3]), [3]);
+      expect(Array.from(await e.read(add(e, t, t)))).toEqual([2, 4, 6]);
+    } finally {
+      e.destroy();
+    }
   });
 });

@@ -1,5 +1,6 @@
 import {
-  DeviceLostError, GpuCapabilityError, GpuOutOfMemoryError, GpuUnavailableError, GpuValidationError, ShaderCompileError,
+  DeviceLostError, GpuCapabilityError, GpuOutOfMemoryError, GpuUnavailableError, GpuValidationError, GpuWorkAbandonedError,
+  ShaderCompileError,
 } from './errors';
 import { fromF16Array, toF16Array } from './half';
 import { type Constants, type Kernel, pipelineKey, wgslPrelude } from './kernel';
@@ -12,6 +13,13 @@ export interface EngineOptions {
   powerPreference?: GPUPowerPreference;
   /** Most dispatches recorded before an automatic submit. */
   dispatchesPerSubmit?: number;
+  /**
+   * GPU time (ms, estimated from the submits measured so far) one submit aims at, and the most the queue may hold
+   * ahead of the GPU: the rest waits in the engine's backlog, so `abandonQueued()` stops a run within about that
+   * time on any adapter. Defaults 100 and 1000.
+   */
+  targetSubmitMs?: number;
+  maxQueuedMs?: number;
   /**
    * Bind at most this many bytes per storage binding, below the device's `maxStorageBufferBindingSize` (tests force
    * a small limit to exercise the splitting paths). Default: the device's limit.
@@ -40,6 +48,15 @@ export interface DispatchSpec {
 
 const UNIFORM_ARENA_BYTES = 1 << 16;
 
+/** Work in submission order: command buffers (with the uniform bytes they bind) and buffer writes between them. */
+type QueuedOp =
+  | { kind: 'submit'; cmd: GPUCommandBuffer; uniforms: Uint8Array; dispatches: number }
+  | { kind: 'write'; buffer: GPUBuffer; offset: number; bytes: Uint8Array };
+
+/** Before any submit has been measured: this many dispatches per submit, at most two submits queued. */
+const UNMEASURED_BATCH = 16;
+const UNMEASURED_IN_FLIGHT = 2;
+
 /**
  * The GPU engine: one device, a pipeline cache, a buffer pool, dispatch batching and readback.
  * Runs unchanged in a browser Worker (`navigator.gpu`) and in Node (`webgpu` package's `create()`).
@@ -57,7 +74,25 @@ export class Engine {
   private pass: GPUComputePassEncoder | null = null;
   private dispatchesInBatch = 0;
   private uniformArena: GPUBuffer;
+  /** The uniforms of the batch being recorded; written to the arena just before its submit. */
+  private readonly uniformShadow = new Uint8Array(UNIFORM_ARENA_BYTES);
   private uniformOffset = 0;
+  /**
+   * Flow control. A step of a large model records thousands of dispatches synchronously; submitted at once they
+   * would queue minutes of GPU work on a slow adapter that nothing can take back (a cancelled run, or a closed
+   * worker, leaves the GPU process busy until it is all done). So only about `maxQueuedMs` of estimated work is
+   * submitted ahead of the GPU; the rest waits in `backlog` and goes out as earlier submits complete.
+   */
+  private readonly backlog: QueuedOp[] = [];
+  private readonly inFlight: { dispatches: number; estimateMs: number; submittedAt: number }[] = [];
+  private lastDoneAt = 0;
+  /** Measured GPU ms per dispatch (moving average); null until a submit completes. */
+  private msPerDispatch: number | null = null;
+  private backlogWaiters: (() => void)[] = [];
+  /** Bumped by abandonQueued(); a read() that spans a bump returns no data. */
+  private abandonEpoch = 0;
+  private readonly targetSubmitMs: number;
+  private readonly maxQueuedMs: number;
   private lostError: DeviceLostError | null = null;
   private scopesOpen = false;
   private timing: { querySet: GPUQuerySet; used: number; capacity: number } | null = null;
@@ -77,9 +112,15 @@ export class Engine {
     this.maxBindingBytes = Math.min(device.limits.maxStorageBufferBindingSize, opts.maxBindingBytes ?? Infinity);
     this.pool = new BufferPool(device, device.limits.maxBufferSize);
     this.dispatchesPerSubmit = opts.dispatchesPerSubmit ?? 128;
+    this.targetSubmitMs = opts.targetSubmitMs ?? 100;
+    this.maxQueuedMs = opts.maxQueuedMs ?? 1000;
     this.uniformArena = this.createUniformArena();
     device.lost.then((info) => {
       this.lostError = new DeviceLostError(info.reason ?? 'unknown', info.message);
+      // Nothing more will complete: let waiters see the loss.
+      this.backlog.length = 0;
+      this.inFlight.length = 0;
+      this.wakeBacklogWaiters();
     });
     this.openScopes();
   }
@@ -184,7 +225,12 @@ export class Engine {
     // Work recorded before this write must be submitted first so queue order matches program order.
     this.flush();
     const padded = bytes.byteLength % 4 === 0 ? bytes : padTo4(bytes as Uint16Array);
-    this.device.queue.writeBuffer(t.buffer, t.byteOffset, padded.buffer, padded.byteOffset, padded.byteLength);
+    if (this.backlog.length === 0) {
+      this.device.queue.writeBuffer(t.buffer, t.byteOffset, padded.buffer, padded.byteOffset, padded.byteLength);
+    } else {
+      // Earlier work still waits in the backlog: the write waits behind it (a copy: the caller may reuse `data`).
+      this.backlog.push({ kind: 'write', buffer: t.buffer, offset: t.byteOffset, bytes: new Uint8Array(padded.buffer, padded.byteOffset, padded.byteLength).slice() });
+    }
   }
 
   /** Write raw bytes (packed quantized weights, scales) at the start of a pool buffer; ordered with queued work. */
@@ -205,8 +251,10 @@ export class Engine {
     this.endPass();
     this.getEncoder().copyBufferToBuffer(t.buffer, t.byteOffset, staging, 0, size);
     this.flush();
+    const epoch = this.abandonEpoch;
     try {
       await this.sync();
+      if (this.abandonEpoch !== epoch) throw new GpuWorkAbandonedError();
       await staging.mapAsync(GPUMapMode.READ);
       const bytes = staging.getMappedRange().slice(0);
       staging.unmap();
@@ -271,7 +319,7 @@ export class Engine {
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
     this.dispatchCount++;
-    if (++this.dispatchesInBatch >= this.dispatchesPerSubmit) this.flush();
+    if (++this.dispatchesInBatch >= this.batchLimit()) this.flush();
   }
 
   /**
@@ -294,21 +342,40 @@ export class Engine {
     this.getEncoder().copyBufferToBuffer(src.buffer, src.byteOffset + srcOffset, dst.buffer, dst.byteOffset + dstOffset, Math.ceil(bytes / 4) * 4);
   }
 
-  /** Submit everything recorded so far. */
+  /** Submit everything recorded so far (or queue it in the backlog behind earlier work, see flow control). */
   flush(): void {
     if (!this.encoder) return;
     this.endPass();
     const cmd = this.encoder.finish();
+    this.backlog.push({ kind: 'submit', cmd, uniforms: this.uniformShadow.slice(0, this.uniformOffset), dispatches: this.dispatchesInBatch });
     this.encoder = null;
     this.dispatchesInBatch = 0;
-    this.device.queue.submit([cmd]);
-    this.submitCount++;
     this.uniformOffset = 0;
+    this.pump();
+  }
+
+  /**
+   * Drops the recorded work that has not been submitted to the GPU yet (a cancelled run): what is queued on the GPU
+   * finishes (about `maxQueuedMs`), the rest never runs. Tensors written by the dropped work hold undefined values,
+   * and a read() waiting now fails with GpuWorkAbandonedError. Weights uploaded before the last sync are unaffected.
+   */
+  abandonQueued(): void {
+    this.abandonEpoch++;
+    if (this.encoder) {
+      this.endPass();
+      this.encoder = null;
+      this.dispatchesInBatch = 0;
+      this.uniformOffset = 0;
+    }
+    this.backlog.length = 0;
+    this.wakeBacklogWaiters();
   }
 
   /** Submit, wait for the GPU, and raise the first error captured since the last sync. */
   async sync(): Promise<void> {
     this.flush();
+    while (this.backlog.length > 0) await new Promise<void>((resolve) => this.backlogWaiters.push(resolve));
+    this.assertUsable();
     await this.device.queue.onSubmittedWorkDone();
     this.assertUsable();
     await this.checkErrors();
@@ -416,19 +483,75 @@ export class Engine {
     }
   }
 
+  /** Dispatches per submit: about `targetSubmitMs` of measured GPU time, at most `dispatchesPerSubmit`. */
+  private batchLimit(): number {
+    if (this.msPerDispatch === null) return Math.min(UNMEASURED_BATCH, this.dispatchesPerSubmit);
+    return Math.max(1, Math.min(this.dispatchesPerSubmit, Math.floor(this.targetSubmitMs / this.msPerDispatch)));
+  }
+
+  /** Submits from the backlog while the GPU's queue holds less than `maxQueuedMs` of estimated work. */
+  private pump(): void {
+    while (this.backlog.length > 0 && !this.lostError) {
+      const op = this.backlog[0];
+      if (op.kind === 'write') {
+        this.backlog.shift();
+        this.device.queue.writeBuffer(op.buffer, op.offset, op.bytes);
+        continue;
+      }
+      const queuedMs = this.inFlight.reduce((s, f) => s + f.estimateMs, 0);
+      const estimateMs = this.msPerDispatch === null ? 0 : op.dispatches * this.msPerDispatch;
+      const room = this.inFlight.length === 0 ||
+        (this.msPerDispatch === null ? this.inFlight.length < UNMEASURED_IN_FLIGHT : queuedMs + estimateMs <= this.maxQueuedMs);
+      if (!room) return;
+      this.backlog.shift();
+      if (op.uniforms.byteLength > 0) this.device.queue.writeBuffer(this.uniformArena, 0, op.uniforms);
+      this.device.queue.submit([op.cmd]);
+      this.submitCount++;
+      const entry = { dispatches: op.dispatches, estimateMs, submittedAt: performance.now() };
+      this.inFlight.push(entry);
+      const done = () => this.submitDone(entry);
+      this.device.queue.onSubmittedWorkDone().then(done, done);
+    }
+    this.wakeBacklogWaiters();
+  }
+
+  /** A submit completed (they complete in order): measure it, then submit more from the backlog. */
+  private submitDone(entry: { dispatches: number; submittedAt: number }): void {
+    const i = this.inFlight.indexOf(entry as (typeof this.inFlight)[number]);
+    if (i < 0) return; // dropped by a device loss
+    this.inFlight.splice(i, 1);
+    const now = performance.now();
+    // GPU time of this submit: from when the GPU could start it (submitted, and the previous one done) to done.
+    const ms = now - Math.max(entry.submittedAt, this.lastDoneAt);
+    this.lastDoneAt = now;
+    if (entry.dispatches > 0) {
+      const per = ms / entry.dispatches;
+      this.msPerDispatch = this.msPerDispatch === null ? per : 0.7 * this.msPerDispatch + 0.3 * per;
+    }
+    this.pump();
+  }
+
+  private wakeBacklogWaiters(): void {
+    if (this.backlog.length > 0) return;
+    for (const w of this.backlogWaiters.splice(0)) w();
+  }
+
   private createUniformArena(): GPUBuffer {
     return this.device.createBuffer({ size: UNIFORM_ARENA_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label: 'uniforms' });
   }
 
-  /** Uniform data lives in a per-submit arena written with queue.writeBuffer before the submit. */
+  /**
+   * Uniform data lives in a per-submit arena: recorded into a shadow copy, written with queue.writeBuffer just before
+   * its command buffer is submitted (queue order keeps each earlier submit's values).
+   */
   private uniform(data: ArrayBuffer): GPUBufferBinding {
     const align = this.limits.minUniformBufferOffsetAlignment;
     if (this.uniformOffset + data.byteLength > UNIFORM_ARENA_BYTES) {
-      // The arena is full: submit, then reuse it (queue order keeps earlier dispatches' values).
+      // The arena is full: submit, then reuse it.
       this.flush();
     }
     const offset = this.uniformOffset;
-    this.device.queue.writeBuffer(this.uniformArena, offset, data);
+    this.uniformShadow.set(new Uint8Array(data), offset);
     this.uniformOffset = Math.ceil((offset + data.byteLength) / align) * align;
     return { buffer: this.uniformArena, offset, size: data.byteLength };
   }

@@ -40,3 +40,8 @@ export class GpuValidationError extends EngineError {
 export class ShaderCompileError extends EngineError {
   constructor(message: string, options?: { cause?: unknown }) { super('gpu-bug', message, options); }
 }
+
+/** GPU work that was recorded but never submitted, because the caller abandoned it (a cancelled generation). */
+export class GpuWorkAbandonedError extends EngineError {
+  constructor(message = 'the queued GPU work was abandoned (cancelled)') { super('cancelled', message); }
+}

@@ -1,7 +1,8 @@
 /// <reference lib="webworker" />
 // The generation worker: owns the WebGPU engine, the loaded models and the pipeline. The UI talks to it only
 // through the messages of ./protocol. Requests run one at a time (a queue); `cancel` bypasses the queue and aborts
-// the running request within one sampling step. After a lost device or any GPU failure the engine is thrown
+// the running request: while sampling, the engine drops the GPU work it has not submitted yet (it keeps only about a
+// second queued ahead of the GPU), so the run stops within seconds at any size. After a lost device or any GPU failure the engine is thrown
 // away and rebuilt (and the last models reloaded) on the next request, so the page never needs a reload.
 
 import { ModelCache } from '../delivery/cache';
@@ -31,8 +32,8 @@ let modelsPrecision: Precision | null = null;
 let models: LoadedModels | null = null;
 /** Identifies the selection `models` was loaded from. */
 let modelsKey: string | null = null;
-/** Aborts the request that is running now. */
-let running: { id: number; abort: AbortController } | null = null;
+/** Aborts the request that is running now; `sampling` once its models are loaded and synced. */
+let running: { id: number; abort: AbortController; sampling: boolean } | null = null;
 /** Ids cancelled while still waiting in the queue. */
 const cancelledIds = new Set<number>();
 
@@ -187,12 +188,15 @@ async function generate(msg: Extract<ToWorker, { type: 'generate' }>): Promise<v
   }
   let afterStep = 0;
   const abort = new AbortController();
-  running = { id: msg.id, abort };
+  running = { id: msg.id, abort, sampling: false };
   try {
     // The worker boundary: the spec is untrusted until parsed (defaults filled, older versions migrated).
     const spec = parseSpec(msg.spec);
     checkPrecisionSetting(msg.precision);
     const ready = await ensureModels(msg.id, msg.models, msg.modelsKey, msg.precision, spec, abort.signal);
+    // Every weight upload is on the GPU before sampling starts: a cancel may then drop queued work safely.
+    await ready.engine.sync();
+    running.sampling = true;
     post({ type: 'sampling', id: msg.id, steps: spec.steps });
     const t0 = performance.now();
     ready.engine.pool.resetPeak();
@@ -250,7 +254,11 @@ let queue: Promise<void> = Promise.resolve();
 self.onmessage = (ev: MessageEvent<ToWorker>) => {
   const msg = ev.data;
   if (msg.type === 'cancel') {
-    if (running && running.id === msg.id) running.abort.abort();
+    if (running && running.id === msg.id) {
+      running.abort.abort();
+      // The step in progress stops at once: its unsubmitted GPU work is dropped (read() then throws).
+      if (running.sampling) engine?.abandonQueued();
+    }
     else cancelledIds.add(msg.id);
     return;
   }

@@ -13,6 +13,9 @@ import { fmtGiB } from '../../../src/plan/format';
 import { WorkerClient } from '../worker-client';
 import { hubOverride } from '../hub-override';
 
+/** A cancelled run that has not stopped after this long: its worker is ended and a fresh one takes over. */
+export const CANCEL_GRACE_MS = 5000;
+
 export function useGeneration({ onDone }: { onDone(r: Result): void }) {
   const client = useMemo(() => new WorkerClient(), []);
   const [caps, setCaps] = useState<Capabilities | null>(null);
@@ -152,12 +155,26 @@ export function useGeneration({ onDone }: { onDone(r: Result): void }) {
     client.send({ type: 'generate', id, models: selection, modelsKey: selectionKey(selection), precision, spec });
   };
 
+  /** Ends the worker (the browser frees its GPU memory); the next Generate starts a fresh one with the same models. */
+  const endWorker = (notice: string) => {
+    client.terminate();
+    update(null);
+    setNotice(notice);
+    resultRef.current = lastDone.current;
+    previewRef.current = null;
+    bump();
+  };
+
   const cancel = () => {
     const current = runRef.current;
     if (!current || current.phase === 'cancelling') return;
     // Downloads and loading stop too (what is downloaded stays cached); the worker and its models stay alive.
     client.send({ type: 'cancel', id: current.id });
     update({ ...current, phase: 'cancelling' });
+    // The worker confirms within a second or two; one that does not (stuck in a long GPU call) is ended.
+    setTimeout(() => {
+      if (runRef.current?.id === current.id) endWorker('Cancelled: the generation worker did not stop in time and was restarted (the models load again on the next run).');
+    }, CANCEL_GRACE_MS);
   };
 
   /** Shows a finished animation (reopened from history) as the current and last result. */
