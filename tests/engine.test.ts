@@ -142,7 +142,7 @@ describe('engine flow control (a cancelled run stops within about a second of GP
       const gotY = await e.read(y);
       expect(new Set(gotX)).toEqual(new Set([(200 * 201) / 2]));
       expect(new Set(gotY)).toEqual(new Set([3 + 2 * 50])); // the write landed between the two series
-      expect(e.submitCount - before).toBeGreaterThanOrEqual(75); // 250 dispatches (and the copies), ≤ 4 per submit
+      expect(e.submitCount - before).toBeGreaterThanOrEqual(250 / 4); // at most 4 dispatches per submit
     } finally {
       e.destroy();
     }
@@ -161,7 +161,7 @@ describe('engine flow control (a cancelled run stops within about a second of GP
       const err = await read.then(() => null, (r: unknown) => r);
       expect(err).toBeInstanceOf(GpuWorkAbandonedError);
       expect((err as GpuWorkAbandonedError).kind).toBe('cancelled');
-      // At most the first two submits of 16 dispatches ran, not the 2000 recorded.
+      // At most the first two submits of 4 dispatches ran, not the 2000 recorded.
       expect(e.submitCount - before).toBeLessThanOrEqual(2);
       const t = e.upload(new Float32Array([1, 2, 3]), [3]);
       expect(Array.from(await e.read(add(e, t, t)))).toEqual([2, 4, 6]);

@@ -14,9 +14,9 @@ export interface EngineOptions {
   /** Most dispatches recorded before an automatic submit. */
   dispatchesPerSubmit?: number;
   /**
-   * GPU time (ms, estimated from the submits measured so far) one submit aims at, and the most the queue may hold
-   * ahead of the GPU: the rest waits in the engine's backlog, so `abandonQueued()` stops a run within about that
-   * time on any adapter. Defaults 100 and 1000.
+   * GPU time (ms) one submit aims at (its dispatch count adapts to the submits measured so far), and the most
+   * estimated work queued ahead of the GPU beyond two submits: the rest waits in the engine's backlog, so
+   * `abandonQueued()` stops a run within about that time on any adapter. Defaults 100 and 1000.
    */
   targetSubmitMs?: number;
   maxQueuedMs?: number;
@@ -48,14 +48,20 @@ export interface DispatchSpec {
 
 const UNIFORM_ARENA_BYTES = 1 << 16;
 
-/** Work in submission order: command buffers (with the uniform bytes they bind) and buffer writes between them. */
+/**
+ * Recorded work in program order. Dispatches are encoded into command buffers only when they are submitted, so
+ * each submit's size follows the GPU's measured speed; a uniform binding holds its bytes until then. Pipelines are
+ * created then too: a software adapter compiles each one for seconds, and abandoned work should cost none.
+ */
 type QueuedOp =
-  | { kind: 'submit'; cmd: GPUCommandBuffer; uniforms: Uint8Array; dispatches: number }
+  | { kind: 'dispatch'; kernel: Kernel; dtype: DType; constants?: Constants; entries: (GPUBindGroupEntry | { binding: number; uniform: Uint8Array })[]; workgroups: [number, number, number]; cost: number }
+  | { kind: 'copy'; src: GPUBuffer; srcOffset: number; dst: GPUBuffer; dstOffset: number; size: number }
   | { kind: 'write'; buffer: GPUBuffer; offset: number; bytes: Uint8Array };
 
-/** Before any submit has been measured: this many dispatches per submit, at most two submits queued. */
-const UNMEASURED_BATCH = 16;
-const UNMEASURED_IN_FLIGHT = 2;
+/** Dispatches per submit before anything is measured; later submits adapt to `targetSubmitMs`. */
+const FIRST_BATCH = 4;
+/** Submits that may always be queued on the GPU, whatever the estimates say. */
+const MIN_IN_FLIGHT = 2;
 
 /**
  * The GPU engine: one device, a pipeline cache, a buffer pool, dispatch batching and readback.
@@ -70,24 +76,27 @@ export class Engine {
   readonly maxBindingBytes: number;
   private readonly pipelines = new Map<string, GPUComputePipeline>();
   private readonly compileChecks: Promise<void>[] = [];
-  private encoder: GPUCommandEncoder | null = null;
-  private pass: GPUComputePassEncoder | null = null;
-  private dispatchesInBatch = 0;
   private uniformArena: GPUBuffer;
-  /** The uniforms of the batch being recorded; written to the arena just before its submit. */
+  /** The uniforms of the submit being encoded; written to the arena just before it is submitted. */
   private readonly uniformShadow = new Uint8Array(UNIFORM_ARENA_BYTES);
-  private uniformOffset = 0;
   /**
    * Flow control. A step of a large model records thousands of dispatches synchronously; submitted at once they
    * would queue minutes of GPU work on a slow adapter that nothing can take back (a cancelled run, or a closed
-   * worker, leaves the GPU process busy until it is all done). So only about `maxQueuedMs` of estimated work is
-   * submitted ahead of the GPU; the rest waits in `backlog` and goes out as earlier submits complete.
+   * worker, leaves the GPU process busy until it is all done). So recorded work waits in `backlog` and is encoded
+   * and submitted in batches of about `targetSubmitMs` (measured), with two submits, or about `maxQueuedMs` of
+   * estimated work, queued ahead of the GPU.
    */
   private readonly backlog: QueuedOp[] = [];
-  private readonly inFlight: { dispatches: number; estimateMs: number; submittedAt: number }[] = [];
+  private readonly inFlight: { cost: number; estimateMs: number; submittedAt: number }[] = [];
   private lastDoneAt = 0;
-  /** Measured GPU ms per dispatch (moving average); null until a submit completes. */
-  private msPerDispatch: number | null = null;
+  /** Dispatches and their cost (workgroups) waiting in the backlog. */
+  private pendingDispatches = 0;
+  private pendingCost = 0;
+  /**
+   * Measured GPU ms per workgroup (rises at once, falls slowly); null until a submit completes. Workgroups are a
+   * rough measure of a dispatch's work (kernels differ), good enough to size submits to a fraction of a second.
+   */
+  private msPerCost: number | null = null;
   private backlogWaiters: (() => void)[] = [];
   /** Bumped by abandonQueued(); a read() that spans a bump returns no data. */
   private abandonEpoch = 0;
@@ -119,6 +128,8 @@ export class Engine {
       this.lostError = new DeviceLostError(info.reason ?? 'unknown', info.message);
       // Nothing more will complete: let waiters see the loss.
       this.backlog.length = 0;
+      this.pendingDispatches = 0;
+      this.pendingCost = 0;
       this.inFlight.length = 0;
       this.wakeBacklogWaiters();
     });
@@ -222,9 +233,9 @@ export class Engine {
     let bytes: Float32Array | Uint16Array;
     if (t.dtype === 'f16') bytes = data instanceof Uint16Array ? data : toF16Array(data);
     else bytes = data instanceof Float32Array ? data : fromF16Array(data);
-    // Work recorded before this write must be submitted first so queue order matches program order.
-    this.flush();
     const padded = bytes.byteLength % 4 === 0 ? bytes : padTo4(bytes as Uint16Array);
+    // Work recorded before this write must reach the queue first, so queue order matches program order.
+    this.flush();
     if (this.backlog.length === 0) {
       this.device.queue.writeBuffer(t.buffer, t.byteOffset, padded.buffer, padded.byteOffset, padded.byteLength);
     } else {
@@ -240,7 +251,8 @@ export class Engine {
     this.flush();
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     const padded = bytes.byteLength % 4 === 0 ? bytes : (() => { const p = new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4); p.set(bytes); return p; })();
-    this.device.queue.writeBuffer(buffer, 0, padded.buffer, padded.byteOffset, padded.byteLength);
+    if (this.backlog.length === 0) this.device.queue.writeBuffer(buffer, 0, padded.buffer, padded.byteOffset, padded.byteLength);
+    else this.backlog.push({ kind: 'write', buffer, offset: 0, bytes: padded.slice() }); // behind the recorded work
   }
 
   /** Read a tensor back as f32 values: submits pending work and raises any captured GPU error. */
@@ -248,9 +260,7 @@ export class Engine {
     this.assertUsable();
     const size = Math.ceil(t.byteLength / 4) * 4;
     const staging = this.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    this.endPass();
-    this.getEncoder().copyBufferToBuffer(t.buffer, t.byteOffset, staging, 0, size);
-    this.flush();
+    this.backlog.push({ kind: 'copy', src: t.buffer, srcOffset: t.byteOffset, dst: staging, dstOffset: 0, size });
     const epoch = this.abandonEpoch;
     try {
       await this.sync();
@@ -297,29 +307,29 @@ export class Engine {
   dispatch(spec: DispatchSpec): void {
     this.assertUsable();
     const dtype = spec.dtype ?? this.dtype;
-    const pipeline = this.pipeline(spec.kernel, dtype, spec.constants);
-    const entries: GPUBindGroupEntry[] = spec.bindings.map((b, i) => ({
-      binding: i,
-      resource: b instanceof ArrayBuffer ? this.uniform(b) : b instanceof Tensor ? b.binding() : b,
-    }));
+    if (dtype === 'f16' && !this.features.f16) throw new GpuCapabilityError(`kernel ${spec.kernel.name}: f16 needs shader-f16`);
+    const entries = spec.bindings.map((b, i) =>
+      b instanceof ArrayBuffer ? { binding: i, uniform: new Uint8Array(b.slice(0)) } : { binding: i, resource: b instanceof Tensor ? b.binding() : b });
     for (const e of entries) {
-      const r = e.resource as GPUBufferBinding;
-      if (r.size !== undefined && r.size > this.maxBindingBytes) {
+      const r = 'resource' in e ? (e.resource as GPUBufferBinding) : null;
+      if (r?.size !== undefined && r.size > this.maxBindingBytes) {
         throw new GpuCapabilityError(`kernel ${spec.kernel.name}: binding ${e.binding} is ${r.size} bytes, over the ${this.maxBindingBytes}-byte binding limit; split the work`);
       }
+      if (!r && (e as { uniform: Uint8Array }).uniform.byteLength > UNIFORM_ARENA_BYTES) throw new RangeError(`kernel ${spec.kernel.name}: uniform binding ${e.binding} is over ${UNIFORM_ARENA_BYTES} bytes`);
     }
-    if (this.pool.recordingActive) this.pool.noteTogether(entries.map((x) => (x.resource as GPUBufferBinding).buffer), writableBindings(spec.kernel));
-    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    // The planner's recording sees which buffers a dispatch binds together (uniform bindings have none).
+    if (this.pool.recordingActive) this.pool.noteTogether(entries.map((x) => ('resource' in x ? (x.resource as GPUBufferBinding).buffer : undefined)) as GPUBuffer[], writableBindings(spec.kernel));
     const [x, y = 1, z = 1] = spec.workgroups;
     const maxWg = this.limits.maxComputeWorkgroupsPerDimension;
     if (x > maxWg || y > maxWg || z > maxWg) throw new RangeError(`kernel ${spec.kernel.name}: ${x}x${y}x${z} workgroups exceed ${maxWg} per dimension`);
     if (x === 0 || y === 0 || z === 0) return;
-    const pass = this.getPass();
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bindGroup);
-    pass.dispatchWorkgroups(x, y, z);
+    const cost = x * y * z;
+    this.backlog.push({ kind: 'dispatch', kernel: spec.kernel, dtype, constants: spec.constants, entries, workgroups: [x, y, z], cost });
     this.dispatchCount++;
-    if (++this.dispatchesInBatch >= this.batchLimit()) this.flush();
+    this.pendingDispatches++;
+    this.pendingCost += cost;
+    // A full batch goes out at once while the GPU has room (the first of a step); the rest waits for completions.
+    if (this.inFlight.length < MIN_IN_FLIGHT && this.batchFull(this.pendingDispatches, this.pendingCost)) this.pump();
   }
 
   /**
@@ -338,19 +348,11 @@ export class Engine {
   copy(src: Tensor, dst: Tensor, bytes = src.byteLength, srcOffset = 0, dstOffset = 0): void {
     this.assertUsable();
     if (this.pool.recordingActive) this.pool.noteTogether([src.buffer, dst.buffer], [1]);
-    this.endPass();
-    this.getEncoder().copyBufferToBuffer(src.buffer, src.byteOffset + srcOffset, dst.buffer, dst.byteOffset + dstOffset, Math.ceil(bytes / 4) * 4);
+    this.backlog.push({ kind: 'copy', src: src.buffer, srcOffset: src.byteOffset + srcOffset, dst: dst.buffer, dstOffset: dst.byteOffset + dstOffset, size: Math.ceil(bytes / 4) * 4 });
   }
 
-  /** Submit everything recorded so far (or queue it in the backlog behind earlier work, see flow control). */
+  /** Submit what the flow control allows now; the rest of the recorded work follows as earlier submits complete. */
   flush(): void {
-    if (!this.encoder) return;
-    this.endPass();
-    const cmd = this.encoder.finish();
-    this.backlog.push({ kind: 'submit', cmd, uniforms: this.uniformShadow.slice(0, this.uniformOffset), dispatches: this.dispatchesInBatch });
-    this.encoder = null;
-    this.dispatchesInBatch = 0;
-    this.uniformOffset = 0;
     this.pump();
   }
 
@@ -361,13 +363,9 @@ export class Engine {
    */
   abandonQueued(): void {
     this.abandonEpoch++;
-    if (this.encoder) {
-      this.endPass();
-      this.encoder = null;
-      this.dispatchesInBatch = 0;
-      this.uniformOffset = 0;
-    }
     this.backlog.length = 0;
+    this.pendingDispatches = 0;
+    this.pendingCost = 0;
     this.wakeBacklogWaiters();
   }
 
@@ -457,13 +455,8 @@ export class Engine {
     if (validation) throw new GpuValidationError(`WebGPU validation error: ${validation.message}`);
   }
 
-  private getEncoder(): GPUCommandEncoder {
-    if (!this.encoder) this.encoder = this.device.createCommandEncoder();
-    return this.encoder;
-  }
-
-  private getPass(): GPUComputePassEncoder {
-    if (this.pass) return this.pass;
+  /** Timestamp writes for the pass when `time()` is measuring. */
+  private passDescriptor(): GPUComputePassDescriptor {
     const desc: GPUComputePassDescriptor = {};
     const t = this.timing;
     if (t && t.used + 2 <= t.capacity) {
@@ -472,24 +465,10 @@ export class Engine {
     } else if (t) {
       t.used = t.capacity; // overflowed: report no GPU time rather than a wrong one
     }
-    this.pass = this.getEncoder().beginComputePass(desc);
-    return this.pass;
+    return desc;
   }
 
-  private endPass(): void {
-    if (this.pass) {
-      this.pass.end();
-      this.pass = null;
-    }
-  }
-
-  /** Dispatches per submit: about `targetSubmitMs` of measured GPU time, at most `dispatchesPerSubmit`. */
-  private batchLimit(): number {
-    if (this.msPerDispatch === null) return Math.min(UNMEASURED_BATCH, this.dispatchesPerSubmit);
-    return Math.max(1, Math.min(this.dispatchesPerSubmit, Math.floor(this.targetSubmitMs / this.msPerDispatch)));
-  }
-
-  /** Submits from the backlog while the GPU's queue holds less than `maxQueuedMs` of estimated work. */
+  /** Submits from the backlog while the GPU has room: two submits, or about `maxQueuedMs` of estimated work. */
   private pump(): void {
     while (this.backlog.length > 0 && !this.lostError) {
       const op = this.backlog[0];
@@ -499,34 +478,81 @@ export class Engine {
         continue;
       }
       const queuedMs = this.inFlight.reduce((s, f) => s + f.estimateMs, 0);
-      const estimateMs = this.msPerDispatch === null ? 0 : op.dispatches * this.msPerDispatch;
-      const room = this.inFlight.length === 0 ||
-        (this.msPerDispatch === null ? this.inFlight.length < UNMEASURED_IN_FLIGHT : queuedMs + estimateMs <= this.maxQueuedMs);
-      if (!room) return;
-      this.backlog.shift();
-      if (op.uniforms.byteLength > 0) this.device.queue.writeBuffer(this.uniformArena, 0, op.uniforms);
-      this.device.queue.submit([op.cmd]);
-      this.submitCount++;
-      const entry = { dispatches: op.dispatches, estimateMs, submittedAt: performance.now() };
-      this.inFlight.push(entry);
-      const done = () => this.submitDone(entry);
-      this.device.queue.onSubmittedWorkDone().then(done, done);
+      const room = this.inFlight.length < MIN_IN_FLIGHT || (this.msPerCost !== null && queuedMs + this.targetSubmitMs <= this.maxQueuedMs);
+      if (!room) break;
+      this.submitBatch();
     }
     this.wakeBacklogWaiters();
   }
 
-  /** A submit completed (they complete in order): measure it, then submit more from the backlog. */
-  private submitDone(entry: { dispatches: number; submittedAt: number }): void {
+  /** Whether a submit of these dispatches is as large as one should be (see `targetSubmitMs`). */
+  private batchFull(dispatches: number, cost: number): boolean {
+    if (dispatches >= this.dispatchesPerSubmit) return true;
+    return this.msPerCost === null ? dispatches >= FIRST_BATCH : cost * this.msPerCost >= this.targetSubmitMs;
+  }
+
+  /** Encodes one batch of dispatches (and the copies among them) from the backlog into one submit. */
+  private submitBatch(): void {
+    const enc = this.device.createCommandEncoder();
+    let pass: GPUComputePassEncoder | null = null;
+    let dispatches = 0, cost = 0, uniformBytes = 0;
+    const align = this.limits.minUniformBufferOffsetAlignment;
+    while (this.backlog.length > 0 && !this.batchFull(dispatches, cost)) {
+      const op = this.backlog[0];
+      if (op.kind === 'write') break;
+      if (op.kind === 'copy') {
+        this.backlog.shift();
+        pass?.end();
+        pass = null;
+        enc.copyBufferToBuffer(op.src, op.srcOffset, op.dst, op.dstOffset, op.size);
+        continue;
+      }
+      // Uniforms go into this submit's arena; a full arena ends the submit.
+      let end = uniformBytes;
+      for (const e of op.entries) if ('uniform' in e) end = Math.ceil((end + e.uniform.byteLength) / align) * align;
+      if (end > UNIFORM_ARENA_BYTES && dispatches > 0) break;
+      this.backlog.shift();
+      const entries = op.entries.map((e): GPUBindGroupEntry => {
+        if (!('uniform' in e)) return e;
+        const offset = uniformBytes;
+        this.uniformShadow.set(e.uniform, offset);
+        uniformBytes = Math.ceil((offset + e.uniform.byteLength) / align) * align;
+        return { binding: e.binding, resource: { buffer: this.uniformArena, offset, size: e.uniform.byteLength } };
+      });
+      const pipeline = this.pipeline(op.kernel, op.dtype, op.constants);
+      pass ??= enc.beginComputePass(this.passDescriptor());
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries }));
+      pass.dispatchWorkgroups(...op.workgroups);
+      dispatches++;
+      cost += op.cost;
+    }
+    this.pendingDispatches -= dispatches;
+    this.pendingCost -= cost;
+    pass?.end();
+    // Queue order: this write lands after the previous submit has read the arena, before this one does.
+    if (uniformBytes > 0) this.device.queue.writeBuffer(this.uniformArena, 0, this.uniformShadow, 0, uniformBytes);
+    this.device.queue.submit([enc.finish()]);
+    this.submitCount++;
+    const entry = { cost, estimateMs: this.msPerCost === null ? 0 : cost * this.msPerCost, submittedAt: performance.now() };
+    this.inFlight.push(entry);
+    const done = () => this.submitDone(entry);
+    this.device.queue.onSubmittedWorkDone().then(done, done);
+  }
+
+  /** A submit completed (they complete in order): size the next ones from its time, then submit more. */
+  private submitDone(entry: { cost: number; submittedAt: number }): void {
     const i = this.inFlight.indexOf(entry as (typeof this.inFlight)[number]);
     if (i < 0) return; // dropped by a device loss
     this.inFlight.splice(i, 1);
     const now = performance.now();
     // GPU time of this submit: from when the GPU could start it (submitted, and the previous one done) to done.
-    const ms = now - Math.max(entry.submittedAt, this.lastDoneAt);
+    const ms = Math.max(now - Math.max(entry.submittedAt, this.lastDoneAt), 0.01);
     this.lastDoneAt = now;
-    if (entry.dispatches > 0) {
-      const per = ms / entry.dispatches;
-      this.msPerDispatch = this.msPerDispatch === null ? per : 0.7 * this.msPerDispatch + 0.3 * per;
+    if (entry.cost > 0) {
+      const per = ms / entry.cost;
+      // A slow submit counts at once (the queue must not overfill); fast ones lower the estimate gradually.
+      this.msPerCost = this.msPerCost === null || per > this.msPerCost ? per : 0.8 * this.msPerCost + 0.2 * per;
     }
     this.pump();
   }
@@ -540,21 +566,6 @@ export class Engine {
     return this.device.createBuffer({ size: UNIFORM_ARENA_BYTES, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, label: 'uniforms' });
   }
 
-  /**
-   * Uniform data lives in a per-submit arena: recorded into a shadow copy, written with queue.writeBuffer just before
-   * its command buffer is submitted (queue order keeps each earlier submit's values).
-   */
-  private uniform(data: ArrayBuffer): GPUBufferBinding {
-    const align = this.limits.minUniformBufferOffsetAlignment;
-    if (this.uniformOffset + data.byteLength > UNIFORM_ARENA_BYTES) {
-      // The arena is full: submit, then reuse it.
-      this.flush();
-    }
-    const offset = this.uniformOffset;
-    this.uniformShadow.set(new Uint8Array(data), offset);
-    this.uniformOffset = Math.ceil((offset + data.byteLength) / align) * align;
-    return { buffer: this.uniformArena, offset, size: data.byteLength };
-  }
 }
 
 const writable = new WeakMap<Kernel, number[]>();
