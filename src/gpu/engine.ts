@@ -97,6 +97,12 @@ export class Engine {
    * rough measure of a dispatch's work (kernels differ), good enough to size submits to a fraction of a second.
    */
   private msPerCost: number | null = null;
+  /**
+   * The fixed cost of one submit (round trip, queue wake-up): the least any submit took, creeping up 2 % per submit
+   * so it follows a machine that got slower. Left out of msPerCost, or latency would pass for work and shrink
+   * every submit to one dispatch.
+   */
+  private submitFloorMs = Infinity;
   private backlogWaiters: (() => void)[] = [];
   /** Bumped by abandonQueued(); a read() that spans a bump returns no data. */
   private abandonEpoch = 0;
@@ -478,7 +484,7 @@ export class Engine {
         continue;
       }
       const queuedMs = this.inFlight.reduce((s, f) => s + f.estimateMs, 0);
-      const room = this.inFlight.length < MIN_IN_FLIGHT || (this.msPerCost !== null && queuedMs + this.targetSubmitMs <= this.maxQueuedMs);
+      const room = this.inFlight.length < MIN_IN_FLIGHT || (this.msPerCost !== null && this.msPerCost > 0 && queuedMs + this.targetSubmitMs <= this.maxQueuedMs);
       if (!room) break;
       this.submitBatch();
     }
@@ -534,7 +540,7 @@ export class Engine {
     if (uniformBytes > 0) this.device.queue.writeBuffer(this.uniformArena, 0, this.uniformShadow, 0, uniformBytes);
     this.device.queue.submit([enc.finish()]);
     this.submitCount++;
-    const entry = { cost, estimateMs: this.msPerCost === null ? 0 : cost * this.msPerCost, submittedAt: performance.now() };
+    const entry = { cost, estimateMs: this.msPerCost === null ? 0 : this.submitFloorMs + cost * this.msPerCost, submittedAt: performance.now() };
     this.inFlight.push(entry);
     const done = () => this.submitDone(entry);
     this.device.queue.onSubmittedWorkDone().then(done, done);
@@ -550,7 +556,8 @@ export class Engine {
     const ms = Math.max(now - Math.max(entry.submittedAt, this.lastDoneAt), 0.01);
     this.lastDoneAt = now;
     if (entry.cost > 0) {
-      const per = ms / entry.cost;
+      this.submitFloorMs = Math.min(ms, this.submitFloorMs * 1.02);
+      const per = Math.max(0, ms - this.submitFloorMs) / entry.cost;
       // A slow submit counts at once (the queue must not overfill); fast ones lower the estimate gradually.
       this.msPerCost = this.msPerCost === null || per > this.msPerCost ? per : 0.8 * this.msPerCost + 0.2 * per;
     }
