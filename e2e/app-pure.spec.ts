@@ -1,32 +1,58 @@
 // The UI's pure helpers (app/src), tested in Node without a page: the status line and the request built from the form.
 import { expect, test } from '@playwright/test';
-import { statusLine } from '../app/src/status-line';
+import { parseHistoryEntry } from '../app/src/history';
+import { doneLine, plural, statusLine } from '../app/src/status-line';
 
-test('status line: checking, ready, the last outcome, each phase of a run', () => {
-  const idle = { checked: true, notice: null, run: null, plannedSteps: 0 };
+test('status line: checking, ready, the last outcome, each phase of a run with a clock that moves every second', () => {
+  const T = 1_000_000;
+  const idle = { checked: true, notice: null, run: null, plannedSteps: 0, now: T };
   expect(statusLine({ ...idle, checked: false }).text).toBe('Checking WebGPU…');
   expect(statusLine(idle)).toEqual({ text: 'Ready.', fraction: null });
   expect(statusLine({ ...idle, notice: 'Done: 8 frames in 0:12.' }).text).toBe('Done: 8 frames in 0:12.');
-  const run = { id: 1, phase: 'loading' as const, decoded: 0, frames: 8 };
-  expect(statusLine({ ...idle, run }).text).toBe('Starting…');
+  const run = { id: 1, phase: 'loading' as const, decoded: 0, frames: 8, startedAt: T - 3_000 };
+  expect(statusLine({ ...idle, run }).text).toBe('Starting… · 0:03');
   const load = { phase: 'upload' as const, file: 'UNet + motion module', loaded: 1, total: 4 };
-  expect(statusLine({ ...idle, run: { ...run, load } })).toEqual({ text: 'Loading models: uploading to the GPU UNet + motion module (1 of 4)', fraction: 0.25 });
-  expect(statusLine({ ...idle, run: { ...run, phase: 'sampling' }, plannedSteps: 3 })).toEqual({ text: 'Step 1 of 3 · encoding the prompt', fraction: 0 });
+  expect(statusLine({ ...idle, run: { ...run, load } })).toEqual({ text: 'Loading models: uploading to the GPU UNet + motion module (1 of 4) · 0:03', fraction: 0.25 });
+  expect(statusLine({ ...idle, run: { ...run, load }, now: T + 1_000 }).text).toMatch(/ · 0:04$/);
+  // Text encoding is its own phase; step 1 is named once the worker says the prompt is encoded.
+  const sampling = { ...run, phase: 'sampling' as const, samplingAt: T - 2_000 };
+  expect(statusLine({ ...idle, run: sampling, plannedSteps: 3 })).toEqual({ text: 'Encoding the prompt · 0:02 elapsed', fraction: 0 });
+  expect(statusLine({ ...idle, run: { ...sampling, encoded: true }, plannedSteps: 3, now: T + 5_000 }).text).toBe('Step 1 of 3 · 0:07 elapsed');
+  expect(statusLine({ ...idle, run: { ...sampling, encoded: true, loadMs: 9_000 }, plannedSteps: 3 }).text).toBe('Step 1 of 3 (preparing GPU kernels on first use) · 0:02 elapsed');
   const step = { step: 1, steps: 3, iteration: 1, iterations: 1, iterationSteps: [3], elapsedMs: 61_000, etaMs: 122_000 };
-  expect(statusLine({ ...idle, run: { ...run, phase: 'sampling', step } })).toEqual({ text: 'Step 2 of 3 · 1:01 elapsed · about 2:02 left', fraction: 1 / 3 });
+  const stepped = { ...sampling, encoded: true, samplingAt: T - 61_000, step, stepAt: T };
+  expect(statusLine({ ...idle, run: stepped })).toEqual({ text: 'Step 2 of 3 · 1:01 elapsed · about 2:02 left', fraction: 1 / 3 });
+  // Between step messages elapsed counts up and the ETA down.
+  expect(statusLine({ ...idle, run: stepped, now: T + 2_000 }).text).toBe('Step 2 of 3 · 1:03 elapsed · about 2:00 left');
   // FreeInit, fast sampling (1 then 3 steps): the iteration is named, the bar counts the steps of all iterations.
   const fi = { ...step, iterations: 2, iterationSteps: [1, 3], steps: 1, step: 1, etaMs: 183_000 };
-  expect(statusLine({ ...idle, run: { ...run, phase: 'sampling', step: fi } })).toEqual({ text: 'Iteration 2 of 2 · step 1 of 3 · 1:01 elapsed · about 3:03 left', fraction: 1 / 4 });
+  expect(statusLine({ ...idle, run: { ...stepped, step: fi } })).toEqual({ text: 'Iteration 2 of 2 · step 1 of 3 · 1:01 elapsed · about 3:03 left', fraction: 1 / 4 });
   const fi2 = { ...fi, iteration: 2, steps: 3, step: 2, etaMs: 30_000 };
-  expect(statusLine({ ...idle, run: { ...run, phase: 'sampling', step: fi2 } })).toEqual({ text: 'Iteration 2 of 2 · step 3 of 3 · 1:01 elapsed · about 0:30 left', fraction: 3 / 4 });
-  // Context windows: the window running inside the step (the one after the last finished), its share in the bar;
-  // a report from an earlier step means the first window of this one.
+  expect(statusLine({ ...idle, run: { ...stepped, step: fi2 } })).toEqual({ text: 'Iteration 2 of 2 · step 3 of 3 · 1:01 elapsed · about 0:30 left', fraction: 3 / 4 });
+  expect(statusLine({ ...idle, run: { ...stepped, phase: 'decoding', decoded: 2 } })).toEqual({ text: 'Decoding frame 3 of 8 · 1:01 elapsed', fraction: 0.25 });
+  // Context windows: the window running inside the step, its share in the bar.
   const win = { iteration: 1, step: 2, window: 3, windows: 4 };
-  expect(statusLine({ ...idle, run: { ...run, phase: 'sampling', step, window: win } })).toEqual({ text: 'Step 2 of 3 · window 4 of 4 · 1:01 elapsed · about 2:02 left', fraction: (1 + 3 / 4) / 3 });
-  expect(statusLine({ ...idle, run: { ...run, phase: 'sampling', step, window: { ...win, step: 1, window: 4 } } }).text).toBe('Step 2 of 3 · window 1 of 4 · 1:01 elapsed · about 2:02 left');
-  expect(statusLine({ ...idle, run: { ...run, phase: 'sampling', window: { ...win, step: 1, window: 1 } }, plannedSteps: 3 }).text).toBe('Step 1 of 3 · window 2 of 4');
-  expect(statusLine({ ...idle, run: { ...run, phase: 'sampling', step: fi, window: { iteration: 1, step: 1, window: 4, windows: 4 } } }).text)
-    .toBe('Iteration 2 of 2 · step 1 of 3 · window 1 of 4 · 1:01 elapsed · about 3:03 left');
-  expect(statusLine({ ...idle, run: { ...run, phase: 'decoding', decoded: 2 } })).toEqual({ text: 'Decoding frame 3 of 8', fraction: 0.25 });
+  expect(statusLine({ ...idle, run: { ...stepped, window: win } })).toEqual({ text: 'Step 2 of 3 · window 4 of 4 · 1:01 elapsed · about 2:02 left', fraction: (1 + 3 / 4) / 3 });
   expect(statusLine({ ...idle, run: { ...run, phase: 'cancelling' } }).text).toBe('Cancelling…');
+});
+
+test('done line names the load and the generation; plurals', () => {
+  expect(doneLine(8, 83_000, 43_000, 40_000)).toBe('Done: 8 frames in 1:23 (loading the models 0:40, generating 0:43).');
+  expect(doneLine(1, 5_000, 5_000, undefined)).toBe('Done: 1 frame in 0:05 (models already loaded, generating 0:05).');
+  expect([plural(1, 'step'), plural(0, 'step'), plural(25, 'step')]).toEqual(['1 step', '0 steps', '25 steps']);
+});
+
+test('history records: checked field by field, repaired where a neutral value is right, skipped otherwise', () => {
+  const png = new Blob([new Uint8Array([137, 80, 78, 71])], { type: 'image/png' });
+  const settings = { prompt: 'p', negativePrompt: 'n', seed: 1, frames: 8, width: 64, height: 64, steps: 2, guidance: 1, scheduler: 'ddim' };
+  const good = { id: 'a', createdAt: 5, settings, models: 'm', width: 64, height: 64, fps: 10, elapsedMs: 3, frames: [png] };
+  expect(parseHistoryEntry(good)).toMatchObject({ id: 'a', createdAt: 5, models: 'm', width: 64, height: 64, fps: 10, elapsedMs: 3, frames: [png] });
+  expect(parseHistoryEntry(good)!.settings).toMatchObject({ seed: 1, frames: 8, width: 64, height: 64, steps: 2 }); // an older settings record, migrated by parseSpec
+  for (const bad of [null, 'x', [], { ...good, id: 3 }, { ...good, settings: null }, { ...good, settings: { ...settings, prompt: undefined } },
+    { ...good, settings: { ...settings, seed: -1 } }, { ...good, settings: { ...settings, steps: 1.5 } }, { ...good, settings: { ...settings, scheduler: 'pndm' } },
+    { ...good, settings: { ...settings, guidance: NaN } }, { ...good, frames: [] }, { ...good, frames: ['x'] }, { ...good, frames: 'x' }]) {
+    expect(parseHistoryEntry(bad), JSON.stringify(bad)).toBeNull();
+  }
+  const repaired = parseHistoryEntry({ id: 'b', settings, frames: [png], fps: 1e9, width: -1 });
+  expect(repaired).toMatchObject({ id: 'b', createdAt: 0, models: 'unknown models', width: 64, height: 64, fps: 8, elapsedMs: 0, frames: [png] });
 });

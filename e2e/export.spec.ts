@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { expect, type Page, test } from '@playwright/test';
 import { GifReader } from 'omggif';
+import { HISTORY_DB_VERSION } from '../app/src/history';
 import { canvasPixels, distinctColours, meanAbsDiff, showFrame } from './helpers';
 
 const W = 96;
@@ -12,7 +13,7 @@ const FRAMES = 6;
  * moving gradient with a square that walks right, so every frame differs. Independent of the diffusion pipeline.
  */
 async function seedHistory(page: Page): Promise<void> {
-  await page.evaluate(async ({ W, H, FRAMES }) => {
+  await page.evaluate(async ({ W, H, FRAMES, VERSION }) => {
     const frames: Blob[] = [];
     for (let f = 0; f < FRAMES; f++) {
       const c = new OffscreenCanvas(W, H);
@@ -33,7 +34,7 @@ async function seedHistory(page: Page): Promise<void> {
       frames.push(await c.convertToBlob({ type: 'image/png' }));
     }
     const db = await new Promise<IDBDatabase>((resolve, reject) => {
-      const r = indexedDB.open('animatediff-web', 1);
+      const r = indexedDB.open('animatediff-web', VERSION);
       r.onupgradeneeded = () => r.result.createObjectStore('history', { keyPath: 'id' }).createIndex('createdAt', 'createdAt');
       r.onsuccess = () => resolve(r.result);
       r.onerror = () => reject(r.error);
@@ -48,7 +49,7 @@ async function seedHistory(page: Page): Promise<void> {
       tx.onerror = () => reject(tx.error);
     });
     db.close();
-  }, { W, H, FRAMES });
+  }, { W, H, FRAMES, VERSION: HISTORY_DB_VERSION });
 }
 
 async function download(page: Page, button: string): Promise<{ name: string; bytes: Buffer }> {

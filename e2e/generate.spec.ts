@@ -79,7 +79,7 @@ test('generate with the tiny model; cancel mid-run; the same seed gives the same
   await page.getByLabel('Steps', { exact: true }).fill('30');
   await recordProgress(page);
   await generateButton(page).click();
-  await expect(status(page)).toContainText(/^Step \d+ of 30 · .* elapsed/, { timeout: 300_000 });
+  await expect(status(page)).toContainText(/^Step \d+ of 30 · .* elapsed · about/, { timeout: 300_000 }); // a step has finished
   const before = Number(/^Step (\d+)/.exec((await status(page).textContent())!)![1]);
   await page.getByRole('button', { name: 'Cancel' }).click();
   await expect(status(page)).toContainText(/^Cancelled after step \d+ of 30\.$/, { timeout: 300_000 });

@@ -4,6 +4,7 @@
 import { useMemo, useRef, useState } from 'react';
 import { describePrecision } from '../../src/pipeline/precision';
 import { assessSettings } from '../../src/worker/capability';
+import { ErrorBoundary } from './components/ErrorBoundary';
 import { ExportBar } from './components/ExportBar';
 import { HistoryPanel } from './components/HistoryPanel';
 import { ModelPanel } from './components/ModelPanel';
@@ -23,10 +24,11 @@ import { DownloadPanel } from './components/DownloadPanel';
 import { OfflineIndicator } from './components/OfflineIndicator';
 import { StoragePanel } from './components/StoragePanel';
 import { BASE_PRESETS, MOTION_PRESETS } from './presets';
+import { useNow } from './hooks/useNow';
 import { motionPreset } from './model-choice';
 
 import { prepareRequest } from './request';
-import { fmtTime, statusLine } from './status-line';
+import { fmtTime, plural, statusLine } from './status-line';
 
 export function App() {
   const [form, setForm] = useState<FormState>(INITIAL_FORM);
@@ -86,7 +88,8 @@ export function App() {
     if (!gen.isBusy()) changeModels({ ...models, base: { mode: 'file', file } });
   });
 
-  const status = statusLine({ checked: caps !== null, notice: gen.notice, run, plannedSteps: gen.pendingSteps });
+  const now = useNow(busy);
+  const status = statusLine({ checked: caps !== null, notice: gen.notice, run, plannedSteps: gen.pendingSteps, now });
   const exportable = result && result.done ? result : null;
   const error = gen.error;
   const summary = gen.summary;
@@ -110,8 +113,12 @@ export function App() {
             generate();
           }}
         >
-          <ModelPanel value={models} onChange={changeModels} disabled={busy} />
-          <SettingsPanel value={form} onChange={setForm} disabled={busy} recommended={motionPreset(models)?.recommended} onSubmit={generate} />
+          <ErrorBoundary name="The model choice">
+            <ModelPanel value={models} onChange={changeModels} disabled={busy} />
+          </ErrorBoundary>
+          <ErrorBoundary name="The settings">
+            <SettingsPanel value={form} onChange={setForm} disabled={busy} recommended={motionPreset(models)?.recommended} onSubmit={generate} />
+          </ErrorBoundary>
           <Notices advice={advice} />
           <div className="actions">
             {busy ? (
@@ -143,6 +150,7 @@ export function App() {
             <progress aria-label="Generation progress" max={1} value={status.fraction ?? undefined} hidden={!busy} />
           </div>
           {busy && run?.phase !== 'cancelling' && <DownloadPanel progress={run?.download} />}
+          <ErrorBoundary name="The animation viewer">
           <Viewer
             result={result}
             preview={result && !result.done ? null : gen.preview}
@@ -154,14 +162,17 @@ export function App() {
             onLoop={setLoop}
             onFrameShown={(i) => { shownFrame.current = i; }}
           />
+          </ErrorBoundary>
           {result && (
             <p className="result-info">
-              <span>{result.width}×{result.height}</span> · <span>{result.frames.length} frames</span> · <span>seed {result.spec.seed}</span>
-              {' · '}<span>{result.spec.steps} steps</span> · <span>{result.models}</span>
+              <span>{result.width}×{result.height}</span> · <span>{plural(result.frames.length, 'frame')}</span> · <span>seed {result.spec.seed}</span>
+              {' · '}<span>{plural(result.spec.steps, 'step')}</span> · <span>{result.models}</span>
               {result.elapsedMs !== null && <> · <span>{fmtTime(result.elapsedMs)}</span></>}
             </p>
           )}
-          <ExportBar result={exportable} fps={fps} loop={loop} currentFrame={() => shownFrame.current} disabled={busy} />
+          <ErrorBoundary name="Export">
+            <ExportBar result={exportable} fps={fps} loop={loop} currentFrame={() => shownFrame.current} disabled={busy} />
+          </ErrorBoundary>
           {summary && (
             <details className="hint model-summary">
               <summary>Models loaded in {fmtTime(summary.loadMs)} on {summary.adapter} ({describePrecision(summary.precision)})</summary>
@@ -169,8 +180,12 @@ export function App() {
               {summary.warnings.length > 0 && <ul className="warn">{summary.warnings.map((w) => <li key={w}>{w}</li>)}</ul>}
             </details>
           )}
-          <HistoryPanel entries={history.entries} onOpen={openHistory} onDelete={history.remove} disabled={busy} />
-          <StoragePanel storage={storage} disabled={busy} />
+          <ErrorBoundary name="History">
+            <HistoryPanel entries={history.entries} onOpen={openHistory} onDelete={history.remove} disabled={busy} />
+          </ErrorBoundary>
+          <ErrorBoundary name="Storage">
+            <StoragePanel storage={storage} disabled={busy} />
+          </ErrorBoundary>
         </section>
       </main>
       {drop.dragging && <div className="drop-overlay" aria-hidden="true">Drop a .safetensors file to use it as the base model</div>}

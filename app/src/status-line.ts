@@ -17,6 +17,14 @@ export interface RunState {
   window?: { iteration: number; step: number; window: number; windows: number };
   decoded: number;
   frames: number;
+  /** Page clock (ms, Date.now()) when the request was sent, when sampling began, and when the last step finished. */
+  startedAt: number;
+  samplingAt?: number;
+  stepAt?: number;
+  /** The prompt is encoded (step 1 runs). */
+  encoded?: boolean;
+  /** How long loading the models took in this run; absent when they were already loaded. */
+  loadMs?: number;
 }
 
 /** 1.23 GB, 456.7 MB, 12.3 kB. */
@@ -40,6 +48,19 @@ export function fmtTime(ms: number): string {
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
 }
 
+/** "1 step", "2 steps". */
+export function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
+/** The outcome line of a finished run: the whole time, split into loading the models and generating. */
+export function doneLine(frames: number, totalMs: number, generateMs: number, loadMs: number | undefined): string {
+  const split = loadMs === undefined
+    ? `models already loaded, generating ${fmtTime(generateMs)}`
+    : `loading the models ${fmtTime(loadMs)}, generating ${fmtTime(generateMs)}`;
+  return `Done: ${plural(frames, 'frame')} in ${fmtTime(totalMs)} (${split}).`;
+}
+
 const LOAD_PHASE: Record<LoadPhase, string> = {
   download: 'downloading',
   parse: 'reading',
@@ -55,6 +76,8 @@ export interface StatusInput {
   run: RunState | null;
   /** Steps of the request in flight, until the worker reports its own count. */
   plannedSteps: number;
+  /** The page clock now (Date.now()); the status is re-rendered every second while a run is busy. */
+  now: number;
 }
 
 export interface StatusLine {
@@ -63,7 +86,7 @@ export interface StatusLine {
   fraction: number | null;
 }
 
-export function statusLine({ checked, notice, run, plannedSteps }: StatusInput): StatusLine {
+export function statusLine({ checked, notice, run, plannedSteps, now }: StatusInput): StatusLine {
   if (!run) return { text: checked ? notice ?? 'Ready.' : 'Checking WebGPU…', fraction: null };
   switch (run.phase) {
     case 'cancelling':
@@ -74,12 +97,14 @@ export function statusLine({ checked, notice, run, plannedSteps }: StatusInput):
         return { text: `Downloading models: ${downloadText(d)}`, fraction: d.total ? d.received / d.total : null };
       }
       const l = run.load;
-      if (!l) return { text: 'Starting…', fraction: null };
-      return { text: `Loading models: ${LOAD_PHASE[l.phase]}${l.file ? ` ${l.file}` : ''} (${l.loaded} of ${l.total})`, fraction: l.total ? l.loaded / l.total : null };
+      const since = ` · ${fmtTime(now - run.startedAt)}`;
+      if (!l) return { text: `Starting…${since}`, fraction: null };
+      return { text: `Loading models: ${LOAD_PHASE[l.phase]}${l.file ? ` ${l.file}` : ''} (${l.loaded} of ${l.total})${since}`, fraction: l.total ? l.loaded / l.total : null };
     }
     case 'sampling': {
       // "Step i of N" names the step running now (with FreeInit, "Iteration k of K · step i of N": after an
-      // iteration's last step the next one begins); elapsed and ETA come from the steps finished so far.
+      // iteration's last step the next one begins). Elapsed counts from the start of sampling, every second; the ETA
+      // comes from the steps finished so far, counted down since the last one.
       const s = run.step;
       const perIteration = s?.iterationSteps ?? [plannedSteps];
       let iteration = s?.iteration ?? 1, next = (s?.step ?? 0) + 1;
@@ -98,13 +123,16 @@ export function statusLine({ checked, notice, run, plannedSteps }: StatusInput):
         windowText = ` · window ${Math.min(finished + 1, w.windows)} of ${w.windows}`;
         partial = finished / w.windows;
       }
-      // Before the first step ends: the prompt is being encoded, unless a window has already run.
-      const tail = s ? ` · ${fmtTime(s.elapsedMs)} elapsed · about ${fmtTime(s.etaMs)} left` : run.window ? '' : ' · encoding the prompt';
-      const text = head + windowText + tail;
-      return { text, fraction: total ? Math.min(1, (done + partial) / total) : 0 };
+      const elapsed = fmtTime(now - (run.samplingAt ?? run.startedAt));
+      // Before the first step ends: the prompt is being encoded, until the worker says it is (or a window has run).
+      if (!run.encoded && !s && !w) return { text: `Encoding the prompt · ${elapsed} elapsed`, fraction: 0 };
+      const eta = s ? ` · about ${fmtTime(Math.max(0, s.etaMs - (now - (run.stepAt ?? now))))} left` : '';
+      // Step 1 right after a load also builds the GPU kernels on their first use.
+      const firstUse = !s && run.loadMs !== undefined ? ' (preparing GPU kernels on first use)' : '';
+      return { text: `${head}${firstUse}${windowText} · ${elapsed} elapsed${eta}`, fraction: total ? Math.min(1, (done + partial) / total) : 0 };
     }
     case 'decoding':
-      return { text: `Decoding frame ${Math.min(run.decoded + 1, run.frames)} of ${run.frames}`, fraction: run.decoded / run.frames };
+      return { text: `Decoding frame ${Math.min(run.decoded + 1, run.frames)} of ${run.frames} · ${fmtTime(now - (run.samplingAt ?? run.startedAt))} elapsed`, fraction: run.decoded / run.frames };
     case 'idle':
       return { text: notice ?? 'Ready.', fraction: null };
   }

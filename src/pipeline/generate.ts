@@ -134,6 +134,8 @@ export interface FreeInitRecord {
 
 export interface GenerateHooks {
   signal?: AbortSignal;
+  /** The prompts are encoded: the first denoising step starts now. */
+  onTextEncoded?(): void;
   onStep?(info: StepInfo): void;
   /**
    * With context windows: after window `window` (1-based) of `windows` inside step `step` (1-based) of `steps` of
@@ -267,6 +269,7 @@ export async function generate(m: PipelineModels, spec: GenerationSpec, hooks: G
 
   abortIfNeeded(hooks.signal, 'denoising', 0);
   const text = await textConditioning(m, r, o, cfg);
+  hooks.onTextEncoded?.();
   const conditioning: Conditioning = {
     text, guidance: r.guidance, semantics: o.semantics, maxTensorBytes: o.maxTensorBytes, arena: o.arena ?? null,
     motion: { windows: freeNoise ? freeNoiseSchedule(F, freeNoise) : undefined, strength: r.motionStrength },

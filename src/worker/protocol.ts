@@ -112,6 +112,8 @@ export type FromWorker =
   | { type: 'loaded'; id: number; summary: ModelSummary }
   /** The models are ready and sampling begins (the prompt is encoded, then step 1 runs). */
   | { type: 'sampling'; id: number; steps: number }
+  /** The prompt is encoded: step 1 runs now. */
+  | { type: 'encoded'; id: number }
   /** After a step: `step` of `steps` in FreeInit iteration `iteration` of `iterations` (src/pipeline StepInfo). */
   | { type: 'progress'; id: number; step: number; steps: number; iteration: number; iterations: number; iterationSteps: number[]; elapsedMs: number; etaMs: number }
   /** With context windows: window `window` of `windows` of step `step` of iteration `iteration` (1-based; the step being computed) is done. */

@@ -26,6 +26,7 @@ export interface LoadedModels {
 }
 
 export interface GenerationHooks {
+  onTextEncoded?(): void;
   onStep(p: StepInfo): void;
   /** Context windows: window `window` of `windows` inside step `step` of `steps` is done. */
   onWindow(p: WindowInfo): void;
@@ -133,6 +134,7 @@ export async function runGeneration(
   let step = 0;
   await generate(models.pipeline(engine), spec, {
     signal,
+    onTextEncoded: hooks.onTextEncoded,
     onStep: (info) => {
       step = info.step;
       hooks.onStep(info);

@@ -201,6 +201,7 @@ async function generate(msg: Extract<ToWorker, { type: 'generate' }>): Promise<v
     const t0 = performance.now();
     ready.engine.pool.resetPeak();
     await runGeneration(ready.engine, ready.models, spec, abort.signal, {
+      onTextEncoded: () => post({ type: 'encoded', id: msg.id }),
       onStep: (p) => {
         afterStep = p.step;
         post({ type: 'progress', id: msg.id, ...p });

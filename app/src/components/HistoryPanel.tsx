@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react';
 import { entrySpec, type HistoryEntry } from '../history';
 import { promptSummary } from '../../../src/pipeline/spec';
+import { plural } from '../status-line';
 
 export interface HistoryPanelProps {
   entries: HistoryEntry[];
@@ -39,7 +40,7 @@ export function HistoryPanel({ entries, onOpen, onDelete, disabled }: HistoryPan
               <div className="meta">
                 <p className="prompt" title={prompt}>{prompt}</p>
                 <p className="hint">
-                  seed {spec?.seed ?? '?'} · {e.width}×{e.height} · {e.frames.length} frames · {new Date(e.createdAt).toLocaleString()}
+                  seed {spec?.seed ?? '?'} · {e.width}×{e.height} · {plural(e.frames.length, 'frame')} · {new Date(e.createdAt).toLocaleString()}
                 </p>
               </div>
               <button type="button" className="link" onClick={() => onDelete(e)} disabled={disabled} aria-label={`Delete "${prompt}" from history`}>Delete</button>

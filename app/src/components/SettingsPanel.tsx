@@ -4,6 +4,7 @@ import type { PrecisionSetting } from '../../../src/worker/protocol';
 import { type FormState, withPromptText } from '../form';
 import { KeyframeTextError, parseKeyframes } from '../../../src/pipeline/keyframes';
 import { LongAnimationControls } from './LongAnimationControls';
+import { plural } from '../status-line';
 import { type Recommended, SCHEDULERS, SIZE_PRESETS } from '../presets';
 
 export interface SettingsPanelProps {
@@ -116,7 +117,7 @@ export function SettingsPanel({ value: form, onChange, disabled, recommended, on
       </div>
       {recommended && ((f.scheduler !== 'auto' && f.scheduler !== recommended.scheduler) || f.steps !== recommended.steps || f.guidance !== recommended.guidance) && (
         <p className="hint">
-          This motion module is made for {SCHEDULERS.find((s) => s.id === recommended.scheduler)?.label}, {recommended.steps} steps, guidance {recommended.guidance}.{' '}
+          This motion module is made for {SCHEDULERS.find((s) => s.id === recommended.scheduler)?.label}, {plural(recommended.steps, 'step')}, guidance {recommended.guidance}.{' '}
           <button type="button" className="link" onClick={() => onChange((s) => ({ ...s, spec: { ...s.spec, ...recommended } }))}>Use these</button>
         </p>
       )}

@@ -8,7 +8,7 @@ import type { FrameSet } from '../components/Viewer';
 import { selectionKey } from '../model-choice';
 import type { GenerateRequest } from '../request';
 import type { Result } from '../result';
-import { fmtTime, type RunState } from '../status-line';
+import { doneLine, type RunState } from '../status-line';
 import { fmtGiB } from '../../../src/plan/format';
 import { WorkerClient } from '../worker-client';
 import { hubOverride } from '../hub-override';
@@ -75,13 +75,17 @@ export function useGeneration({ onDone }: { onDone(r: Result): void }) {
         return;
       case 'loaded':
         setSummary(msg.summary);
+        update({ ...current, loadMs: msg.summary.loadMs });
         return;
       case 'sampling':
-        update({ ...current, phase: keep('sampling') });
+        update({ ...current, phase: keep('sampling'), samplingAt: Date.now() });
+        return;
+      case 'encoded':
+        update({ ...current, encoded: true });
         return;
       case 'progress':
         // After the last step of the last FreeInit iteration the VAE starts on frame 1.
-        update({ ...current, phase: keep(msg.step === msg.steps && msg.iteration === msg.iterations ? 'decoding' : 'sampling'), step: msg });
+        update({ ...current, phase: keep(msg.step === msg.steps && msg.iteration === msg.iterations ? 'decoding' : 'sampling'), step: msg, stepAt: Date.now() });
         return;
       case 'window':
         update({ ...current, phase: keep('sampling'), window: { iteration: msg.iteration, step: msg.step, window: msg.window, windows: msg.windows } });
@@ -112,7 +116,7 @@ export function useGeneration({ onDone }: { onDone(r: Result): void }) {
         previewRef.current = null;
         update(null);
         const mem = msg.memory ? ` GPU memory peak ${fmtGiB(msg.memory.peakBytes)} (planned ${fmtGiB(msg.memory.plannedBytes)}).` : '';
-        setNotice(`Done: ${r?.frames.length ?? 0} frames in ${fmtTime(msg.elapsedMs)}.${mem}`);
+        setNotice(doneLine(r?.frames.length ?? 0, Date.now() - current.startedAt, msg.elapsedMs, current.loadMs) + mem);
         bump();
         return;
       }
@@ -150,7 +154,7 @@ export function useGeneration({ onDone }: { onDone(r: Result): void }) {
     lastDone.current = resultRef.current?.done ? resultRef.current : lastDone.current;
     resultRef.current = null;
     const id = client.nextId();
-    update({ id, phase: 'loading', decoded: 0, frames: spec.frames });
+    update({ id, phase: 'loading', decoded: 0, frames: spec.frames, startedAt: Date.now() });
     previewRef.current = null;
     client.send({ type: 'generate', id, models: selection, modelsKey: selectionKey(selection), precision, spec });
   };
