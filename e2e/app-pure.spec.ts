@@ -1,7 +1,8 @@
 // The UI's pure helpers (app/src), tested in Node without a page: the status line and the request built from the form.
 import { expect, test } from '@playwright/test';
 import { parseHistoryEntry } from '../app/src/history';
-import { doneLine, plural, statusLine } from '../app/src/status-line';
+import { parseStoredChoice, storableChoice } from '../app/src/model-choice';
+import { clipWords, doneLine, plural, statusLine } from '../app/src/status-line';
 
 test('status line: checking, ready, the last outcome, each phase of a run with a clock that moves every second', () => {
   const T = 1_000_000;
@@ -55,4 +56,21 @@ test('history records: checked field by field, repaired where a neutral value is
   }
   const repaired = parseHistoryEntry({ id: 'b', settings, frames: [png], fps: 1e9, width: -1 });
   expect(repaired).toMatchObject({ id: 'b', createdAt: 0, models: 'unknown models', width: 64, height: 64, fps: 8, elapsedMs: 0, frames: [png] });
+});
+
+test('prompts are cut at a word, with an ellipsis', () => {
+  expect(clipWords('a red panda walking through a snowy forest', 60)).toBe('a red panda walking through a snowy forest');
+  expect(clipWords('a red panda walking through a snowy forest, soft light', 30)).toBe('a red panda walking through a…');
+  expect(clipWords('x'.repeat(40), 10)).toBe('xxxxxxxxx…');
+});
+
+test('a remembered model choice is checked slot by slot; files, unknown presets and bad values fall back', () => {
+  const fallback = { base: { mode: 'preset', presetId: 'sd15' }, motion: { mode: 'preset', presetId: 'v2' }, motionLora: { mode: 'none' }, motionLoraStrength: 0.8, sdLora: { mode: 'none' }, sdLoraStrength: 0.8 } as const;
+  const tiny = { ...fallback, base: { mode: 'preset' as const, presetId: 'tiny' }, motion: { mode: 'preset' as const, presetId: 'tiny' } };
+  expect(parseStoredChoice(JSON.parse(JSON.stringify(storableChoice(tiny))), fallback)).toEqual(tiny);
+  const withFile = { ...fallback, base: { mode: 'file' as const, file: null }, motion: { mode: 'url' as const, url: 'https://huggingface.co/a/b/resolve/main/m.safetensors' } };
+  expect(parseStoredChoice(JSON.parse(JSON.stringify(storableChoice(withFile))), fallback)).toEqual({ ...fallback, motion: withFile.motion });
+  expect(parseStoredChoice({ v: 1, base: { mode: 'preset', presetId: 'nope' }, motion: 42, motionLora: { mode: 'none' }, motionLoraStrength: 1e9 }, fallback)).toEqual(fallback);
+  expect(parseStoredChoice({ v: 1, base: { mode: 'none' } }, fallback)!.base).toEqual(fallback.base); // the base cannot be empty
+  for (const bad of [null, 'x', 3, {}, { v: 2 }]) expect(parseStoredChoice(bad, fallback)).toBeNull();
 });

@@ -43,10 +43,22 @@ test('a corrupt model file dropped on the page gives a specific error, and the a
   await expect(page.getByRole('button', { name: 'Generate' })).toBeEnabled();
   await alert.getByRole('button', { name: 'Dismiss' }).click();
   await expect(page.getByRole('alert')).toHaveCount(0);
+  // A pickle dropped on the page is refused at once (before any Generate), and does not replace the base model.
   await dropFile(page, 'model.ckpt.safetensors', [0x50, 0x4b, 0x03, 0x04, 0, 0, 0, 0, 0, 0, 0, 0]);
-  await page.getByRole('button', { name: 'Generate' }).click();
-  await expect(page.getByRole('alert')).toContainText('model.ckpt.safetensors is a PyTorch pickle', ALERT);
+  await expect(page.getByRole('alert')).toContainText('model.ckpt.safetensors is a PyTorch pickle');
+  await expect(page.getByText('broken-model.safetensors (1 KB)')).toBeVisible();
   await expect(page.getByRole('button', { name: 'Generate' })).toBeEnabled();
+});
+
+test('a .ckpt dropped on the page is refused as a pickle at once and never becomes the base model', async ({ page }) => {
+  await dropFile(page, 'v1-5-pruned.ckpt', [0x80, 0x02, 0x7d, 0x71, 0x00, 0x28, 0x58, 0x0a, 0, 0, 0, 0]); // pickle protocol 2: PROTO, EMPTY_DICT, …
+  await expect(page.getByRole('alert')).toContainText('v1-5-pruned.ckpt is a PyTorch pickle');
+  await expect(page.getByLabel('Base model', { exact: true })).toHaveValue('preset:tiny');
+  // A valid safetensors start is taken, and says so.
+  await dropFile(page, 'mine.safetensors', truncatedSafetensors());
+  await expect(page.getByLabel('Base model', { exact: true })).toHaveValue('file');
+  await expect(page.getByRole('status', { name: 'Generation status' })).toHaveText('mine.safetensors is the base model now.');
+  await expect(page.getByRole('alert')).toHaveCount(0);
 });
 
 test('a file dropped on the motion-module slot goes to that slot', async ({ page }) => {

@@ -93,6 +93,13 @@ test('GIF export has every frame at the right size, named from prompt and seed',
   expect(at(8 + 3 * 12 + 8, 28)).toBeGreaterThan(700);
   gif.decodeAndBlitFrameRGBA(0, px);
   expect(at(8 + 3 * 12 + 8, 28)).toBeLessThan(600);
+  // "Saved …" belongs to this animation: opening another result (here the same entry again) clears it.
+  const saved = page.getByText('Saved a-test-moving-square-seed4242.gif');
+  await expect(saved).toBeVisible();
+  await page.getByRole('button', { name: 'Open "A Test: moving square!" (seed 4242)' }).click();
+  await expect(saved).toHaveCount(0);
+  // The play button says what it does ("Play"/"Pause") and is not also a pressed toggle.
+  await expect(page.getByRole('group', { name: 'Playback' }).getByRole('button', { name: /^(Play|Pause)$/ })).not.toHaveAttribute('aria-pressed');
 });
 
 test('PNG sprite sheet and single-frame PNG have the right sizes', async ({ page }) => {

@@ -26,9 +26,10 @@ import { StoragePanel } from './components/StoragePanel';
 import { BASE_PRESETS, MOTION_PRESETS } from './presets';
 import { useNow } from './hooks/useNow';
 import { motionPreset } from './model-choice';
-
+import { headOf, refuseDropped } from './drop-check';
 import { prepareRequest } from './request';
-import { fmtTime, plural, statusLine } from './status-line';
+import { describeError } from '../../src/worker/errors';
+import { clipWords, fmtTime, plural, statusLine } from './status-line';
 
 export function App() {
   const [form, setForm] = useState<FormState>(INITIAL_FORM);
@@ -56,14 +57,19 @@ export function App() {
     if (gen.isBusy() || blocked) return;
     gen.setError(null);
     gen.setNotice(null);
-    const seed = form.randomizeSeed ? randomSeed() : form.spec.seed;
-    const prepared = prepareRequest(form, models, seed);
-    if ('error' in prepared) {
-      gen.setError(prepared.error);
-      return;
+    // Nothing may escape a submit handler (Generate would silently do nothing): any failure is shown.
+    try {
+      const seed = form.randomizeSeed ? randomSeed() : form.spec.seed;
+      const prepared = prepareRequest(form, models, seed);
+      if ('error' in prepared) {
+        gen.setError(prepared.error);
+        return;
+      }
+      if (seed !== form.spec.seed) setForm((f) => ({ ...f, spec: { ...f.spec, seed } }));
+      gen.start(prepared.request);
+    } catch (e) {
+      gen.setError(describeError(e));
     }
-    if (seed !== form.spec.seed) setForm((f) => ({ ...f, spec: { ...f.spec, seed } }));
-    gen.start(prepared.request);
   };
 
   const openHistory = async (entry: HistoryEntry) => {
@@ -79,13 +85,22 @@ export function App() {
     gen.show(r);
     setFps(entry.fps);
     setForm((f) => formWithSpec(f, r.spec));
-    gen.setNotice(`Opened "${promptSummary(r.spec).slice(0, 60)}" (seed ${r.spec.seed}); its settings are in the form.`);
+    gen.setNotice(`Opened "${clipWords(promptSummary(r.spec), 60)}" (seed ${r.spec.seed}); its settings are in the form.`);
   };
 
   useKeys({ onEscape: () => gen.isBusy() && gen.cancel() });
   // Drop a .safetensors anywhere on the page: it becomes the base model (slots take drops of their own too).
-  const drop = useDropFiles((file) => {
-    if (!gen.isBusy()) changeModels({ ...models, base: { mode: 'file', file } });
+  // Anything but a safetensors file is refused at once, with the reason (a .ckpt is a pickle).
+  const drop = useDropFiles(async (file) => {
+    if (gen.isBusy()) return;
+    const refused = refuseDropped(file.name, await headOf(file));
+    if (refused) {
+      gen.setError(refused);
+      return;
+    }
+    gen.setError(null);
+    changeModels({ ...models, base: { mode: 'file', file } });
+    gen.setNotice(`${file.name} is the base model now.`);
   });
 
   const now = useNow(busy);
@@ -113,13 +128,13 @@ export function App() {
             generate();
           }}
         >
+          <Notices advice={advice} />
           <ErrorBoundary name="The model choice">
             <ModelPanel value={models} onChange={changeModels} disabled={busy} />
           </ErrorBoundary>
           <ErrorBoundary name="The settings">
             <SettingsPanel value={form} onChange={setForm} disabled={busy} recommended={motionPreset(models)?.recommended} onSubmit={generate} />
           </ErrorBoundary>
-          <Notices advice={advice} />
           <div className="actions">
             {busy ? (
               <button type="button" className="danger" onClick={gen.cancel} disabled={run?.phase === 'cancelling'}>

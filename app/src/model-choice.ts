@@ -138,3 +138,35 @@ export function choiceLabel(c: ModelChoice): string {
   return parts.join(' + ');
 }
 
+
+/** The choice as remembered across reloads: preset and URL slots (a local file cannot be kept). */
+export function storableChoice(c: ModelChoice): unknown {
+  const slot = (s: SlotChoice) => (s.mode === 'file' ? null : s);
+  return { v: 1, base: slot(c.base), motion: slot(c.motion), motionLora: slot(c.motionLora), motionLoraStrength: c.motionLoraStrength, sdLora: slot(c.sdLora), sdLoraStrength: c.sdLoraStrength };
+}
+
+/**
+ * A remembered choice, checked slot by slot against the presets the app has now: a slot that is unknown, malformed
+ * or was a local file keeps `fallback`'s value. Null when nothing usable is stored.
+ */
+export function parseStoredChoice(raw: unknown, fallback: ModelChoice): ModelChoice | null {
+  if (typeof raw !== 'object' || raw === null || (raw as { v?: unknown }).v !== 1) return null;
+  const r = raw as Record<string, unknown>;
+  const slot = (v: unknown, ids: string[], optional: boolean, keep: SlotChoice): SlotChoice => {
+    if (typeof v !== 'object' || v === null) return keep;
+    const s = v as Record<string, unknown>;
+    if (s.mode === 'none' && optional) return { mode: 'none' };
+    if (s.mode === 'preset' && typeof s.presetId === 'string' && ids.includes(s.presetId)) return { mode: 'preset', presetId: s.presetId };
+    if (s.mode === 'url' && typeof s.url === 'string' && s.url.length <= 2048) return { mode: 'url', url: s.url };
+    return keep;
+  };
+  const strength = (v: unknown, keep: number) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= 2 ? v : keep);
+  return {
+    base: slot(r.base, BASE_PRESETS.map((p) => p.id), false, fallback.base),
+    motion: slot(r.motion, MOTION_PRESETS.map((p) => p.id), false, fallback.motion),
+    motionLora: slot(r.motionLora, MOTION_LORA_PRESETS.map((p) => p.id), true, fallback.motionLora),
+    motionLoraStrength: strength(r.motionLoraStrength, fallback.motionLoraStrength),
+    sdLora: slot(r.sdLora, SD_LORA_PRESETS.map((p) => p.id), true, fallback.sdLora),
+    sdLoraStrength: strength(r.sdLoraStrength, fallback.sdLoraStrength),
+  };
+}

@@ -48,6 +48,16 @@ export function fmtTime(ms: number): string {
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
 }
 
+/** `text` cut to at most `max` characters at a word boundary, with "…" when cut. */
+export function clipWords(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const cut = text.slice(0, max - 1);
+  const space = cut.lastIndexOf(' ');
+  // Keep whole words: up to the last space, unless the cut already ends a word (or no word boundary is near).
+  const words = /\s/.test(text[max - 1]) || space <= max / 2 ? cut : cut.slice(0, space);
+  return `${words.replace(/[\s,.;:!?-]+$/, '')}…`;
+}
+
 /** "1 step", "2 steps". */
 export function plural(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? '' : 's'}`;

@@ -23,6 +23,9 @@ export function ExportBar({ result, fps, loop, currentFrame, disabled }: ExportB
   const [job, setJob] = useState<{ kind: Job; progress: number } | null>(null);
   const [message, setMessage] = useState<string | null>(null);
 
+  // "Saved …" belongs to the animation it was saved from: a new result starts without it.
+  useEffect(() => setMessage(null), [result]);
+
   useEffect(() => {
     if (!result) return;
     let live = true;

@@ -41,7 +41,7 @@ export function SettingsPanel({ value: form, onChange, disabled, recommended, on
 
   return (
     <fieldset className="panel" disabled={disabled}>
-      <legend>Prompt</legend>
+      <legend>Prompts</legend>
       <label htmlFor={`${id}-prompt`}>Prompt</label>
       <textarea
         id={`${id}-prompt`} rows={3} value={form.promptText} onChange={(e) => onChange((s) => withPromptText(s, e.target.value))} onKeyDown={submitOnCtrlEnter}

@@ -112,7 +112,7 @@ export function Viewer({ result, preview, streaming, version, fps, onFps, loop, 
         {showing === 'preview' && <span className="badge">Preview · step {preview!.step}</span>}
       </div>
       <div className="playback" role="group" aria-label="Playback">
-        <button type="button" onClick={() => setPlaying((p) => !p)} disabled={showing !== 'result' || streaming || available < 2} aria-pressed={playing}>
+        <button type="button" onClick={() => setPlaying((p) => !p)} disabled={showing !== 'result' || streaming || available < 2}>
           {playing ? 'Pause' : 'Play'}
         </button>
         <label htmlFor={`${id}-frame`} className="visually-hidden">Frame</label>

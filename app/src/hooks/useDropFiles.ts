@@ -3,7 +3,7 @@
 import { type DragEvent, useState } from 'react';
 import { dragHasFiles } from '../components/SourcePicker';
 
-export function useDropFiles(onFile: (file: File) => void) {
+export function useDropFiles(onFile: (file: File) => void | Promise<void>) {
   const [dragging, setDragging] = useState(false);
   const handlers = {
     onDragOver(e: DragEvent) {
@@ -19,7 +19,7 @@ export function useDropFiles(onFile: (file: File) => void) {
       e.preventDefault();
       setDragging(false);
       const file = e.dataTransfer.files[0];
-      if (file) onFile(file);
+      if (file) void onFile(file);
     },
   };
   return { dragging, handlers };

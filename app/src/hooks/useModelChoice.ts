@@ -1,10 +1,10 @@
 // The four model slots, and what changing them does to the form: base and motion stay in one family, the base's
 // default size and the motion module's recommended scheduler/steps/guidance (and companion LoRA) follow the choice.
 
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import type { FormState } from '../form';
 import type { SlotChoice } from '../components/SourcePicker';
-import { type ModelChoice, motionPreset } from '../model-choice';
+import { type ModelChoice, motionPreset, parseStoredChoice, storableChoice } from '../model-choice';
 import { BASE_PRESETS } from '../presets';
 
 export const INITIAL_MODELS: ModelChoice = {
@@ -15,6 +15,18 @@ export const INITIAL_MODELS: ModelChoice = {
   sdLora: { mode: 'none' },
   sdLoraStrength: 0.8,
 };
+
+/** localStorage key of the last model choice (checked by parseStoredChoice when read). */
+export const MODELS_STORAGE_KEY = 'animatediff-web.models';
+
+function readStored(): ModelChoice | null {
+  try {
+    const raw = localStorage.getItem(MODELS_STORAGE_KEY);
+    return raw === null ? null : parseStoredChoice(JSON.parse(raw), INITIAL_MODELS);
+  } catch {
+    return null; // unreadable storage or JSON: the defaults
+  }
+}
 
 export function useModelChoice(setForm: (update: (f: FormState) => FormState) => void) {
   const [models, setModels] = useState<ModelChoice>(INITIAL_MODELS);
@@ -39,6 +51,20 @@ export function useModelChoice(setForm: (update: (f: FormState) => FormState) =>
     }
     setModels(next);
   };
+
+  // The last choice comes back after a reload (with the form defaults it implies), and every change is remembered.
+  useEffect(() => {
+    const stored = readStored();
+    if (stored) changeModels(stored);
+  }, []); // eslint-disable-line react-hooks/exhaustive-deps -- once, on mount
+  useEffect(() => {
+    if (models === INITIAL_MODELS) return; // nothing chosen yet (and the stored choice not read back yet)
+    try {
+      localStorage.setItem(MODELS_STORAGE_KEY, JSON.stringify(storableChoice(models)));
+    } catch {
+      // storage full or disabled: the choice is simply not remembered
+    }
+  }, [models]);
 
   return { models, changeModels };
 }
