@@ -237,7 +237,10 @@ export async function generate(m: PipelineModels, spec: GenerationSpec, hooks: G
   const r = parseSpec(spec);
   checkSupported(m, r);
   const { h, w } = checkSize(m, r);
-  // Idle buffers of an earlier run are freed first: a run's memory is its own (what src/plan predicts).
+  // Idle buffers of an earlier run are freed first: a run's memory is its own (what src/plan predicts). The engine's
+  // backlog may still hold writes into buffers released since (a load's temporary uploads): drain it before the
+  // trim destroys them, or the next submit fails validation ("used in submit while destroyed").
+  await e.sync();
   e.pool.trim();
   const F = r.frames;
   const C = m.unet.topology.inChannels;
