@@ -7,10 +7,9 @@
 //   The negative prompt is the same with its own keyframes ("" → {0: ""}).
 // One prompt is the case {0: p}: every frame gets (1 − a)·E + a·E (= E up to float32 rounding, as upstream).
 
-export interface PromptKeyframe {
-  frame: number;
-  prompt: string;
-}
+import type { PromptKeyframe } from './spec';
+
+export type { PromptKeyframe };
 
 /** A keyframe list the pipeline cannot use (names the keyframe). */
 export class PromptTravelError extends RangeError {
