@@ -11,7 +11,7 @@ import { UNetMotion } from '../src/models/unet';
 import { VaeDecoder } from '../src/models/vae-decoder';
 import { generate, type GenerateOptions } from '../src/pipeline/generate';
 import { makeSpec } from '../src/pipeline/spec';
-import { planRun, PlanRefusedError, type PlanModels } from '../src/plan/plan';
+import { planRun, PlanRefusedError, type PlanModels, runShapeOf } from '../src/plan/plan';
 import { tensorBytes, weightBytes } from '../src/plan/weights';
 import { createNodeEngine } from '../src/platform/node-gpu';
 import { openNodeFileSource } from '../src/platform/node-file-source';
@@ -77,6 +77,50 @@ describe('planRun: predicted peak vs the engine\'s tracked peak (tiny oracle mod
       }
     }, 300_000);
   }
+
+  it('traces the run\'s own spec: FreeNoise windows and prompt travel replay the arena with no fallback, within 10 %', async () => {
+    const w = await tinyWeights();
+    const e = await createNodeEngine({ precision: 'f32' });
+    try {
+      const models: PlanModels = { unet: w.unet!, hyper, vae: w.vae!, vaeConfig: vaeCfg, semantics: 'diffusers' };
+      const limits = { maxStorageBufferBindingSize: e.maxBindingBytes, maxBufferSize: e.limits.maxBufferSize, minStorageBufferOffsetAlignment: e.limits.minStorageBufferOffsetAlignment };
+      const spec = makeSpec({
+        prompts: [{ frame: 0, prompt: 'a' }, { frame: 4, prompt: 'b' }], seed: 3, frames: 6, width: 32, height: 40, steps: 1, guidance: 7.5,
+        context: { method: 'freenoise', length: 4, stride: 2, weighting: 'pyramid', noise: 'shuffle_context' },
+      });
+      const precision = { activations: 'f32' as const, weights: 'f32' as const };
+      const plan = await planRun(models, runShapeOf(spec, precision), limits);
+      const plain = await planRun(models, { ...runShapeOf(spec, precision), spec: undefined }, limits);
+      expect(plan.arena).not.toBeNull();
+      const unet = await UNetMotion.load(e, w.unet!, hyper, { semantics: 'diffusers' });
+      const vae = await VaeDecoder.load(e, w.vae!, vaeCfg);
+      const dim = unet.topology.crossAttentionDim;
+      const text = { tokens: 77, dim, encode: async (prompts: string[]) => new Float32Array(prompts.length * 77 * dim).fill(0.1) };
+      const sched = defaultSchedulerFor('v2');
+      const run = (arena: typeof plan.arena) => generate({ engine: e, unet, vae, text }, spec, {}, { scheduler: { className: sched.className, config: sched.config }, maxTensorBytes: plan.maxTensorBytes, arena });
+      e.pool.resetPeak();
+      await run(plan.arena);
+      const tracked = e.pool.stats().peakBytes;
+      expect(e.pool.stats().arenaFallbacks, 'the spec\'s plan did not match the run').toBe(0);
+      // The plain spec's arena (one prompt, no windows) does not describe this run: the pool takes over.
+      await run(plain.arena);
+      expect(e.pool.stats().arenaFallbacks).toBeGreaterThan(0);
+      unet.release();
+      vae.release();
+      const ratio = plan.enginePeakBytes / tracked;
+      console.log(`FreeNoise + prompt travel 32×40×6: planned ${plan.enginePeakBytes} B, tracked ${tracked} B (×${ratio.toFixed(4)}); plain-spec plan ${plain.enginePeakBytes} B`);
+      expect(Math.abs(ratio - 1)).toBeLessThanOrEqual(0.1);
+    } finally {
+      e.destroy();
+    }
+  }, 300_000);
+
+  it('refuses a spec that disagrees with the run shape', async () => {
+    const w = await tinyWeights();
+    const spec = makeSpec({ prompt: 'x', frames: 4, width: 32, height: 32, guidance: 7.5 });
+    await expect(planRun({ unet: w.unet!, hyper, vae: w.vae!, vaeConfig: vaeCfg }, { ...runShapeOf(spec, { activations: 'f32', weights: 'f32' }), frames: 5 }, { maxStorageBufferBindingSize: 1 << 27, maxBufferSize: 1 << 30 }))
+      .rejects.toThrow(/disagrees with the run shape/);
+  });
 
   it('refuses a run whose whole-frame tensors cannot fit one binding, naming the sizes and the limit', async () => {
     const w = await tinyWeights();

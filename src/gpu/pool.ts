@@ -53,6 +53,8 @@ export class BufferPool {
   /** The scope being replayed: its plan, the next allocation index, and whether it still follows the plan. */
   private replay: { plan: ArenaPlan; next: number; on: boolean } | null = null;
   private arenaLive = 0;
+  /** Scopes whose allocations left their arena plan (a stale or mismatched plan: the pool took over). */
+  private arenaFallbacks = 0;
   private recording: {
     allocs: ScopeAllocation[]; open: Map<GPUBuffer, number>; together: [number, number][]; clock: number; active: boolean; done: boolean;
   } | null = null;
@@ -127,6 +129,7 @@ export class BufferPool {
         return { buffer: this.arenas[r.plan.slab[k]], offset: r.plan.offsets[k] };
       }
       r.on = false;
+      this.arenaFallbacks++;
     }
     const buffer = this.acquire(bytes, label);
     const rec = this.recording;
@@ -216,9 +219,10 @@ export class BufferPool {
 
   /**
    * liveBytes: every buffer the pool created and has not destroyed (in use + idle); peakBytes: its maximum since
-   * creation or `resetPeak`; peakSinceTrimBytes: its maximum since the last `trim` (a phase of a run, e.g. the decode).
+   * creation or `resetPeak`; peakSinceTrimBytes: its maximum since the last `trim` (a phase of a run, e.g. the decode);
+   * arenaFallbacks: scopes so far whose allocations left the arena plan they replayed (0 when the plan was right).
    */
-  stats(): { liveBytes: number; idleBytes: number; peakBytes: number; peakSinceTrimBytes: number; buffersInUse: number } {
-    return { liveBytes: this.liveBytes, idleBytes: this.idleBytes, peakBytes: this.peak, peakSinceTrimBytes: this.peakSinceTrim, buffersInUse: this.inUse.size };
+  stats(): { liveBytes: number; idleBytes: number; peakBytes: number; peakSinceTrimBytes: number; buffersInUse: number; arenaFallbacks: number } {
+    return { liveBytes: this.liveBytes, idleBytes: this.idleBytes, peakBytes: this.peak, peakSinceTrimBytes: this.peakSinceTrim, buffersInUse: this.inUse.size, arenaFallbacks: this.arenaFallbacks };
   }
 }

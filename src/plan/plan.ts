@@ -20,8 +20,8 @@ import { inferUNetTopology, type Semantics, type UNetHyperParams } from '../mode
 import { UNetMotion } from '../models/unet';
 import { VaeDecoder, type VaeDecoderConfig } from '../models/vae-decoder';
 import { generate } from '../pipeline/generate';
-import { makeSpec } from '../pipeline/spec';
-import { defaultSchedulerFor } from '../schedulers';
+import { type GenerationSpec, makeSpec, parseSpec } from '../pipeline/spec';
+import { defaultSchedulerFor, usesCfg } from '../schedulers';
 import { ChunkingError, planUNetChunking, type UNetChunking } from './chunking';
 import { fmtGiB } from './format';
 import { type AdapterLimits, createNullDevice } from './null-device';
@@ -54,6 +54,30 @@ export interface RunShape {
   activations: DType;
   /** Storage of the UNet's linear and conv weights (norms, biases, VAE stay in the activation dtype). */
   weights: WeightPrecision;
+  /**
+   * The run's spec, when known (the worker always has it): the trace then runs what will actually run — context
+   * windows (FreeNoise, uniform), prompt travel's per-frame text, motion strength — one step of it, FreeInit aside
+   * (its iterations repeat the same steps). Its width, height, frames and guidance must agree with the fields above.
+   * Absent: a plain spec (one prompt, no windows).
+   */
+  spec?: GenerationSpec;
+}
+
+/** The RunShape of a spec at a precision (the spec rides along, so the planner traces it as it will run). */
+export function runShapeOf(spec: GenerationSpec, precision: { activations: DType; weights: WeightPrecision }): RunShape {
+  return { width: spec.width, height: spec.height, frames: spec.frames, cfg: usesCfg(spec.guidance), activations: precision.activations, weights: precision.weights, spec };
+}
+
+/** The spec the planner traces: the run's own (one step, no FreeInit, seed 0), or a plain one. */
+function traceSpec(run: RunShape): GenerationSpec {
+  if (!run.spec) {
+    return makeSpec({ prompt: '(zero embeddings)', seed: 0, frames: run.frames, width: run.width, height: run.height, steps: 1, guidance: run.cfg ? 7.5 : 1 });
+  }
+  const s = parseSpec(run.spec);
+  if (s.width !== run.width || s.height !== run.height || s.frames !== run.frames || usesCfg(s.guidance) !== run.cfg) {
+    throw new RangeError(`planRun: the spec (${s.width}×${s.height}, ${s.frames} frames, guidance ${s.guidance}) disagrees with the run shape (${run.width}×${run.height}, ${run.frames} frames, CFG ${run.cfg ? 'on' : 'off'})`);
+  }
+  return { ...s, steps: 1, freeInit: null, seed: 0 };
 }
 
 export interface PlanLimits extends AdapterLimits {
@@ -144,28 +168,32 @@ async function planWithBudget(models: PlanModels, run: RunShape, limits: PlanLim
   const batch = run.cfg ? 2 : 1;
   const bpv = bytesPerElement(run.activations);
   const lim = { maxTensorBytes, align: e.limits.minStorageBufferOffsetAlignment, bytesPerValue: bpv };
+  const spec = traceSpec(run);
+  // With UNet-level context windows each UNet call sees one window of frames.
+  const framesPerCall = spec.context?.method === 'uniform' ? Math.min(run.frames, spec.context.length) : run.frames;
   let chunking: UNetChunking;
   try {
-    chunking = planUNetChunking(topo, { batch, frames: run.frames, h, w, pooledFrames: false }, lim);
+    chunking = planUNetChunking(topo, { batch, frames: framesPerCall, h, w, pooledFrames: false }, lim);
   } catch (err) {
     if (err instanceof ChunkingError) throw new PlanRefusedError(`${run.width}×${run.height} with ${run.frames} frames cannot be split to fit this GPU: ${err.message}`);
     throw err;
   }
 
   // The trace: one step (every step allocates the same), then the decode of two frames (each frame the same).
+  // The text encoder is a zero one, so the spec's prompts take their real path (prompt travel: one text row per
+  // frame and CFG half).
   const sched = defaultSchedulerFor('v2');
   const tokens = 77;
   const dim = topo.crossAttentionDim;
+  const text = { tokens, dim, encode: async (prompts: string[]) => new Float32Array(prompts.length * tokens * dim) };
   const trace = async (arena: ArenaPlan | null) => {
     let unetPeak = 0;
     e.pool.resetPeak();
     try {
-      const spec = makeSpec({ prompt: '(zero embeddings)', seed: 0, frames: run.frames, width: run.width, height: run.height, steps: 1, guidance: run.cfg ? 7.5 : 1 });
-      await generate({ engine: e, unet, vae }, spec, {
+      await generate({ engine: e, unet, vae, text }, spec, {
         onStep: () => { unetPeak = e.pool.stats().peakBytes; },
       }, {
         scheduler: { className: sched.className, config: sched.config },
-        embeddings: { positive: new Float32Array(tokens * dim), negative: new Float32Array(tokens * dim), tokens, dim },
         decodeFrames: Math.min(run.frames, 2), maxTensorBytes, arena,
       });
     } catch (err) {

@@ -16,7 +16,7 @@ import { fetchSelection } from './sources';
 import { type FromWorker, type ModelSelection, type ToWorker, transferablesOf } from './protocol';
 import { type GenerationSpec, parseSpec } from '../pipeline/spec';
 import { type ActivationPrecision, checkPrecisionSetting, engineRequestFor, type Precision, type PrecisionSetting, resolvePrecision } from '../pipeline/precision';
-import { type PlanModels, planRun, type RunPlan } from '../plan/plan';
+import { type PlanModels, planRun, type RunPlan, runShapeOf } from '../plan/plan';
 import { usesCfg } from '../schedulers';
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -121,15 +121,14 @@ const planCache = new WeakMap<PlanModels, Map<string, Promise<RunPlan>>>();
 
 /** The planner's answer, once per models × engine × the settings it depends on × precision (each is a full trace). */
 function planFor(eng: Engine, shapes: PlanModels, s: GenerationSpec, p: Precision): Promise<RunPlan> {
-  // With UNet-level context windows each UNet call sees one window of frames.
-  const frames = s.context?.method === 'uniform' ? Math.min(s.frames, s.context.length) : s.frames;
-  const key = JSON.stringify([s.width, s.height, frames, usesCfg(s.guidance), p.activations, p.weights, eng.dtype, eng.maxBindingBytes]);
+  // What changes the trace: size, frames, CFG, windows, per-frame text (prompt travel), motion modules on or off.
+  const key = JSON.stringify([s.width, s.height, s.frames, usesCfg(s.guidance), s.context, s.prompts.length > 1, s.motionStrength === 0, p.activations, p.weights, eng.dtype, eng.maxBindingBytes]);
   let byShapes = planCache.get(shapes);
   if (!byShapes) planCache.set(shapes, (byShapes = new Map()));
   const cache = byShapes;
   let plan = cache.get(key);
   if (!plan) {
-    plan = planUncached(eng, shapes, { ...s, frames }, p);
+    plan = planUncached(eng, shapes, s, p);
     plan.catch(() => cache.delete(key));
     cache.set(key, plan);
   }
@@ -137,7 +136,7 @@ function planFor(eng: Engine, shapes: PlanModels, s: GenerationSpec, p: Precisio
 }
 
 function planUncached(eng: Engine, shapes: PlanModels, s: GenerationSpec, p: Precision): Promise<RunPlan> {
-  return planRun(shapes, { width: s.width, height: s.height, frames: s.frames, cfg: usesCfg(s.guidance), activations: p.activations, weights: p.weights }, {
+  return planRun(shapes, runShapeOf(s, p), {
     maxStorageBufferBindingSize: eng.maxBindingBytes, maxBufferSize: eng.limits.maxBufferSize,
     minStorageBufferOffsetAlignment: eng.limits.minStorageBufferOffsetAlignment, maxComputeWorkgroupsPerDimension: eng.limits.maxComputeWorkgroupsPerDimension,
   });
