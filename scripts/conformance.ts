@@ -1,5 +1,5 @@
 // npm run conformance -- <vector folder> [--precision f32|f16]
-// Runs one oracle vector folder (format: /work/shared/oracle/README.md) through the project and prints one line per
+// Runs one oracle vector folder (format: ../shared/oracle/README.md) through the project and prints one line per
 // compared tensor, then "N passed, M failed". Exit code: 0 all passed, 1 a comparison failed (or nothing was
 // compared), 2 the folder cannot be run (unknown set, missing or malformed files).
 import { existsSync, statSync } from 'node:fs';

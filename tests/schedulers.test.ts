@@ -5,8 +5,9 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { classifierFreeGuidance, createScheduler, defaultSchedulerFor, usesCfg, type Scheduler } from '../src/schedulers';
 import { torchLinspaceF32 } from '../src/schedulers/tables';
+import { VECTORS } from './oracle';
 
-const DIR = '/work/shared/oracle/vectors/pipeline_tiny/vA';
+const DIR = `${VECTORS}/pipeline_tiny/vA`;
 
 interface StEntry { dtype: string; shape: number[]; data_offsets: [number, number] }
 

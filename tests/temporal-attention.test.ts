@@ -7,6 +7,7 @@ import { temporalAttention, temporalAttentionNaive } from '../src/ops/temporal-a
 import { cannotRun, testEngine } from './gpu';
 import { maxAbsDiff, randn } from './random';
 import { temporalAttentionRef } from './ref/attention';
+import { VECTORS } from '../tests/oracle';
 
 // Tolerances as in attention.test.ts: outputs are convex combinations of v (|v| ≲ 4). f32: 2e-5
 // (dot products of ≤ 8 terms + f32 exp); f16: inputs pre-rounded to f16 for the reference, so the
@@ -115,7 +116,7 @@ describe('sinusoidalPositionalEncoding', () => {
   });
 
   it('reproduces the oracle motion module\'s pos_embed.pe table (diffusers, PyTorch float32) to 1 ulp', () => {
-    const path = '/work/shared/oracle/vectors/motion_module/vA/weights_diffusers.safetensors';
+    const path = `${VECTORS}/motion_module/vA/weights_diffusers.safetensors`;
     const { shape, data } = readSafetensorF32(path, 'transformer_blocks.0.pos_embed.pe');
     expect(shape).toEqual([1, 32, 64]);
     const pe = sinusoidalPositionalEncoding(32, 64);

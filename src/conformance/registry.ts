@@ -1,6 +1,6 @@
 // The conformance harness's contract with the per-set runners (src/conformance/sets/*.ts).
 //
-// A vector folder (format: /work/shared/oracle/README.md) is run once per weight layout present in it
+// A vector folder (format: ../shared/oracle/README.md) is run once per weight layout present in it
 // and once per semantics its outputs need. For each (layout, semantics) the harness calls `runner.run(ctx)`
 // and compares every returned tensor that exists in outputs.safetensors and whose `output_semantics` entry is
 // that semantics or "both", against the `_f64` twin where present (else the f32 reference), at the

@@ -6,8 +6,9 @@ import { openNodeFileSource } from '../../src/platform/node-file-source';
 import { createClipTextEncoder } from '../../src/text/clip-encoder';
 import { fileWeightMap, type WeightMap } from '../../src/weights/weight-map';
 import { loadWeights, openSafetensors } from '../../src/weights';
+import { VECTORS } from '../oracle';
 
-const DIR = '/work/shared/oracle/vectors/clip_text_tiny/vA';
+const DIR = `${VECTORS}/clip_text_tiny/vA`;
 
 interface StEntry { dtype: string; shape: number[]; data_offsets: [number, number] }
 

@@ -3,13 +3,14 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createClipTokenizer } from '../../src/text/tokenizer';
+import { TOKENIZER, VECTORS as ORACLE_VECTORS } from '../oracle';
 
-const TOK = '/work/shared/oracle/tokenizer';
-const VECTORS = '/work/shared/oracle/vectors/clip_tokenizer/vA/tokenizer_vectors.json';
+const TOK = TOKENIZER;
+const TOKENIZER_VECTORS = `${ORACLE_VECTORS}/clip_tokenizer/vA/tokenizer_vectors.json`;
 
 const tokenizerJson = JSON.parse(readFileSync(`${TOK}/tokenizer.json`, 'utf8'));
 const tokenizerConfig = JSON.parse(readFileSync(`${TOK}/tokenizer_config.json`, 'utf8'));
-const vectors = JSON.parse(readFileSync(VECTORS, 'utf8')) as {
+const vectors = JSON.parse(readFileSync(TOKENIZER_VECTORS, 'utf8')) as {
   prompts: { prompt: string; sd_input_ids: number[]; hf_ids_untruncated: number[]; truncated: boolean }[];
 };
 

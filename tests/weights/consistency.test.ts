@@ -1,25 +1,18 @@
 // Components whose shapes do not fit each other are refused at load with a named problem, before anything is
 // uploaded or run. The mismatching components are built from the tiny oracle model's own shape tables (every
 // width derived from the weights), so each test changes exactly one width.
-import { afterAll, describe, expect, it } from 'vitest';
-import { openNodeFileSource, type NodeFileSource } from '../../src/platform/node-file-source';
+import { describe, expect, it } from 'vitest';
 import { checkConfigsMatchWeights } from '../../src/weights/consistency';
 import { WeightFileError } from '../../src/weights/errors';
 import { expectedMotionShapes, expectedTextShapes, expectedVaeShapes, inferMotionConfig, inferTextConfig, inferVaeConfig, type ShapeTable } from '../../src/weights/layouts/expected';
 import { loadWeights } from '../../src/weights/load';
-import { openSafetensors, openSafetensorsBytes, type SafetensorsFile, writeSafetensors } from '../../src/weights/safetensors';
+import { openSafetensorsBytes, type SafetensorsFile, writeSafetensors } from '../../src/weights/safetensors';
 import { describeError } from '../../src/worker/errors';
 import { randn } from '../random';
 import { tinyModelResponse } from '../../e2e/tiny-model';
+import { oracleFiles } from '../oracle';
 
-const V = '/work/shared/oracle/vectors';
-const opened: NodeFileSource[] = [];
-async function open(path: string): Promise<SafetensorsFile> {
-  const src = await openNodeFileSource(`${V}/${path}`);
-  opened.push(src);
-  return openSafetensors(src);
-}
-afterAll(async () => { for (const s of opened) await s.close(); });
+const open = oracleFiles();
 
 const shapesOf = (f: SafetensorsFile) => new Map([...f.tensors].map(([k, t]) => [k, t.shape] as const));
 

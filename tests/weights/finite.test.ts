@@ -1,22 +1,15 @@
 // NaN, ±Inf and absurdly large values in weights are refused at load, naming the file and the tensor: in a LoRA
 // (when it is merged) and in the base model's files (when each tensor is read for upload).
-import { afterAll, describe, expect, it } from 'vitest';
-import { openNodeFileSource, type NodeFileSource } from '../../src/platform/node-file-source';
+import { describe, expect, it } from 'vitest';
 import { WeightFileError } from '../../src/weights/errors';
 import { checkFinite, MAX_WEIGHT_MAGNITUDE } from '../../src/weights/finite';
 import { loadWeights } from '../../src/weights/load';
 import { parseLora } from '../../src/weights/lora';
-import { openSafetensors, openSafetensorsBytes, type SafetensorsFile, writeSafetensors } from '../../src/weights/safetensors';
+import { openSafetensorsBytes, type SafetensorsFile, writeSafetensors } from '../../src/weights/safetensors';
 import { describeError } from '../../src/worker/errors';
+import { oracleFiles } from '../oracle';
 
-const V = '/work/shared/oracle/vectors';
-const opened: NodeFileSource[] = [];
-async function open(path: string): Promise<SafetensorsFile> {
-  const src = await openNodeFileSource(`${V}/${path}`);
-  opened.push(src);
-  return openSafetensors(src);
-}
-afterAll(async () => { for (const s of opened) await s.close(); });
+const open = oracleFiles();
 
 /** A copy of `file` (as f32) with `poison` written into tensor `key` at index 3, saved as `name`. */
 async function poisoned(file: SafetensorsFile, key: string, poison: number, name: string): Promise<SafetensorsFile> {

@@ -1,22 +1,16 @@
 // Layout mapping against the oracle: the same tiny models stored in LDM / original AnimateDiff / transformers and
 // diffusers layouts must map to exactly the diffusers keys, shapes and bit-identical values.
 import { readFileSync } from 'node:fs';
-import { afterAll, describe, expect, it } from 'vitest';
-import { openNodeFileSource, type NodeFileSource } from '../../src/platform/node-file-source';
+import { describe, expect, it } from 'vitest';
 import { detectLayout, loadWeights, type LoadedWeights } from '../../src/weights/load';
 import { ldmLayersPerBlock, ldmUnetKeyToDiffusers } from '../../src/weights/layouts/ldm-unet';
 import { diffusersUnetKeyToLdm } from '../../src/weights/layouts/unet';
-import { openSafetensors, type SafetensorsFile } from '../../src/weights/safetensors';
+import { type SafetensorsFile } from '../../src/weights/safetensors';
 import type { WeightMap } from '../../src/weights/weight-map';
+import { oracleFiles, VECTORS } from '../oracle';
 
-const V = '/work/shared/oracle/vectors';
-const opened: NodeFileSource[] = [];
-async function open(path: string): Promise<SafetensorsFile> {
-  const src = await openNodeFileSource(`${V}/${path}`);
-  opened.push(src);
-  return openSafetensors(src);
-}
-afterAll(async () => { for (const s of opened) await s.close(); });
+const V = VECTORS;
+const open = oracleFiles();
 
 function bits(a: Float32Array): Uint32Array { return new Uint32Array(a.buffer, a.byteOffset, a.length); }
 

@@ -2,23 +2,16 @@
 // reference on the oracle MotionLoRA (original and diffusers layouts) and on synthetic kohya / PEFT / conv LoRAs.
 // Tolerance 2e-6 absolute on O(1) weights: the implementation rounds an f64 result to f32 once (error ≤ 6e-8 per
 // element); a transposed or mis-indexed up/down product is off by O(0.1).
-import { afterAll, describe, expect, it } from 'vitest';
-import { openNodeFileSource, type NodeFileSource } from '../../src/platform/node-file-source';
+import { describe, expect, it } from 'vitest';
 import { detectLayout, loadWeights } from '../../src/weights/load';
 import { parseLora } from '../../src/weights/lora';
 import { expectedTextShapes, inferTextConfig } from '../../src/weights/layouts/expected';
-import { openSafetensors, openSafetensorsBytes, writeSafetensors, type SafetensorsFile, type TensorToWrite } from '../../src/weights/safetensors';
+import { openSafetensorsBytes, writeSafetensors, type SafetensorsFile, type TensorToWrite } from '../../src/weights/safetensors';
 import type { WeightMap } from '../../src/weights/weight-map';
 import { maxAbsDiff, randn } from '../random';
+import { oracleFiles } from '../oracle';
 
-const V = '/work/shared/oracle/vectors';
-const opened: NodeFileSource[] = [];
-async function open(path: string): Promise<SafetensorsFile> {
-  const src = await openNodeFileSource(`${V}/${path}`);
-  opened.push(src);
-  return openSafetensors(src);
-}
-afterAll(async () => { for (const s of opened) await s.close(); });
+const open = oracleFiles();
 
 /** Reference: W[o, i] + factor · Σ_r up[o, r]·down[r, i], looping i outermost (a different order than the code). */
 function reference(w: Float32Array, down: Float32Array, up: Float32Array, rank: number, factor: number): Float64Array {

@@ -9,8 +9,9 @@ import { detectLayout, loadWeights } from '../../src/weights/load';
 import { parseLora } from '../../src/weights/lora';
 import { openSafetensors, type SafetensorsFile } from '../../src/weights/safetensors';
 import type { ByteSource } from '../../src/weights/source';
+import { MANIFESTS } from '../oracle';
 
-const M = '/work/shared/oracle/manifests';
+const M = MANIFESTS;
 type Manifest = { tensors: Record<string, { shape: (number | string)[]; dtype: string }> };
 function manifest(name: string): Manifest { return JSON.parse(readFileSync(`${M}/${name}.json`, 'utf8')); }
 

@@ -4,8 +4,9 @@ import { WeightFileError } from '../../src/weights/errors';
 import { checkModelFileHead, openSafetensors, openSafetensorsBytes, SNIFF_BYTES, writeSafetensors } from '../../src/weights/safetensors';
 import { f16BitsToF32 } from '../../src/gpu/half';
 import { randn } from '../random';
+import { VECTORS } from '../oracle';
 
-const ORACLE = '/work/shared/oracle/vectors';
+const ORACLE = VECTORS;
 
 function rawFile(header: unknown, dataBytes: number, lengthOverride?: bigint): Uint8Array {
   const json = new TextEncoder().encode(typeof header === 'string' ? header : JSON.stringify(header));

@@ -5,6 +5,7 @@ import { openNodeFileSource } from '../../src/platform/node-file-source';
 import { openSafetensors, writeSafetensors } from '../../src/weights/safetensors';
 import { blobSource, openUrlSource, opfsSource } from '../../src/weights/source';
 import { randn } from '../random';
+import { VECTORS } from '../oracle';
 
 // A real HTTP server on 127.0.0.1 serving one file three ways: with Range support, ignoring Range (200), 404/403.
 const values = randn(1000, 7);
@@ -92,7 +93,7 @@ describe('byte sources', () => {
     const f = await openSafetensors(src);
     expect(Array.from(await f.read('a.weight'))).toEqual(Array.from(values));
     await expect(src.read(-1, 2)).rejects.toMatchObject({ code: 'bad-offsets' });
-    const node = await openNodeFileSource('/work/shared/oracle/vectors/motion_module/vA/weights_original.safetensors');
+    const node = await openNodeFileSource(`${VECTORS}/motion_module/vA/weights_original.safetensors`);
     try {
       expect(node.size).toBe(736960);
       expect((await node.read(node.size - 3, 3)).length).toBe(3);

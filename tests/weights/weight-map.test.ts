@@ -8,6 +8,7 @@ import { openSafetensors, openSafetensorsBytes, writeSafetensors } from '../../s
 import { openNodeFileSource } from '../../src/platform/node-file-source';
 import { fileWeightMap, hostToF32, memoryWeightMap, unionWeightMaps } from '../../src/weights/weight-map';
 import { randn } from '../random';
+import { VECTORS } from '../oracle';
 
 describe('WeightMap', () => {
   it('keeps each tensor in its stored precision', async () => {
@@ -59,7 +60,7 @@ describe('WeightMap', () => {
 
   it('loadWeights hands out the tensors of an f16 file as f16, bit for bit', async () => {
     // The oracle's motion module (F32), re-stored as F16: the loader's maps must give back exactly the stored bits.
-    const src = await openSafetensors(await openNodeFileSource('/work/shared/oracle/vectors/motion_module/vA/weights_diffusers.safetensors'));
+    const src = await openSafetensors(await openNodeFileSource(`${VECTORS}/motion_module/vA/weights_diffusers.safetensors`));
     const tensors = [];
     for (const [name, t] of src.tensors) tensors.push({ name, dtype: 'F16' as const, shape: t.shape, data: await src.read(name) });
     const f16 = await openSafetensorsBytes(writeSafetensors(tensors), 'mm_f16.safetensors');
