@@ -130,7 +130,14 @@ export async function startFakeHub(): Promise<FakeHub> {
     log.push(`HUB ${req.method} ${url.pathname} ${req.headers.range ?? ''}`);
     cors(res);
     if (req.method === 'OPTIONS') { res.setHeader('Access-Control-Allow-Headers', '*'); res.writeHead(204); return res.end(); }
-    const segs = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    let segs: string[];
+    try {
+      segs = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    } catch {
+      // A malformed %-escape (`/a/%zz`): the Hub answers 400, and a test server must not throw on it.
+      res.writeHead(400);
+      return res.end('Bad request: malformed percent-encoding in the path');
+    }
     const api = segs[0] === 'api' && segs[1] === 'models';
     const [owner, name, verb, , ...rest] = api ? segs.slice(2) : segs;
     const repo = `${owner}/${name}`;

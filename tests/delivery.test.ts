@@ -187,6 +187,14 @@ describe('ModelCache with the fake Hub', () => {
     expect(shown.suggestion).toMatch(/accept its terms/);
   });
 
+  it('the fake Hub answers a malformed %-escape with 400 (the test server does not throw)', async () => {
+    for (const p of ['/o/%zz/resolve/main/m.safetensors', '/api/models/o/pipe/tree/%E0%A4%A']) {
+      const res = await fetch(`${fake.hub}${p}`);
+      expect(res.status, p).toBe(400);
+    }
+    expect((await fetch(`${fake.hub}/api/models/o/pipe/tree/main?recursive=true`)).status).toBe(200);
+  });
+
   it('checks the storage quota before downloading', async () => {
     const cache = await open({ estimate: async () => ({ usage: 900_000, quota: 1_000_000 }) });
     const r = await cache.resolveRepo('o/pipe', 'main', '');
