@@ -3,6 +3,8 @@ import { expect, test } from '@playwright/test';
 import { parseHistoryEntry } from '../app/src/history';
 import { parseStoredChoice, storableChoice } from '../app/src/model-choice';
 import { clipWords, doneLine, plural, statusLine } from '../app/src/status-line';
+import { WorkerClient, type WorkerLike } from '../app/src/worker-client';
+import type { ToWorker } from '../src/worker/protocol';
 
 test('status line: checking, ready, the last outcome, each phase of a run with a clock that moves every second', () => {
   const T = 1_000_000;
@@ -73,4 +75,25 @@ test('a remembered model choice is checked slot by slot; files, unknown presets 
   expect(parseStoredChoice({ v: 1, base: { mode: 'preset', presetId: 'nope' }, motion: 42, motionLora: { mode: 'none' }, motionLoraStrength: 1e9 }, fallback)).toEqual(fallback);
   expect(parseStoredChoice({ v: 1, base: { mode: 'none' } }, fallback)!.base).toEqual(fallback.base); // the base cannot be empty
   for (const bad of [null, 'x', 3, {}, { v: 2 }]) expect(parseStoredChoice(bad, fallback)).toBeNull();
+});
+
+test('every worker the client starts gets the page\'s init first, a restarted one too (it keeps the Hub origin)', () => {
+  // Records what each started worker is sent; Node has no module Workers, and only the client's order is tested here.
+  const started: ToWorker[][] = [];
+  const spawn = (): WorkerLike => {
+    const got: ToWorker[] = [];
+    started.push(got);
+    return { postMessage: (m) => got.push(m), terminate: () => undefined, onmessage: null, onerror: null };
+  };
+  const client = new WorkerClient(spawn);
+  const init: ToWorker = { type: 'init', hub: 'http://127.0.0.1:9/' };
+  client.send(init);
+  client.send({ type: 'storage', op: 'report' });
+  expect(started).toEqual([[init, { type: 'storage', op: 'report' }]]);
+  // The UI ends a worker that did not confirm a cancel; the next message (here the storage refresh) starts another.
+  client.terminate();
+  client.send({ type: 'storage', op: 'report' });
+  client.send({ type: 'cancel', id: 3 });
+  expect(started[1]).toEqual([init, { type: 'storage', op: 'report' }, { type: 'cancel', id: 3 }]);
+  expect(started).toHaveLength(2);
 });
