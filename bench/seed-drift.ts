@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { tinyModelResponse } from '../e2e/tiny-model';
 import { createNodeEngine, nodeGpu } from '../src/platform/node-gpu';
 import { makeSpec } from '../src/pipeline/spec';
-import { loadSelection, runGeneration } from '../src/worker/runner';
+import { loadSelection, runGeneration, selectionShapes } from '../src/worker/runner';
 import type { LocalSelection, LocalSource } from '../src/worker/sources';
 
 const file = (name: string): LocalSource => ({ kind: 'file', name, file: new Blob([new Uint8Array(tinyModelResponse(name, undefined).body)]) });
@@ -24,7 +24,9 @@ const settings = makeSpec({ prompt: 'a lighthouse in a storm, waves', negativePr
 
 async function frames(precision: 'f32' | 'f16'): Promise<{ adapter: string; rgba: Uint8ClampedArray }> {
   const engine = await createNodeEngine({ precision });
-  const models = await loadSelection(engine, selection, new AbortController().signal, () => {});
+  const signal = new AbortController().signal;
+  const shapes = await selectionShapes(selection, signal);
+  const models = await loadSelection(engine, selection, signal, () => {}, { shapes, precision: { activations: precision, weights: precision } });
   const out: Uint8ClampedArray[] = [];
   await runGeneration(engine, models, settings, new AbortController().signal, {
     onStep: () => {}, onWindow: () => {}, onPreview: () => {}, onFrame: (i, _n, rgba) => { out[i] = rgba.slice(); },

@@ -97,7 +97,8 @@ export class ModelCache {
     return new ModelCache(opts, m);
   }
 
-  private absolute(url: string): string {
+  /** A URL as the cache keys it: relative ones (this app's own /tiny-model/) resolved against `baseUrl`. */
+  absolute(url: string): string {
     return new URL(url, this.opts.baseUrl).href;
   }
 
@@ -256,6 +257,14 @@ export class ModelCache {
 
   async removeAll(): Promise<void> {
     for (const g of new Set(this.manifest.all().map((f) => f.group))) await this.remove(g);
+  }
+
+  /** The Blob of a file stored complete, or null; never downloads (the memory planner reads headers from it). */
+  async storedBlob(url: string): Promise<Blob | null> {
+    const rec = this.manifest.get(this.absolute(url));
+    if (!rec?.complete) return null;
+    const blob = await this.opts.store.read(rec.stored);
+    return blob && blob.size === rec.size ? blob : null;
   }
 
   /** Whether a file is stored complete (the UI's offline indicator asks before loading). */

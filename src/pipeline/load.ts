@@ -85,7 +85,7 @@ function textConditioner(tokenizer: ClipTokenizer, weights: WeightMap, opts: Cli
  * What the memory planner needs of the models, from the files' headers only (nothing is downloaded beyond them):
  * canonical names and shapes, the hyper-parameters and the VAE config. LoRAs change no shape and are not read.
  */
-export async function planModels(sources: ModelSources): Promise<PlanModels> {
+export async function planModels(sources: Pick<ModelSources, 'base' | 'motionModule' | 'configs' | 'motionVersion' | 'semantics'>): Promise<PlanModels> {
   const files: SafetensorsFile[] = [];
   for (const s of [...sources.base, sources.motionModule]) files.push(await openSafetensors(s));
   const w = await loadWeights(files, { motionVersion: sources.motionVersion });

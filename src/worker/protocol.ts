@@ -85,6 +85,37 @@ export interface UserError {
 
 export type LoadPhase = 'download' | 'parse' | 'upload' | 'compile';
 
+/** A change of the settings that the memory planner accepts for these models on this GPU (the UI offers it as one click). */
+export interface PlanChange {
+  /** What changes, in words: "384×384", "8 frames", "context windows of 8 frames", "f16 activations". */
+  label: string;
+  width?: number;
+  height?: number;
+  frames?: number;
+  /** The context-window length (UNet-level windows). */
+  contextLength?: number;
+  precision?: PrecisionSetting;
+  /** The planned GPU memory peak with the change. */
+  peakBytes: number;
+}
+
+/** The memory planner's verdict on the current settings and models (src/worker/planning.ts), before anything is downloaded. */
+export interface PlanVerdict {
+  fits: boolean;
+  /** The precision the run would use (when it fits: 'auto' resolved). */
+  precision?: Precision;
+  /** The planned GPU memory peak (weights + activations + text encoder), when it fits. */
+  peakBytes?: number;
+  /** The adapter's limits the plan was made against. */
+  limits: { maxStorageBufferBindingSize: number; maxBufferSize: number };
+  /** Why it does not fit: the planner's figure against the adapter's. */
+  reason?: string;
+  /** The nearest setting that fits, when it does not. */
+  suggestion?: PlanChange;
+  /** A smaller setting is still being searched for: another verdict for the same request follows. */
+  searching?: boolean;
+}
+
 // ------------------------------------------------------------------ UI → worker
 
 export type ToWorker =
@@ -97,6 +128,12 @@ export type ToWorker =
    * (or its engine had to be rebuilt), reporting load-progress/loaded under the same id.
    */
   | { type: 'generate'; id: number; models: ModelSelection; modelsKey: string; precision: PrecisionSetting; spec: GenerationSpec }
+  /**
+   * The memory planner's verdict on these settings and models, without generating (nothing is downloaded: the
+   * weight files' headers are read by HTTP Range). Only the latest plan request is answered; a newer one, or a
+   * generate, supersedes it. Queued behind a running generation, never beside it.
+   */
+  | { type: 'plan'; id: number; models: ModelSelection; modelsKey: string; precision: PrecisionSetting; spec: GenerationSpec }
   /** Cancels request `id`, running or still queued. */
   | { type: 'cancel'; id: number };
 
@@ -129,7 +166,9 @@ export type FromWorker =
   | { type: 'done'; id: number; elapsedMs: number; memory?: { peakBytes: number; plannedBytes: number } }
   /** `afterStep` sampling steps of `steps` had finished when the run stopped (0 when it stopped while loading). */
   | { type: 'cancelled'; id: number; afterStep: number; steps: number }
-  | { type: 'error'; id: number | null; error: UserError };
+  | { type: 'error'; id: number | null; error: UserError }
+  /** The answer to a plan request: its verdict, or why there is none (models that cannot be read, invalid settings). */
+  | { type: 'plan'; id: number; verdict?: PlanVerdict; error?: UserError };
 
 export interface ModelSummary {
   /** The precision the models were loaded in (activations = the engine's dtype; weights = the UNet's GEMM weights). */

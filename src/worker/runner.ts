@@ -39,8 +39,8 @@ function abortIfNeeded(signal: AbortSignal): void {
 }
 
 /** Reads a JSON file of the selection (configs, tokenizer). */
-async function readJson(src: LocalSource): Promise<Record<string, unknown>> {
-  const text = await readLocalText(src);
+async function readJson(src: LocalSource, signal?: AbortSignal): Promise<Record<string, unknown>> {
+  const text = await readLocalText(src, signal);
   try {
     const v = JSON.parse(text);
     if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not a JSON object');
@@ -66,21 +66,54 @@ const STAGE_LABEL: Record<LoadStage, string | undefined> = {
   open: undefined, map: 'matching weights to the model', unet: 'UNet + motion module', vae: 'VAE decoder', text: 'text encoder', done: undefined,
 };
 
+/** The configs of a selection, told apart by content (unknown ones are ignored). */
+async function readConfigs(selection: LocalSelection, signal: AbortSignal): Promise<NonNullable<ModelSources['configs']>> {
+  const configs: NonNullable<ModelSources['configs']> = {};
+  for (const c of selection.configs) {
+    abortIfNeeded(signal);
+    const json = await readJson(c, signal);
+    const kind = configKind(json);
+    if (kind) configs[kind] = json;
+  }
+  return configs;
+}
+
+/** The selection's weight files: base, motion module, LoRAs (in this order). */
+const weightFiles = (s: LocalSelection) => [...s.base, ...s.motion, ...[s.motionLora, s.sdLora].flatMap((l) => (l ? [l.source] : []))];
+
 /**
- * Loads a fetched selection (src/worker/sources.ts: local files and cached Blobs) onto `engine`. Cancelling stops
- * between files and between components, and releases what was already uploaded.
- * `beforeUpload` sees the models' shapes once the headers are read, before any weight is uploaded: the
- * worker resolves the precision and runs the memory planner there, and refuses a run that cannot fit (by throwing).
- * It returns the precision to load in.
+ * The models as the memory planner sees them (shapes and configs), from the files' headers alone: every weight
+ * file's header is read (a few KB each, by HTTP Range for a file not downloaded yet), so a corrupt, truncated or
+ * pickled file is named before anything is downloaded, and no tensor data is read.
+ */
+export async function selectionShapes(selection: LocalSelection, signal: AbortSignal, onProgress: LoadProgress = () => {}): Promise<PlanModels> {
+  if (selection.motion.length !== 1) throw new InvalidSettingsError(`Choose exactly one motion-module file (got ${selection.motion.length}).`);
+  const files = weightFiles(selection);
+  const sources: ByteSource[] = [];
+  for (const [i, s] of files.entries()) {
+    abortIfNeeded(signal);
+    onProgress('parse', s.name, i, files.length);
+    const src = await openLocal(s, signal);
+    await openSafetensors(src);
+    sources.push(src);
+  }
+  const configs = await readConfigs(selection, signal);
+  abortIfNeeded(signal);
+  return planModels({ base: sources.slice(0, selection.base.length), motionModule: sources[selection.base.length], configs });
+}
+
+/**
+ * Loads a fetched selection (src/worker/sources.ts: local files and cached Blobs) onto `engine` in the precision the
+ * worker resolved with the memory planner before anything was downloaded (`planned`: the shapes it planned from).
+ * Cancelling stops between files and between components, and releases what was already uploaded.
  */
 export async function loadSelection(
-  engine: Engine, selection: LocalSelection, signal: AbortSignal, onProgress: LoadProgress,
-  beforeUpload: (shapes: PlanModels) => Promise<Precision> = async () => ({ activations: engine.dtype, weights: engine.dtype }),
+  engine: Engine, selection: LocalSelection, signal: AbortSignal, onProgress: LoadProgress, planned: { shapes: PlanModels; precision: Precision },
 ): Promise<LoadedModels> {
   if (selection.motion.length !== 1) throw new InvalidSettingsError(`Choose exactly one motion-module file (got ${selection.motion.length}).`);
   const open = async (s: LocalSource) => {
     abortIfNeeded(signal);
-    return openLocal(s);
+    return openLocal(s, signal);
   };
   const base: ByteSource[] = [];
   for (const s of selection.base) base.push(await open(s));
@@ -88,27 +121,12 @@ export async function loadSelection(
   const lora = async (l?: { source: LocalSource; strength: number }) => (l ? [{ source: await open(l.source), strength: l.strength }] : []);
   const motionLoras = await lora(selection.motionLora);
   const loras = await lora(selection.sdLora);
-  // Read every header first (a few KB each), so a corrupt, truncated or pickled file is named before anything else
-  // is fetched or uploaded. loadModels reads them again (cheap) and does the real work.
-  const all = [...base, motionModule, ...motionLoras.map((l) => l.source), ...loras.map((l) => l.source)];
-  for (const [i, src] of all.entries()) {
-    abortIfNeeded(signal);
-    onProgress('parse', src.name, i, all.length);
-    await openSafetensors(src);
-  }
-  const configs: NonNullable<ModelSources['configs']> = {};
-  for (const c of selection.configs) {
-    const json = await readJson(c);
-    const kind = configKind(json);
-    if (kind) configs[kind] = json;
-  }
-  const tokenizer = { json: await readJson(selection.tokenizer) };
+  const configs = await readConfigs(selection, signal);
+  const tokenizer = { json: await readJson(selection.tokenizer, signal) };
   abortIfNeeded(signal);
-  const names = [...selection.base, selection.motion[0], ...[selection.motionLora, selection.sdLora].flatMap((l) => (l ? [l.source] : []))].map((s) => s.name);
+  const names = weightFiles(selection).map((s) => s.name);
   const sources: ModelSources = { base, motionModule, motionLoras, loras, tokenizer, configs };
-  const shapes = await planModels(sources);
-  const precision = await beforeUpload(shapes);
-  abortIfNeeded(signal);
+  const { shapes, precision } = planned;
   const loaded = await loadModels(engine, sources, ({ stage, done, total }) => {
     if (stage === 'open') onProgress('parse', names[done], done, total);
     else if (stage !== 'done') onProgress(stage === 'map' ? 'parse' : 'upload', STAGE_LABEL[stage], done, total);

@@ -1,6 +1,9 @@
-// Turns the UI's model selection into local bytes before anything touches the GPU: Hub repo sources become the
-// files diffusers would pick, and every download (weights, configs, tokenizer) goes through the model cache
-// (src/delivery), so a second start reads OPFS only and works offline. Cancelling stops the downloads and keeps
+// Turns the UI's model selection into bytes in three steps, so the memory planner can refuse a run before anything
+// large is downloaded: `resolveSelection` expands Hub repo sources into the files diffusers would pick (a listing
+// request per repo); `peekSelection` gives the weight files as they can be read without downloading them (a stored
+// Blob of the model cache, else the URL, read with HTTP Range: the planner needs only each header, a few KB) and
+// fetches the small config files through the cache; `fetchSelection` downloads everything into the cache (weights,
+// configs, tokenizer), so a second start reads OPFS only and works offline. Cancelling stops the downloads and keeps
 // what is stored. Without a cache (no OPFS), URLs are read straight from the network with Range requests.
 
 import type { ModelCache } from '../delivery/cache';
@@ -24,10 +27,23 @@ export interface LocalSelection {
 }
 
 type Url = Extract<FileSource, { kind: 'url' }>;
+/** A file source after repo expansion: a URL or a local file. */
+export type ResolvedSource = Exclude<FileSource, { kind: 'hub-repo' }>;
+
+/** A selection with every Hub repo expanded into its files (and their config files); nothing downloaded yet. */
+export interface ResolvedSelection {
+  base: ResolvedSource[];
+  configs: ResolvedSource[];
+  tokenizer: ResolvedSource;
+  motion: ResolvedSource[];
+  motionLora?: { source: ResolvedSource; strength: number };
+  sdLora?: { source: ResolvedSource; strength: number };
+  notes: string[];
+}
 
 /** Expands Hub repo sources into their files (and config files). */
-async function expandRepos(sources: FileSource[], cache: ModelCache | null, signal: AbortSignal, configs: FileSource[], notes: string[]): Promise<FileSource[]> {
-  const out: FileSource[] = [];
+async function expandRepos(sources: FileSource[], cache: ModelCache | null, signal: AbortSignal, configs: ResolvedSource[], notes: string[]): Promise<ResolvedSource[]> {
+  const out: ResolvedSource[] = [];
   for (const s of sources) {
     if (s.kind !== 'hub-repo') { out.push(s); continue; }
     if (!cache) throw new WeightFileError('io', s.name, 'a Hugging Face repository can only be read with the model cache, which this browser does not offer (no OPFS)');
@@ -39,13 +55,13 @@ async function expandRepos(sources: FileSource[], cache: ModelCache | null, sign
   return out;
 }
 
-/**
- * Resolves repo sources and downloads every URL of the selection into the cache (bounded parallelism, progress,
- * sha256 verification). Returns the selection with local Blobs in place of URLs.
- */
-export async function fetchSelection(selection: ModelSelection, cache: ModelCache | null, signal: AbortSignal, onProgress: (p: DownloadProgress) => void): Promise<LocalSelection> {
+/** Resolves the selection's Hub repo sources into files (the repo listing only; no file is downloaded). */
+export async function resolveSelection(selection: ModelSelection, cache: ModelCache | null, signal: AbortSignal): Promise<ResolvedSelection> {
   const notes: string[] = [];
-  const configs = [...selection.configs];
+  const configs = selection.configs.map((s): ResolvedSource => {
+    if (s.kind === 'hub-repo') throw new WeightFileError('io', s.name, 'a config file must be a file or a URL, not a repository');
+    return s;
+  });
   const base = await expandRepos(selection.base, cache, signal, configs, notes);
   const motion = await expandRepos(selection.motion, cache, signal, configs, notes);
   const lora = async (l?: { source: FileSource; strength: number }) => {
@@ -56,42 +72,81 @@ export async function fetchSelection(selection: ModelSelection, cache: ModelCach
   const motionLora = await lora(selection.motionLora);
   const sdLora = await lora(selection.sdLora);
   const [tokenizer] = await expandRepos([selection.tokenizer], cache, signal, configs, notes);
+  return { base, motion, configs, tokenizer, motionLora, sdLora, notes };
+}
 
-  const all = [...base, ...motion, ...configs, tokenizer, ...[motionLora, sdLora].flatMap((l) => (l ? [l.source] : []))];
-  const urls = [...new Map(all.filter((s): s is Url => s.kind === 'url').map((s) => [s.url, s])).values()];
+/** The same selection with each source replaced by `local(source)`. */
+function mapSelection(r: ResolvedSelection, local: (s: ResolvedSource) => LocalSource): LocalSelection {
+  return {
+    base: r.base.map(local), motion: r.motion.map(local), configs: r.configs.map(local), tokenizer: local(r.tokenizer),
+    motionLora: r.motionLora && { source: local(r.motionLora.source), strength: r.motionLora.strength },
+    sdLora: r.sdLora && { source: local(r.sdLora.source), strength: r.sdLora.strength },
+    notes: r.notes,
+  };
+}
+
+const requestOf = (u: Url) => ({ url: u.url, name: u.name, ...(u.sha256 ? { sha256: u.sha256 } : {}) });
+const uniqueUrls = (all: ResolvedSource[]) => [...new Map(all.filter((s): s is Url => s.kind === 'url').map((s) => [s.url, s])).values()];
+
+/**
+ * The selection as the memory planner reads it, downloading no weights: each weight file is its stored Blob when
+ * the cache holds it complete, else its URL (read with HTTP Range: openSafetensors fetches the header only). The
+ * config files (a few KB, needed for head counts and norm groups) are fetched through the cache. The tokenizer is
+ * not needed for planning and is left as it is.
+ */
+export async function peekSelection(r: ResolvedSelection, cache: ModelCache | null, signal: AbortSignal): Promise<LocalSelection> {
+  const blobs = new Map<string, Blob>();
+  const configUrls = uniqueUrls(r.configs);
+  if (cache && configUrls.length) {
+    const got = await cache.ensure(configUrls.map(requestOf), signal);
+    configUrls.forEach((u, i) => blobs.set(u.url, got[i]));
+  }
+  if (cache) {
+    for (const u of uniqueUrls([...r.base, ...r.motion, ...[r.motionLora, r.sdLora].flatMap((l) => (l ? [l.source] : []))])) {
+      const b = await cache.storedBlob(u.url);
+      if (b) blobs.set(u.url, b);
+    }
+  }
+  return mapSelection(r, (s) => {
+    if (s.kind === 'file') return s;
+    const b = blobs.get(s.url);
+    return b ? { kind: 'file', file: b, name: s.name } : { kind: 'url', url: cache ? cache.absolute(s.url) : s.url, name: s.name };
+  });
+}
+
+/**
+ * Downloads every URL of a resolved selection into the cache (bounded parallelism, progress, sha256 verification).
+ * Returns the selection with local Blobs in place of URLs.
+ */
+export async function fetchSelection(r: ResolvedSelection, cache: ModelCache | null, signal: AbortSignal, onProgress: (p: DownloadProgress) => void): Promise<LocalSelection> {
+  const all = [...r.base, ...r.motion, ...r.configs, r.tokenizer, ...[r.motionLora, r.sdLora].flatMap((l) => (l ? [l.source] : []))];
+  const urls = uniqueUrls(all);
   const blobs = new Map<string, Blob>();
   if (cache && urls.length) {
-    const got = await cache.ensure(urls.map((u) => ({ url: u.url, name: u.name, ...(u.sha256 ? { sha256: u.sha256 } : {}) })), signal, onProgress);
+    const got = await cache.ensure(urls.map(requestOf), signal, onProgress);
     urls.forEach((u, i) => blobs.set(u.url, got[i]));
   }
-  const local = (s: FileSource): LocalSource => {
+  return mapSelection(r, (s) => {
     if (s.kind === 'file') return s;
-    if (s.kind === 'hub-repo') throw new Error('unexpanded repo source');
     const b = blobs.get(s.url);
     return b ? { kind: 'file', file: b, name: s.name } : { kind: 'url', url: s.url, name: s.name };
-  };
-  return {
-    base: base.map(local), motion: motion.map(local), configs: configs.map(local), tokenizer: local(tokenizer),
-    motionLora: motionLora && { source: local(motionLora.source), strength: motionLora.strength },
-    sdLora: sdLora && { source: local(sdLora.source), strength: sdLora.strength },
-    notes,
-  };
+  });
 }
 
 /** Opens one local source as a random-access byte source (lazy Blob slices; HTTP Range without a cache). */
-export async function openLocal(src: LocalSource): Promise<ByteSource> {
-  return src.kind === 'url' ? openUrlSource(src.url, { name: src.name }) : blobSource(src.file, src.name);
+export async function openLocal(src: LocalSource, signal?: AbortSignal): Promise<ByteSource> {
+  return src.kind === 'url' ? openUrlSource(src.url, { name: src.name, signal }) : blobSource(src.file, src.name);
 }
 
 /** The text of a local source (configs, tokenizer). */
-export async function readLocalText(src: LocalSource): Promise<string> {
+export async function readLocalText(src: LocalSource, signal?: AbortSignal): Promise<string> {
   try {
     if (src.kind === 'file') return await src.file.text();
-    const res = await fetch(src.url, { credentials: 'omit' });
+    const res = await fetch(src.url, { credentials: 'omit', signal });
     if (!res.ok) throw new WeightFileError('io', src.name, `HTTP ${res.status} while fetching it`, { httpStatus: res.status });
     return await res.text();
   } catch (e) {
-    if (e instanceof WeightFileError) throw e;
+    if (e instanceof WeightFileError || (e as Error)?.name === 'AbortError') throw e;
     throw new WeightFileError('io', src.name, `cannot read it: ${String(e)}`, { cause: e });
   }
 }

@@ -11,13 +11,13 @@ import { openOpfsStore } from '../delivery/store';
 import { Engine } from '../gpu/engine';
 import { probeCapabilities } from './capability';
 import { describeError, needsFreshEngine } from './errors';
-import { type LoadedModels, loadSelection, runGeneration } from './runner';
-import { fetchSelection } from './sources';
+import { type LoadedModels, type LoadProgress, loadSelection, runGeneration } from './runner';
+import { adapterTarget, engineTarget, prepareRun, RunPlanner, selectionPlanModels } from './planning';
+import { GpuUnavailableError } from '../gpu/errors';
 import { type FromWorker, type ModelSelection, type ToWorker, transferablesOf } from './protocol';
 import { type GenerationSpec, parseSpec } from '../pipeline/spec';
-import { type ActivationPrecision, checkPrecisionSetting, engineRequestFor, type Precision, type PrecisionSetting, resolvePrecision } from '../pipeline/precision';
-import { type PlanModels, planRun, type RunPlan, runShapeOf } from '../plan/plan';
-import { usesCfg } from '../schedulers';
+import { type ActivationPrecision, checkPrecisionSetting, engineRequestFor, type Precision, type PrecisionSetting } from '../pipeline/precision';
+import type { RunPlan } from '../plan/plan';
 
 declare const self: DedicatedWorkerGlobalScope;
 
@@ -113,65 +113,63 @@ async function getEngine(setting: PrecisionSetting): Promise<Engine> {
   return engine;
 }
 
-/**
- * The memory planner's verdict on these settings for these models on this engine: its figures, or a
- * PlanRefusedError (kind 'capability', the planner's figure against the adapter's) when nothing fits.
- */
-const planCache = new WeakMap<PlanModels, Map<string, Promise<RunPlan>>>();
+/** The memory planner's caches: the models' shapes per selection, the plans per shapes × settings (./planning.ts). */
+const planner = new RunPlanner();
 
-/** The planner's answer, once per models × engine × the settings it depends on × precision (each is a full trace). */
-function planFor(eng: Engine, shapes: PlanModels, s: GenerationSpec, p: Precision): Promise<RunPlan> {
-  // What changes the trace: size, frames, CFG, windows, per-frame text (prompt travel), motion modules on or off.
-  const key = JSON.stringify([s.width, s.height, s.frames, usesCfg(s.guidance), s.context, s.prompts.length > 1, s.motionStrength === 0, p.activations, p.weights, eng.dtype, eng.maxBindingBytes]);
-  let byShapes = planCache.get(shapes);
-  if (!byShapes) planCache.set(shapes, (byShapes = new Map()));
-  const cache = byShapes;
-  let plan = cache.get(key);
-  if (!plan) {
-    plan = planUncached(eng, shapes, s, p);
-    plan.catch(() => cache.delete(key));
-    cache.set(key, plan);
-  }
-  return plan;
-}
-
-function planUncached(eng: Engine, shapes: PlanModels, s: GenerationSpec, p: Precision): Promise<RunPlan> {
-  return planRun(shapes, runShapeOf(s, p), {
-    maxStorageBufferBindingSize: eng.maxBindingBytes, maxBufferSize: eng.limits.maxBufferSize,
-    minStorageBufferOffsetAlignment: eng.limits.minStorageBufferOffsetAlignment, maxComputeWorkgroupsPerDimension: eng.limits.maxComputeWorkgroupsPerDimension,
-  });
+/** This browser's adapter (asked once), for planning before any device exists. */
+let adapterPromise: Promise<GPUAdapter | null> | null = null;
+function getAdapter(): Promise<GPUAdapter | null> {
+  adapterPromise ??= (self.navigator.gpu?.requestAdapter({ powerPreference: 'high-performance' }) ?? Promise.resolve(null)).catch(() => null);
+  return adapterPromise;
 }
 
 async function ensureModels(
   id: number, selection: ModelSelection, key: string, setting: PrecisionSetting, settings: GenerationSpec, signal: AbortSignal,
 ): Promise<{ engine: Engine; models: LoadedModels; plan: RunPlan }> {
   const eng = await getEngine(setting);
-  // 'auto' weights: the widest precision the planner accepts (./precision.ts); the engine fixes the activations.
-  const resolve = (shapes: PlanModels) => resolvePrecision({ ...setting, activations: eng.dtype }, { f16: eng.features.f16 },
-    async (p) => (await planFor(eng, shapes, settings, p)).fits);
+  const target = engineTarget(eng);
   if (models && modelsKey === key && modelsPrecision) {
-    const p = await resolve(models.shapes);
-    if (p.weights === modelsPrecision.weights) return { engine: eng, models, plan: await planFor(eng, models.shapes, settings, p) };
+    const ready = await planner.resolve(target, setting, models.shapes, settings);
+    if (ready.precision.weights === modelsPrecision.weights) return { engine: eng, models, plan: ready.plan };
   }
   const t0 = performance.now();
-  // Downloads first, while the models loaded before stay usable: a cancelled download leaves them alive.
-  const local = await fetchSelection(selection, await getCache(), signal, (progress) => post({ type: 'download-progress', id, progress }));
-  dropModels();
-  let plan: RunPlan | null = null;
-  let precision: Precision | null = null;
-  // The planner runs on the files' headers, before any weight is uploaded.
-  const loaded = await loadSelection(eng, local, signal, (phase, file, done, total) => {
-    post({ type: 'load-progress', id, phase, file, loaded: done, total });
-  }, async (shapes) => {
-    precision = await resolve(shapes);
-    plan = await planFor(eng, shapes, settings, precision);
-    return precision;
+  const onLoad: LoadProgress = (phase, file, done, total) => post({ type: 'load-progress', id, phase, file, loaded: done, total });
+  // The planner's verdict comes first, from the files' headers: a run that cannot fit is refused before any weight
+  // is downloaded. Downloads next, while the models loaded before stay usable (a refusal or a cancelled download
+  // leaves them alive).
+  const { local, shapes, precision, plan } = await prepareRun({
+    planner, target, selection, key, setting, spec: settings, cache: await getCache(), signal, onLoad,
+    onDownload: (progress) => post({ type: 'download-progress', id, progress }),
   });
+  dropModels();
+  const loaded = await loadSelection(eng, local, signal, onLoad, { shapes, precision });
   models = loaded;
   modelsKey = key;
   modelsPrecision = precision;
   post({ type: 'loaded', id, summary: loaded.summary(eng, performance.now() - t0) });
-  return { engine: eng, models: loaded, plan: plan ?? await planFor(eng, loaded.shapes, settings, precision ?? { activations: eng.dtype, weights: eng.dtype }) };
+  return { engine: eng, models: loaded, plan };
+}
+
+/** Answers a plan request: the planner's verdict for the adapter (or the engine already made for this precision). */
+async function planRequest(msg: Extract<ToWorker, { type: 'plan' }>, signal: AbortSignal): Promise<void> {
+  try {
+    const spec = parseSpec(msg.spec);
+    const setting = checkPrecisionSetting(msg.precision);
+    let target;
+    if (engine && !engine.isLost && enginePrecision === engineRequestFor(setting)) target = engineTarget(engine);
+    else {
+      const adapter = await getAdapter();
+      if (!adapter) throw new GpuUnavailableError('No WebGPU adapter was found: the GPU may be blocklisted or disabled.');
+      target = adapterTarget(adapter);
+    }
+    const shapes = models && modelsKey === msg.modelsKey ? models.shapes : await selectionPlanModels(planner, msg.models, msg.modelsKey, await getCache(), signal);
+    const verdict = await planner.verdict(target, setting, shapes, spec, signal, (v) => {
+      if (!signal.aborted) post({ type: 'plan', id: msg.id, verdict: v });
+    });
+    if (!signal.aborted) post({ type: 'plan', id: msg.id, verdict });
+  } catch (e) {
+    if (!signal.aborted) post({ type: 'plan', id: msg.id, error: describeError(e) });
+  }
 }
 
 /** The step count a cancelled request reports, read from the raw message (it may not be a valid spec). */
@@ -243,6 +241,18 @@ async function handle(msg: ToWorker): Promise<void> {
     }
     case 'generate':
       return generate(msg);
+    case 'plan': {
+      // Only the latest plan request is answered: older ones still queued are skipped.
+      if (msg !== latestPlan) return;
+      const abort = new AbortController();
+      planning = abort;
+      try {
+        await planRequest(msg, abort.signal);
+      } finally {
+        if (planning === abort) planning = null;
+      }
+      return;
+    }
     case 'cancel':
     case 'storage':
       return; // handled before queueing
@@ -250,6 +260,9 @@ async function handle(msg: ToWorker): Promise<void> {
 }
 
 let queue: Promise<void> = Promise.resolve();
+/** The newest plan request, and the abort of the one running: a newer plan request or a generate supersedes it. */
+let latestPlan: Extract<ToWorker, { type: 'plan' }> | null = null;
+let planning: AbortController | null = null;
 
 self.onmessage = (ev: MessageEvent<ToWorker>) => {
   const msg = ev.data;
@@ -267,5 +280,8 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
     void storageReport(msg).catch((e) => post({ type: 'error', id: null, error: describeError(e) }));
     return;
   }
+  if (msg.type === 'plan') latestPlan = msg;
+  // A plan being made gives way: its search for a smaller setting stops (what it planned stays cached).
+  if (msg.type === 'plan' || msg.type === 'generate') planning?.abort();
   queue = queue.then(() => handle(msg)).catch((e) => post({ type: 'error', id: null, error: describeError(e) }));
 };
