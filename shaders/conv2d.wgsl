@@ -1,6 +1,6 @@
 // A loader for the GEMM core (matmul.wgsl) that turns it into a 2D convolution (implicit GEMM):
 //   out[m = (img*Ho + oy)*Wo + ox, n = cout] = sum_k A[m, k] * Wt[cout, k],
-//   k = (ky*KW + kx)*Cin + ci,  A[m, k] = x[img, oy*stride + ky - pad, ox*stride + kx - pad, ci] (0 outside).
+//   k = (ky*KW + kx)*Cin + ci,  A[m, k] = x[img, oy*stride + ky - padY, ox*stride + kx - pad, ci] (0 outside).
 // Layout choice: activations are channels-last (NHWC) and weights are prepared as (Cout, KH, KW, Cin),
 // so the reduction index k runs over Cin fastest: consecutive k are consecutive addresses in both the
 // image and the weight, the im2col matrix is never materialised, and the weight is exactly the
@@ -17,7 +17,7 @@ fn a_cursor(batch: u32, m: u32, k: u32) -> ACursor {
   let oy = t % p.Ho;
   let img = t / p.Ho;
   let tap = k / p.Cin;
-  return ACursor(img * p.H * p.W * p.Cin, i32(oy * p.stride) - p.pad, i32(ox * p.stride) - p.pad,
+  return ACursor(img * p.H * p.W * p.Cin, i32(oy * p.stride) - p.padY, i32(ox * p.stride) - p.pad,
                  k % p.Cin, tap % p.KW, tap / p.KW, k, m < p.M);
 }
 

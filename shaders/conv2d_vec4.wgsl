@@ -14,7 +14,7 @@ fn a_cursor(batch: u32, m: u32, k: u32) -> ACursor {
   let oy = t % p.Ho;
   let img = t / p.Ho;
   let tap = k / p.Cin;
-  return ACursor(img * p.H * p.W * p.Cin, i32(oy * p.stride) - p.pad, i32(ox * p.stride) - p.pad,
+  return ACursor(img * p.H * p.W * p.Cin, i32(oy * p.stride) - p.padY, i32(ox * p.stride) - p.pad,
                  k % p.Cin, tap % p.KW, tap / p.KW, k, m < p.M);
 }
 

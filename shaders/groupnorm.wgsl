@@ -11,6 +11,9 @@
 //             (count, mean, M2) with per-thread Welford and a Chan-merge tree — no E[x²]−E[x]² cancellation.
 //             With a single chunk (DIRECT) it writes (mean, rstd) itself and finalize is skipped.
 //   finalize  grid (B*G): merges the partials of one (b, g) (Chan) into (mean, 1/sqrt(var + eps)).
+//             Row tiles (src/ops/groupnorm.ts groupNormRowTiles): x is one row tile of each sample; the tile's
+//             stats dispatch writes partials chunkBase.. of `chunks` (all tiles' partials), so finalize merges
+//             the statistics of the whole image before any tile is normalised.
 //   normalize elementwise over all values (2D-folded grid, see Engine.grid); `normalize4_main` does 4 channels
 //             per thread with vec4 loads/stores when C % 4 == 0 (p.n is then the vec4 count).
 // `plain_main` is the straightforward one-dispatch version (one workgroup per (b, g), exact two-pass mean then
@@ -24,6 +27,7 @@ struct Params {
   rowsPerChunk: u32,
   n: u32,            // normalize threads: values, or vec4s for normalize4
   eps: f32,
+  chunkBase: u32,    // stats: index of this dispatch's first partial per (b, g) (row tiles of one image, below)
 }
 // Each entry point binds a contiguous prefix 0..k (DispatchSpec.bindings[i] = binding i); variables of different
 // entry points share binding numbers, which WGSL allows (the rule is per entry point's resource interface).
@@ -111,7 +115,7 @@ fn stats_main(@builtin(local_invocation_index) t: u32, @builtin(workgroup_id) wi
     partials[bg * 2u] = s.y;
     partials[bg * 2u + 1u] = 1.0 / sqrt(max(s.z / s.x, 0.0) + p.eps);
   } else if (t == 0u) {
-    let o = (bg * p.chunks + k) * 3u;
+    let o = (bg * p.chunks + p.chunkBase + k) * 3u;
     partials[o] = s.x;
     partials[o + 1u] = s.y;
     partials[o + 2u] = s.z;

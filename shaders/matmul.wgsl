@@ -31,6 +31,8 @@ struct Params {
   flags: u32,
   // Factor on the activated value before the residual (1 = none; the motion-strength fold of proj_out).
   scale: f32,
+  // conv2d only: vertical zero padding (`pad` is the horizontal one); 0 for a row tile whose halo rows are given.
+  padY: i32,
 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(3) var<storage, read> bias: array<T>;

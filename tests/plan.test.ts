@@ -34,7 +34,8 @@ async function tinyWeights() {
 const CASES: { width: number; height: number; frames: number; cfg: boolean; dtype: DType; maxBindingBytes?: number }[] = [
   { width: 64, height: 64, frames: 4, cfg: true, dtype: 'f32' },
   { width: 96, height: 64, frames: 3, cfg: true, dtype: 'f16' },
-  { width: 64, height: 136, frames: 2, cfg: false, dtype: 'f32' },
+  // 256 KiB bindings: the VAE's full-resolution tensors (32 channels × 64 × 136 × 4 B = 1.1 MiB) need row tiles.
+  { width: 64, height: 136, frames: 2, cfg: false, dtype: 'f32', maxBindingBytes: 256 * 1024 },
   { width: 32, height: 32, frames: 12, cfg: true, dtype: 'f32', maxBindingBytes: 128 * 1024 },
 ];
 
@@ -59,19 +60,21 @@ describe('planRun: predicted peak vs the engine\'s tracked peak (tiny oracle mod
         };
         // The run as the worker makes it: the planner's chunk budget and activation arena.
         expect(plan.arena).not.toBeNull();
-        const res = await generate({ engine: e, unet, vae }, spec, {}, { ...request, maxTensorBytes: plan.maxTensorBytes, arena: plan.arena });
+        const res = await generate({ engine: e, unet, vae }, spec, {}, { ...request, maxTensorBytes: plan.maxTensorBytes, arena: plan.arena, vae: plan.vae });
         expect(res.frames.length).toBe(c.frames);
         const tracked = e.pool.stats().peakBytes;
         // The arena changes where tensors live, never what is computed: the pool-only run gives the same bits.
-        const pooled = await generate({ engine: e, unet, vae }, spec, {}, { ...request, maxTensorBytes: plan.maxTensorBytes });
+        const pooled = await generate({ engine: e, unet, vae }, spec, {}, { ...request, maxTensorBytes: plan.maxTensorBytes, vae: plan.vae });
         expect(Buffer.from(pooled.latents.buffer).equals(Buffer.from(res.latents.buffer)), 'arena and pool runs differ').toBe(true);
         unet.release();
         vae.release();
         const ratio = plan.enginePeakBytes / tracked;
-        console.log(`${c.width}×${c.height}×${c.frames} ${c.dtype} cfg=${c.cfg}: planned ${plan.enginePeakBytes} B, tracked ${tracked} B (×${ratio.toFixed(4)}); arena slabs ${plan.arena?.slabs.join('+')} B (live bound ${plan.liveBoundBytes} B); chunking ${JSON.stringify(plan.chunking.levels.map((l) => [l.spatialFrames, l.motionPositions, l.ffRows]))}, samples/pass ${plan.chunking.samplesPerPass}`);
+        console.log(`${c.width}×${c.height}×${c.frames} ${c.dtype} cfg=${c.cfg}: planned ${plan.enginePeakBytes} B, tracked ${tracked} B (×${ratio.toFixed(4)}); arena slabs ${plan.arena?.slabs.join('+')} B (live bound ${plan.liveBoundBytes} B); chunking ${JSON.stringify(plan.chunking.levels.map((l) => [l.spatialFrames, l.motionPositions, l.ffRows]))}, samples/pass ${plan.chunking.samplesPerPass}, VAE ${plan.vae.frames} frame(s) × ${plan.vae.rows} rows`);
         expect(Math.abs(ratio - 1)).toBeLessThanOrEqual(0.1);
         const rows = plan.chunking.samplesPerPass * c.frames;
-        if (c.maxBindingBytes) expect(plan.chunking.levels.some((l) => l.ffRows < rows * l.h * l.w || l.motionPositions < l.h * l.w || l.spatialFrames < rows)).toBe(true);
+        // A binding limit splits something: the UNet's layers, or the VAE's rows (whole images would not bind).
+        if (c.maxBindingBytes) expect(plan.chunking.levels.some((l) => l.ffRows < rows * l.h * l.w || l.motionPositions < l.h * l.w || l.spatialFrames < rows) || plan.vae.rows < c.height).toBe(true);
+        if (c.height === 136) expect(plan.vae.rows).toBeLessThan(c.height);
       } finally {
         e.destroy();
       }

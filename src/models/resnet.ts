@@ -12,6 +12,7 @@ import { linear } from '../ops/linear';
 import type { Conv2dWeight, LinearWeight } from '../ops/weights';
 import type { ForwardContext } from './forward-context';
 import { loadConv, loadLinear, loadNorm, type NormParams, releaseNorm, releaseWeight, type Scope, ModelWeightsError } from './layers';
+import { convRows, groupNormRows, mapRowTiles, type RowTiles } from './row-tiles';
 
 export interface ResnetConfig {
   groups: number;
@@ -76,6 +77,41 @@ export class ResnetBlock {
     h3.release();
     if (short !== x) short.release();
     return out;
+  }
+
+  /**
+   * The same block (without a time embedding: the VAE's) on images held as row tiles (./row-tiles.ts): GroupNorm
+   * statistics of the whole image, 3×3 convs with halo rows. Per frame. Does not release x.
+   */
+  forwardRows(e: Engine, x: RowTiles): RowTiles {
+    if (this.timeEmbProj) throw new RangeError('ResnetBlock.forwardRows: this block adds a time embedding; row tiles take blocks without one');
+    const C = x.shape[3];
+    if (C !== this.inChannels) throw new RangeError(`ResnetBlock.forwardRows: input [${x.shape.join(', ')}] for ${this.inChannels} channels`);
+    const norm = { groups: this.cfg.groups, eps: this.cfg.eps, act: 'silu' as const };
+    const h1 = groupNormRows(e, x, this.norm1, norm);
+    let h2: RowTiles;
+    try {
+      h2 = convRows(e, h1, this.conv1);
+    } finally {
+      h1.release();
+    }
+    let h3: RowTiles;
+    try {
+      h3 = groupNormRows(e, h2, this.norm2, norm);
+    } finally {
+      h2.release();
+    }
+    try {
+      const shortcut = this.shortcut;
+      const short = shortcut ? mapRowTiles(x, (t) => linear(e, t, shortcut)) : x;
+      try {
+        return convRows(e, h3, this.conv2, { residual: short });
+      } finally {
+        if (short !== x) short.release();
+      }
+    } finally {
+      h3.release();
+    }
   }
 
   release(): void {

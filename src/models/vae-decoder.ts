@@ -1,4 +1,5 @@
-// The SD1.5 VAE decoder (diffusers AutoencoderKL: post_quant_conv + Decoder), NHWC on the GPU, one frame at a time.
+// The SD1.5 VAE decoder (diffusers AutoencoderKL: post_quant_conv + Decoder), NHWC on the GPU, a batch of frames per
+// call, each image held as row tiles (./row-tiles.ts: exact, the tiles only bound the largest binding).
 //
 //   z = (1/scaling_factor) * latents                    float32 reciprocal, as AnimateDiffPipeline.decode_latents
 //   h = post_quant_conv(z)            1x1, 4 -> 4
@@ -15,14 +16,14 @@ import type { Engine } from '../gpu/engine';
 import type { Tensor } from '../gpu/tensor';
 import { attention, MAX_HEAD_DIM } from '../ops/attention';
 import { conv2d } from '../ops/conv2d';
-import { groupNorm } from '../ops/groupnorm';
 import { linear } from '../ops/linear';
 import { matmul } from '../ops/matmul';
 import { upsampleNearest2x } from '../ops/elementwise';
 import { type Conv2dWeight, type LinearWeight, prepareLinear } from '../ops/weights';
 import { hostToF32, type WeightMap } from '../weights/weight-map';
 import { loadConv, loadLinear, loadNorm, ModelWeightsError, type NormParams, type Releasable, Scope } from './layers';
-import { ResnetBlock, type ResnetContext } from './resnet';
+import { ResnetBlock } from './resnet';
+import { assembleRows, convRows, groupNormRows, mapRowTiles, RowTiles, tileRows, uploadRowTiles } from './row-tiles';
 import { softmaxRowsInPlace } from './vae/kernels';
 
 
@@ -161,55 +162,103 @@ export class VaeDecoder {
   }
 
   /**
-   * Decode one frame. `latent` is NCHW (c, h, w) in pipeline space (what the denoising loop produces);
-   * it is scaled by the float32 reciprocal of the scaling factor and transposed to NHWC on the CPU.
+   * Decode one frame. `latent` is NCHW (c, h, w) in pipeline space (what the denoising loop produces).
    * Returns the raw decoder output [1, 8h, 8w, 3] (≈ [-1, 1]); the caller releases it.
    */
   decodeFrame(latent: Float32Array, h: number, w: number, onIntermediate?: (name: string, t: Tensor) => void): Tensor {
+    return this.decodeFrames([latent], h, w, { onIntermediate });
+  }
+
+  /**
+   * Decode several frames in one call, each NCHW (c, h, w) in pipeline space: scaled by the float32 reciprocal of
+   * the scaling factor, transposed to NHWC on the CPU and uploaded as row tiles of `rows` image rows (a multiple of
+   * `upscale`; default the whole image), which the whole decoder keeps (./row-tiles.ts). The result is the same
+   * as the whole-image decode for any `rows` (GroupNorm statistics of the whole image, convs with halo rows).
+   * Returns the raw output [frames, upscale·h, upscale·w, 3] (≈ [-1, 1]); the caller releases it.
+   */
+  decodeFrames(latents: readonly Float32Array[], h: number, w: number, o: { rows?: number; onIntermediate?: (name: string, t: Tensor) => void } = {}): Tensor {
     const c = this.latentChannels;
-    if (latent.length !== c * h * w) throw new RangeError(`VaeDecoder.decodeFrame: ${latent.length} values for a (${c}, ${h}, ${w}) latent`);
-    const inv = Math.fround(1 / this.scalingFactor);
-    const nhwc = new Float32Array(latent.length);
-    for (let ch = 0; ch < c; ch++) {
-      for (let p = 0; p < h * w; p++) nhwc[p * c + ch] = Math.fround(inv * latent[ch * h * w + p]);
+    const n = latents.length;
+    if (!n) throw new RangeError('VaeDecoder.decodeFrames: no frames');
+    const rows = o.rows ?? h * this.upscale;
+    if (!(Number.isInteger(rows) && rows >= this.upscale && rows % this.upscale === 0)) {
+      throw new RangeError(`VaeDecoder.decodeFrames: rows per tile ${rows} must be a positive multiple of the VAE's scale factor ${this.upscale}`);
     }
-    const z = this.e.upload(nhwc, [1, h, w, c]);
+    const inv = Math.fround(1 / this.scalingFactor);
+    const nhwc = new Float32Array(n * c * h * w);
+    for (const [f, latent] of latents.entries()) {
+      if (latent.length !== c * h * w) throw new RangeError(`VaeDecoder.decodeFrames: ${latent.length} values for a (${c}, ${h}, ${w}) latent`);
+      const base = f * h * w * c;
+      for (let ch = 0; ch < c; ch++) {
+        for (let p = 0; p < h * w; p++) nhwc[base + p * c + ch] = Math.fround(inv * latent[ch * h * w + p]);
+      }
+    }
+    const z = uploadRowTiles(this.e, nhwc, [n, h, w, c], tileRows(h, rows / this.upscale));
+    let img: RowTiles;
     try {
-      return this.decodeScaled(z, onIntermediate);
+      img = this.decodeRows(z, o.onIntermediate);
     } finally {
       z.release();
+    }
+    try {
+      return assembleRows(this.e, img);
+    } finally {
+      img.release();
     }
   }
 
   /**
-   * The decoder on an already-scaled NHWC input z [n, h, w, 4] (no scaling). `onIntermediate` sees the outputs of
-   * `post_quant_conv`, `decoder.conv_in`, `decoder.mid_block` and `decoder.up_blocks.i` (NHWC; released after the
-   * call returns, so read it synchronously: `engine.read` records its copy at once).
+   * The decoder on an already-scaled NHWC input z [n, h, w, 4] (no scaling), whole image. `onIntermediate` sees the
+   * outputs of `post_quant_conv`, `decoder.conv_in`, `decoder.mid_block` and `decoder.up_blocks.i` (NHWC; released
+   * after the call returns, so read it synchronously: `engine.read` records its copy at once).
    */
   decodeScaled(z: Tensor, onIntermediate?: (name: string, t: Tensor) => void): Tensor {
-    const e = this.e;
-    let h = conv2d(e, z, this.postQuantConv);
-    onIntermediate?.('post_quant_conv', h);
-    h = this.step(h, (x) => conv2d(e, x, this.convIn));
-    onIntermediate?.('decoder.conv_in', h);
-    h = this.step(h, (x) => this.mid.resnet0.forward(this.context(x), x));
-    h = this.step(h, (x) => this.midAttention(x));
-    h = this.step(h, (x) => this.mid.resnet1.forward(this.context(x), x));
-    onIntermediate?.('decoder.mid_block', h);
-    for (const [i, block] of this.up.entries()) {
-      for (const r of block.resnets) h = this.step(h, (x) => r.forward(this.context(x), x));
-      if (block.upsample) {
-        h = this.step(h, (x) => upsampleNearest2x(e, x));
-        h = this.step(h, (x) => conv2d(e, x, block.upsample!));
-      }
-      onIntermediate?.(`decoder.up_blocks.${i}`, h);
+    const view = z.reshape(z.shape);
+    const img = this.decodeRows(new RowTiles([view]), onIntermediate);
+    try {
+      return assembleRows(this.e, img);
+    } finally {
+      img.release();
     }
-    h = this.step(h, (x) => groupNorm(e, x, this.normOut.gamma, this.normOut.beta, { groups: this.groups, eps: EPS, act: 'silu' }));
-    return this.step(h, (x) => conv2d(e, x, this.convOut));
+  }
+
+  /**
+   * The decoder on row tiles of the scaled NHWC input (z is not released). A latent tile of r rows stays one tile
+   * of r·2^k rows after k upsamplers, so tile boundaries line up at every level.
+   */
+  private decodeRows(z: RowTiles, onIntermediate?: (name: string, t: Tensor) => void): RowTiles {
+    const e = this.e;
+    const show = (name: string, x: RowTiles) => {
+      if (!onIntermediate) return;
+      const whole = assembleRows(e, x);
+      try {
+        onIntermediate(name, whole);
+      } finally {
+        whole.release();
+      }
+    };
+    let h = mapRowTiles(z, (t) => conv2d(e, t, this.postQuantConv));
+    show('post_quant_conv', h);
+    h = this.step(h, (x) => convRows(e, x, this.convIn));
+    show('decoder.conv_in', h);
+    h = this.step(h, (x) => this.mid.resnet0.forwardRows(e, x));
+    h = this.step(h, (x) => this.midAttention(x));
+    h = this.step(h, (x) => this.mid.resnet1.forwardRows(e, x));
+    show('decoder.mid_block', h);
+    for (const [i, block] of this.up.entries()) {
+      for (const r of block.resnets) h = this.step(h, (x) => r.forwardRows(e, x));
+      if (block.upsample) {
+        h = this.step(h, (x) => mapRowTiles(x, (t) => upsampleNearest2x(e, t)));
+        h = this.step(h, (x) => convRows(e, x, block.upsample!));
+      }
+      show(`decoder.up_blocks.${i}`, h);
+    }
+    h = this.step(h, (x) => groupNormRows(e, x, this.normOut, { groups: this.groups, eps: EPS, act: 'silu' }));
+    return this.step(h, (x) => convRows(e, x, this.convOut));
   }
 
   /** Apply f to x and release x (also when f throws). */
-  private step(x: Tensor, f: (x: Tensor) => Tensor): Tensor {
+  private step(x: RowTiles, f: (x: RowTiles) => RowTiles): RowTiles {
     try {
       return f(x);
     } finally {
@@ -217,62 +266,105 @@ export class VaeDecoder {
     }
   }
 
-  /** The ResNets' context: every frame of x on its own, no time embedding. */
-  private context(x: Tensor): ResnetContext {
-    return { e: this.e, batch: 1, frames: x.shape[0], resnetFramesPerGroup: 1 };
-  }
-
-  /** x + to_out(softmax(q kᵀ / √C) v), q/k/v = linear(GroupNorm(x)) over the n·h·w tokens of each frame. */
-  private midAttention(x: Tensor): Tensor {
+  /**
+   * x + to_out(softmax(q kᵀ / √C) v), q/k/v = linear(GroupNorm(x)) over the h·w tokens of each frame. The keys and
+   * values are those of the whole image (the lowest resolution, assembled from the tiles); the queries are taken
+   * tile by tile, so the scores of one call are [n, rows_i·w, h·w].
+   */
+  private midAttention(x: RowTiles): RowTiles {
     const e = this.e;
     const [n, hh, ww, C] = x.shape;
     const L = hh * ww;
     const a = this.mid.attn;
-    const normed = groupNorm(e, x, a.norm.gamma, a.norm.beta, { groups: this.groups, eps: EPS });
-    let o: Tensor; // [n, L, C]
+    const normed = groupNormRows(e, x, a.norm, { groups: this.groups, eps: EPS });
+    let o: Tensor[]; // per tile [n, rows_i·w, C]
     try {
       if (a.qkv) {
-        const qkv = linear(e, normed, a.qkv); // [n, h, w, 3C]
+        const qkv = mapRowTiles(normed, (t) => linear(e, t, a.qkv!)); // tiles [n, rows_i, w, 3C]
         try {
-          const t = qkv.reshape([n, L, 3 * C]);
-          o = attention(e, t, t, t, { heads: 1, q: { stride: 3 * C, offset: 0 }, k: { stride: 3 * C, offset: C }, v: { stride: 3 * C, offset: 2 * C } });
+          const whole = qkv.tiles.length > 1 ? assembleRows(e, qkv) : null;
+          try {
+            const kv = (whole ?? qkv.tiles[0]).reshape([n, L, 3 * C]);
+            o = mapTiles(qkv.tiles, (t) => attention(e, t.reshape([n, t.shape[1] * ww, 3 * C]), kv, kv, {
+              heads: 1, q: { stride: 3 * C, offset: 0 }, k: { stride: 3 * C, offset: C }, v: { stride: 3 * C, offset: 2 * C },
+            }));
+          } finally {
+            whole?.release();
+          }
         } finally {
           qkv.release();
         }
       } else {
-        o = this.wideAttention(normed.reshape([n, L, C]));
+        o = this.wideAttention(normed, n, L, C);
       }
     } finally {
       normed.release();
     }
-    return this.step(o, (t) => linear(e, t.reshape([n, hh, ww, C]), a.out, { residual: x }));
+    try {
+      return mapRowTiles(x, (t, i) => linear(e, o[i].reshape(t.shape), a.out, { residual: t }));
+    } finally {
+      for (const t of o) t.release();
+    }
   }
 
   /**
-   * Single-head attention with head dim C over the flash kernel's limit (SD1.5: C = 512): scores materialised
-   * (n·L·L values, 64 MB f32 per frame at a 64×64 latent: decode one frame at a time), softmax in place, P·v.
-   * The 1/√C scale is folded into the q projection at load.
+   * Single-head attention with head dim C over the flash kernel's limit (SD1.5: C = 512): scores materialised per
+   * query tile ([n, rows_i·w, L]: 64 MB f32 per frame for a whole 64×64 latent), softmax in place, P·v. The 1/√C
+   * scale is folded into the q projection at load.
    */
-  private wideAttention(x: Tensor): Tensor {
+  private wideAttention(normed: RowTiles, n: number, L: number, C: number): Tensor[] {
     const e = this.e;
     const w = this.mid.attn.wide!;
-    const q = linear(e, x, w.q), k = linear(e, x, w.k), v = linear(e, x, w.v);
+    const whole = normed.tiles.length > 1 ? assembleRows(e, normed) : null;
+    let k: Tensor, v: Tensor;
     try {
-      const s = matmul(e, q, k, { transB: true });
+      const src = (whole ?? normed.tiles[0]).reshape([n, L, C]);
+      k = linear(e, src, w.k);
       try {
-        softmaxRowsInPlace(e, s);
-        return matmul(e, s, v);
-      } finally {
-        s.release();
+        v = linear(e, src, w.v);
+      } catch (err) {
+        k.release();
+        throw err;
       }
     } finally {
-      for (const t of [q, k, v]) t.release();
+      whole?.release();
+    }
+    try {
+      return mapTiles(normed.tiles, (t) => {
+        const q = linear(e, t.reshape([n, t.shape[1] * t.shape[2], C]), w.q);
+        try {
+          const s = matmul(e, q, k, { transB: true });
+          try {
+            softmaxRowsInPlace(e, s);
+            return matmul(e, s, v);
+          } finally {
+            s.release();
+          }
+        } finally {
+          q.release();
+        }
+      });
+    } finally {
+      k.release();
+      v.release();
     }
   }
 
   release(): void {
     for (const r of this.loaded.splice(0)) r.release();
   }
+}
+
+/** f over every tile into a new list; what was made is released if one throws. */
+function mapTiles(tiles: readonly Tensor[], f: (t: Tensor) => Tensor): Tensor[] {
+  const out: Tensor[] = [];
+  try {
+    for (const t of tiles) out.push(f(t));
+  } catch (err) {
+    for (const t of out) t.release();
+    throw err;
+  }
+  return out;
 }
 
 /** Display conversion of a raw decoded frame, NHWC RGB floats → RGBA8: (x/2 + 0.5).clamp(0, 1) · 255, rounded. */

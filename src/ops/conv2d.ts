@@ -14,8 +14,12 @@ import naiveWgsl from '../../shaders/conv2d_naive.wgsl?raw';
 
 export interface Conv2dOptions {
   stride?: 1 | 2;
-  /** Symmetric zero padding; default (KH - 1) / 2 ("same" for stride 1). */
-  padding?: number;
+  /**
+   * Zero padding on every side; default (KH - 1) / 2 ("same" for stride 1). `{ top, bottom, x }` pads the rows
+   * on each side and the columns on both: a row tile that carries its neighbours' halo rows pads only where it
+   * meets the image's edge.
+   */
+  padding?: number | { top: number; bottom: number; x: number };
   act?: Activation;
   /** [N, Ho, Wo, Cout], added after the activation. */
   residual?: Tensor;
@@ -24,7 +28,7 @@ export interface Conv2dOptions {
   rowBias?: { table: Tensor; rowsPerEntry: number };
 }
 
-interface Geometry { n: number; H: number; W: number; Cin: number; Cout: number; KH: number; KW: number; stride: number; pad: number; Ho: number; Wo: number }
+interface Geometry { n: number; H: number; W: number; Cin: number; Cout: number; KH: number; KW: number; stride: number; pad: number; padY: number; Ho: number; Wo: number }
 
 function geometry(op: string, x: Tensor, parts: readonly WeightTensor[], opts: Conv2dOptions): Geometry {
   if (x.shape.length !== 4) throw new RangeError(`${op}: input ${x} should be NHWC [N, H, W, Cin]`);
@@ -37,13 +41,15 @@ function geometry(op: string, x: Tensor, parts: readonly WeightTensor[], opts: C
     if (!(w instanceof QuantizedTensor) && w.dtype !== x.dtype) throw new TypeError(`${op}: input is ${x.dtype}, weight is ${w.dtype}`);
   }
   const stride = opts.stride ?? 1;
-  const pad = opts.padding ?? (KH - 1) / 2;
+  const padding = opts.padding ?? (KH - 1) / 2;
+  const [padY, padBottom, pad] = typeof padding === 'number' ? [padding, padding, padding] : [padding.top, padding.bottom, padding.x];
   if (stride !== 1 && stride !== 2) throw new RangeError(`${op}: stride ${stride} is not supported (1 or 2)`);
-  if (!Number.isInteger(pad) || pad < 0) throw new RangeError(`${op}: padding must be a non-negative integer, got ${pad}`);
-  const Ho = Math.floor((H + 2 * pad - KH) / stride) + 1;
+  for (const v of [pad, padY, padBottom]) if (!Number.isInteger(v) || v < 0) throw new RangeError(`${op}: padding must be a non-negative integer, got ${JSON.stringify(padding)}`);
+  // The bottom padding only sets Ho: the loader reads zeros wherever a row is outside the input.
+  const Ho = Math.floor((H + padY + padBottom - KH) / stride) + 1;
   const Wo = Math.floor((W + 2 * pad - KW) / stride) + 1;
   if (Ho < 1 || Wo < 1) throw new RangeError(`${op}: ${KH}x${KW} kernel with padding ${pad} does not fit input ${x}`);
-  return { n, H, W, Cin, Cout: parts.reduce((s, t) => s + t.shape[0], 0), KH, KW, stride, pad, Ho, Wo };
+  return { n, H, W, Cin, Cout: parts.reduce((s, t) => s + t.shape[0], 0), KH, KW, stride, pad, padY, Ho, Wo };
 }
 
 /** x [N, H, W, Cin] → [N, Ho, Wo, Cout] = act(conv(x, w) + b) + residual. */
@@ -51,7 +57,7 @@ export function conv2d(e: Engine, x: Tensor, w: Conv2dWeight, opts: Conv2dOption
   const parts = weightParts(w);
   const g = geometry('conv2d', x, parts, opts);
   const outShape = [g.n, g.Ho, g.Wo, g.Cout];
-  if (g.KH === 1 && g.KW === 1 && g.stride === 1 && g.pad === 0) {
+  if (g.KH === 1 && g.KW === 1 && g.stride === 1 && g.pad === 0 && g.padY === 0 && g.Ho === g.H) {
     // A 1×1 conv over NHWC is a linear layer over the last (channel) dim: [N, H, W, Cin] → [N, H, W, Cout].
     return linear(e, x, { weight: parts.map((p) => p.reshape([p.shape[0], g.Cin])), bias: w.bias }, { act: opts.act, residual: opts.residual, rowBias: opts.rowBias });
   }
@@ -66,7 +72,7 @@ export function conv2d(e: Engine, x: Tensor, w: Conv2dWeight, opts: Conv2dOption
     dispatchGemm(e, {
       op: 'conv2d', aKind: 'conv', a: x, b: part, out, transB: true, batch: 1, M: g.n * g.Ho * g.Wo, N: part.shape[0], K,
       strideA: 0, strideB: 0, strideC: 0, ldc: g.Cout, colOffset: col, epilogue: ep,
-      conv: { H: g.H, W: g.W, Cin: g.Cin, KW: g.KW, Ho: g.Ho, Wo: g.Wo, stride: g.stride, pad: g.pad },
+      conv: { H: g.H, W: g.W, Cin: g.Cin, KW: g.KW, Ho: g.Ho, Wo: g.Wo, stride: g.stride, pad: g.pad, padY: g.padY },
     });
     col += part.shape[0];
   }
@@ -80,6 +86,7 @@ export function conv2dNaive(e: Engine, x: Tensor, w: Conv2dWeight, opts: Omit<Co
   const parts = floatParts(w, 'conv2dNaive');
   if (parts.length !== 1) throw new RangeError('conv2dNaive: split weights are not supported');
   const g = geometry('conv2dNaive', x, parts, opts);
+  if (typeof opts.padding === 'object') throw new RangeError('conv2dNaive: per-side padding is not supported');
   const outShape = [g.n, g.Ho, g.Wo, g.Cout];
   checkEpilogue('conv2dNaive', { bias: w.bias }, outShape, g.Cout);
   checkBindable(e, 'conv2dNaive', 'input', x);

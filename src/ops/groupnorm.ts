@@ -88,7 +88,7 @@ function groupNormInto(e: Engine, x: Tensor, gamma: Tensor, beta: Tensor, o: Gro
   if (chunks > maxWg) { chunks = maxWg; rowsPerChunk = Math.ceil(rows / chunks); chunks = Math.ceil(rows / rowsPerChunk); }
   const vec4 = C % 4 === 0;
   const threads = vec4 ? x.size / 4 : x.size;
-  const params = new Params().u32(rows).u32(C).u32(G).u32(cg).u32(chunks).u32(rowsPerChunk).u32(threads).f32(o.eps).bytes();
+  const params = new Params().u32(rows).u32(C).u32(G).u32(cg).u32(chunks).u32(rowsPerChunk).u32(threads).f32(o.eps).u32(0).bytes();
   const stats = e.empty([domainGroups * 2], 'f32', 'groupnorm stats');
   if (chunks === 1) {
     // One workgroup covers each (b, g): it writes (mean, rstd) directly.
@@ -107,6 +107,59 @@ function groupNormInto(e: Engine, x: Tensor, gamma: Tensor, beta: Tensor, o: Gro
 }
 
 /**
+ * GroupNorm of images held as row tiles: tiles[i] [N, rows_i, W, C] holds rows i of every sample (same N, W, C in
+ * every tile). Equal to groupNorm over the tiles concatenated along H: the statistics of each (sample, group) are
+ * those of the whole image, never of one tile. Two passes: every tile's stats dispatch writes its partials into its
+ * own range of one partials buffer (`chunkBase`), one finalize merges all of them (Chan), then each tile is
+ * normalised into its own output. Each tile must be bindable on its own; the whole image never is bound.
+ */
+export function groupNormRowTiles(e: Engine, tiles: readonly Tensor[], gamma: Tensor, beta: Tensor, o: GroupNormOptions): Tensor[] {
+  if (tiles.length === 1) return [groupNorm(e, tiles[0], gamma, beta, o)];
+  const geos = tiles.map((t) => geometry(t, gamma, beta, o));
+  const [N, , W, C] = tiles[0].shape;
+  for (const t of tiles) {
+    if (t.shape.length !== 4 || t.shape[0] !== N || t.shape[2] !== W || t.shape[3] !== C || t.dtype !== tiles[0].dtype) {
+      throw new RangeError(`groupNormRowTiles: tile ${fmtShape(t.shape)} does not match [${N}, rows, ${W}, ${C}] ${tiles[0].dtype}`);
+    }
+    if (t.byteLength > e.maxBindingBytes) throw new RangeError(`groupNormRowTiles: tile ${fmtShape(t.shape)} (${t.byteLength} bytes) exceeds the ${e.maxBindingBytes}-byte binding limit`);
+  }
+  const { G, cg, domains } = geos[0];
+  const domainGroups = domains * G;
+  const maxWg = e.limits.maxComputeWorkgroupsPerDimension;
+  if (domainGroups > maxWg) throw new RangeError(`groupNormRowTiles: ${domains} statistics domains × ${G} groups exceed ${maxWg} workgroups`);
+  const split = geos.map((g) => {
+    let rowsPerChunk = Math.max(1, Math.ceil(VALUES_PER_CHUNK / cg));
+    let chunks = Math.ceil(g.rows / rowsPerChunk);
+    if (chunks > maxWg) { chunks = maxWg; rowsPerChunk = Math.ceil(g.rows / chunks); chunks = Math.ceil(g.rows / rowsPerChunk); }
+    return { rowsPerChunk, chunks };
+  });
+  const total = split.reduce((s, c) => s + c.chunks, 0);
+  const vec4 = C % 4 === 0;
+  const paramsOf = (g: Geometry, rowsPerChunk: number, chunkBase: number, threads: number) =>
+    new Params().u32(g.rows).u32(C).u32(G).u32(cg).u32(total).u32(rowsPerChunk).u32(threads).f32(o.eps).u32(chunkBase).bytes();
+  const partials = e.empty([domainGroups * total * 3], 'f32', 'groupnorm partials');
+  const stats = e.empty([domainGroups * 2], 'f32', 'groupnorm stats');
+  let base = 0;
+  for (const [i, t] of tiles.entries()) {
+    e.dispatch({ kernel: STATS, dtype: t.dtype, bindings: [paramsOf(geos[i], split[i].rowsPerChunk, base, 0), t, partials], workgroups: [split[i].chunks, domainGroups] });
+    base += split[i].chunks;
+  }
+  e.dispatch({ kernel: FINALIZE, dtype: tiles[0].dtype, bindings: [paramsOf(geos[0], 1, 0, 0), partials, stats], workgroups: [domainGroups] });
+  partials.release();
+  const outs = tiles.map((t, i) => {
+    const out = e.empty(t.shape, t.dtype);
+    const threads = vec4 ? t.size / 4 : t.size;
+    e.dispatch({
+      kernel: vec4 ? NORMALIZE4 : NORMALIZE, dtype: t.dtype, bindings: [paramsOf(geos[i], 1, 0, threads), t, stats, gamma, beta, out],
+      workgroups: e.grid(threads, WG), constants: { ACT: ACTIVATION_ID[o.act ?? 'none'] },
+    });
+    return out;
+  });
+  stats.release();
+  return outs;
+}
+
+/**
  * The same GroupNorm as one straightforward dispatch: one workgroup per (sample, group) reads its values three
  * times (mean, centred variance, normalise). Correct but poorly parallel when groups are few and large
  * (pooled frames); the benchmark's baseline for `groupNorm`.
@@ -115,7 +168,7 @@ export function groupNormPlain(e: Engine, x: Tensor, gamma: Tensor, beta: Tensor
   const { C, G, cg, domains, rows } = geometry(x, gamma, beta, o);
   const maxWg = e.limits.maxComputeWorkgroupsPerDimension;
   if (domains * G > maxWg) throw new RangeError(`groupNormPlain: ${domains} samples × ${G} groups exceeds ${maxWg} workgroups`);
-  const params = new Params().u32(rows).u32(C).u32(G).u32(cg).u32(1).u32(rows).u32(x.size).f32(o.eps).bytes();
+  const params = new Params().u32(rows).u32(C).u32(G).u32(cg).u32(1).u32(rows).u32(x.size).f32(o.eps).u32(0).bytes();
   const out = e.empty(x.shape, x.dtype);
   e.dispatch({
     kernel: PLAIN, dtype: x.dtype, bindings: [params, x, gamma, beta, out],

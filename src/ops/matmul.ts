@@ -59,7 +59,8 @@ export interface GemmEpilogue {
 }
 
 /** Convolution geometry for the im2col A loader (input [*, H, W, Cin], output Ho x Wo). */
-export interface ConvGeometry { H: number; W: number; Cin: number; KW: number; Ho: number; Wo: number; stride: number; pad: number }
+/** `pad` is the horizontal zero padding, `padY` the vertical one (default `pad`). */
+export interface ConvGeometry { H: number; W: number; Cin: number; KW: number; Ho: number; Wo: number; stride: number; pad: number; padY?: number }
 
 /** One GEMM dispatch: out[b, m, colOffset + n] for m < M, n < N (see shaders/matmul.wgsl). */
 export interface GemmDispatch {
@@ -131,7 +132,7 @@ export function dispatchGemm(e: Engine, d: GemmDispatch): void {
     .u32(c.H).u32(c.W).u32(c.Cin).u32(c.KW)
     .u32(c.Ho).u32(c.Wo).u32(c.stride).u32(d.transB ? d.K : d.N)
     .u32((ep.bias ? 1 : 0) | (rb ? 2 : 0) | (ep.residual ? 4 : 0))
-    .f32(ep.scale ?? 1);
+    .f32(ep.scale ?? 1).i32(c.padY ?? c.pad);
   const unused = dummy(e, out.dtype);
   // Booleans go in as 0/1: GPUProgrammableStage.constants only takes numbers (Dawn rejects true/false).
   const constants: Record<string, number> = { ACT: ACTIVATION_ID[ep.act ?? 'none'] };

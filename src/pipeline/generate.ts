@@ -3,7 +3,7 @@
 //   for t in timesteps:
 //     x = scale_model_input(latents, t);  ε = predictNoise(x, t, text)   (predict-noise.ts: UNet, CFG, context windows)
 //     latents = scheduler.step(ε, t, latents)
-//   frames = VAE(latents / 0.18215) one frame at a time;  video = (frames/2 + 0.5).clamp(0, 1)
+//   frames = VAE(latents / 0.18215), the planner's frames per call and row tiles (RunPlan.vae);  video = (frames/2 + 0.5).clamp(0, 1)
 // With FreeInit (freeinit.ts) the loop runs `iterations` times, each on a fresh scheduler; iteration k ≥ 1 starts
 // from the previous one's final latents re-initialised (low frequencies of their diffusion to t = T−1, high ones of
 // new noise).
@@ -73,6 +73,11 @@ export interface GenerateOptions {
   decode?: boolean;
   /** Decode only the first N frames (quick look at a long clip; tests). Default: all. */
   decodeFrames?: number;
+  /**
+   * The memory planner's VAE decode split (RunPlan.vae): frames per decode call and image rows per row tile (a
+   * multiple of the VAE's scale factor). Default: one frame per call, whole images. Any split decodes the same.
+   */
+  vae?: { frames: number; rows: number };
   /** Also return the decoded frames as float32 NHWC in [0, 1] (what diffusers' output_type='np' holds). */
   keepFloatFrames?: boolean;
   /** Debug: one motion-module block's intermediates at the first UNet call (models/forward-context.ts). */
@@ -326,20 +331,26 @@ export async function generate(m: PipelineModels, spec: GenerationSpec, hooks: G
     const t1 = performance.now();
     if (o.keepFloatFrames) result.floatFrames = [];
     const toDecode = Math.min(F, o.decodeFrames ?? F);
-    for (let f = 0; f < toDecode; f++) {
+    const perCall = o.vae?.frames ?? 1;
+    if (!(Number.isInteger(perCall) && perCall >= 1)) throw new GenerateRequestError(`vae.frames must be a positive integer, got ${perCall}`);
+    for (let f0 = 0; f0 < toDecode; f0 += perCall) {
       abortIfNeeded(hooks.signal, 'decoding');
-      const img = m.vae.decodeFrame(latentFrame(latents, C, F, h, w, f), h, w);
+      const frames = Array.from({ length: Math.min(perCall, toDecode - f0) }, (_, i) => latentFrame(latents, C, F, h, w, f0 + i));
+      const img = m.vae.decodeFrames(frames, h, w, { rows: o.vae?.rows });
       let raw: Float32Array;
       try {
         raw = await e.read(img);
       } finally {
         img.release();
       }
-      const [, H, W] = img.shape;
-      const rgba = imageToRgba(raw, H, W);
-      result.frames.push(rgba);
-      result.floatFrames?.push(toUnitRange(raw));
-      hooks.onFrame?.(f, rgba, W, H);
+      const [, H, W, ch] = img.shape;
+      for (let i = 0; i < frames.length; i++) {
+        const one = raw.subarray(i * H * W * ch, (i + 1) * H * W * ch);
+        const rgba = imageToRgba(one, H, W, ch);
+        result.frames.push(rgba);
+        result.floatFrames?.push(toUnitRange(one));
+        hooks.onFrame?.(f0 + i, rgba, W, H);
+      }
     }
     result.timings.decodeMs = performance.now() - t1;
     return result;

@@ -117,7 +117,11 @@ export interface RunPlan {
   peakBytes: number;
   breakdown: MemoryBreakdown;
   chunking: UNetChunking;
-  /** VAE decode: frames per decode call (one at a time) and rows per tile (the whole image when it fits). */
+  /**
+   * VAE decode (pass it to generate() as `vae`): image rows per row tile, the whole image when every tensor of the
+   * decode fits one binding, else the largest multiple of the VAE's scale factor that does (traced); and frames per
+   * decode call, as many as keep the decode's activations under the UNet's (the run's peak stays the same).
+   */
   vae: { frames: number; rows: number };
   /** Whether it fits `limits.memoryBytes` (true when no budget is given) — set only when the run can be chunked at all. */
   fits: boolean;
@@ -179,6 +183,14 @@ async function planWithBudget(models: PlanModels, run: RunShape, limits: PlanLim
     throw err;
   }
 
+  // The VAE's row tiles for one frame per call; the trace below decodes with them.
+  // (A size that is not a multiple of its scale factor is refused by generate() in the trace, with its reason.)
+  // The search runs on an engine of its own: a decode that fails part-way may leave buffers behind, which must not
+  // count in this engine's peaks.
+  const probe = Engine.fromDevice(createNullDevice(limits), run.activations, { simulated: true });
+  const probeVae = await VaeDecoder.load(probe, zeroWeights(models.vae), models.vaeConfig);
+  let vaeSplit = { frames: 1, rows: Number.isInteger(h) && Number.isInteger(w) ? vaeRowsFor(probe, probeVae, 1, h, w) : run.height };
+
   // The trace: one step (every step allocates the same), then the decode of two frames (each frame the same).
   // The text encoder is a zero one, so the spec's prompts take their real path (prompt travel: one text row per
   // frame and CFG half).
@@ -188,13 +200,16 @@ async function planWithBudget(models: PlanModels, run: RunShape, limits: PlanLim
   const text = { tokens, dim, encode: async (prompts: string[]) => new Float32Array(prompts.length * tokens * dim) };
   const trace = async (arena: ArenaPlan | null) => {
     let unetPeak = 0;
+    // Idle buffers of an earlier trace's decode would count in this one's UNet peak (generate() trims them, but
+    // only after the peak measurement starts).
+    e.pool.trim();
     e.pool.resetPeak();
     try {
       await generate({ engine: e, unet, vae, text }, spec, {
         onStep: () => { unetPeak = e.pool.stats().peakBytes; },
       }, {
         scheduler: { className: sched.className, config: sched.config },
-        decodeFrames: Math.min(run.frames, 2), maxTensorBytes, arena,
+        decodeFrames: Math.min(run.frames, 2), maxTensorBytes, arena, vae: vaeSplit,
       });
     } catch (err) {
       if (err instanceof ChunkingError || err instanceof RangeError || err instanceof GpuCapabilityError) {
@@ -212,9 +227,26 @@ async function planWithBudget(models: PlanModels, run: RunShape, limits: PlanLim
   const allocs = rec?.allocs ?? null;
   const arena = rec && rec.allocs.length ? packArena(rec.allocs, rec.together) : null;
   const useArena = arena !== null && arena.slabs.every((b) => b <= limits.maxBufferSize);
-  const { unetPeak, vaePeak } = useArena ? await trace(arena) : pooled;
+  const traced = useArena ? await trace(arena) : pooled;
+  const { unetPeak } = traced;
+  let { vaePeak } = traced;
+  // Frames per decode call: as many as keep the decode's activations (traced alone, as generate() runs it after
+  // trimming the pool) under the UNet's, so the run's peak does not grow; each call's row tiles chosen again.
+  const perFrame = vaePeak - afterVae;
+  const unetAct = unetPeak - afterVae;
+  const want = perFrame > 0 ? Math.min(run.frames, Math.floor(unetAct / perFrame)) : 1;
+  if (want > 1) {
+    try {
+      const split = { frames: want, rows: vaeRowsFor(probe, probeVae, want, h, w) };
+      const peak = traceDecode(e, vae, split, h, w, Math.min(run.frames, 2 * want));
+      if (peak - afterVae <= unetAct) [vaeSplit, vaePeak] = [split, peak];
+    } catch (err) {
+      if (!(err instanceof PlanRefusedError)) throw err;
+    }
+  }
   unet.release();
   vae.release();
+  probeVae.release();
 
   // The trace stored the GEMM weights in the activation dtype; swap in their size in the requested precision.
   const unetWeights = afterUnet - weightBytes(models.unet, run.activations, run.activations) + weightBytes(models.unet, run.weights, run.activations);
@@ -229,10 +261,49 @@ async function planWithBudget(models: PlanModels, run: RunShape, limits: PlanLim
   };
   const enginePeakBytes = unetWeights + vaeWeights + Math.max(breakdown.unetActivations, breakdown.vaeActivations);
   const peakBytes = enginePeakBytes + breakdown.textEncoder;
-  const plan: RunPlan = { maxTensorBytes, arena: useArena ? arena : null, liveBoundBytes: allocs ? liveBound(allocs) : 0, enginePeakBytes, peakBytes, breakdown, chunking, vae: { frames: 1, rows: run.height }, fits: true };
+  const plan: RunPlan = { maxTensorBytes, arena: useArena ? arena : null, liveBoundBytes: allocs ? liveBound(allocs) : 0, enginePeakBytes, peakBytes, breakdown, chunking, vae: vaeSplit, fits: true };
   if (limits.memoryBytes !== undefined && peakBytes > limits.memoryBytes) {
     plan.fits = false;
     plan.reason = `${run.width}×${run.height} with ${run.frames} frames needs ${fmtGiB(peakBytes)} of GPU memory; ${fmtGiB(limits.memoryBytes)} is available`;
   }
   return plan;
+}
+
+/**
+ * Peak bytes of decoding `frames` frames (`split.frames` per call, as generate() does after its pool trim) on the
+ * planner's engine; the pool is trimmed first. Throws PlanRefusedError when a tensor exceeds the adapter's limits.
+ */
+function traceDecode(e: Engine, vae: VaeDecoder, split: { frames: number; rows: number }, h: number, w: number, frames: number): number {
+  e.pool.trim();
+  const latent = new Float32Array(vae.latentChannels * h * w);
+  try {
+    for (let f = 0; f < frames; f += split.frames) {
+      vae.decodeFrames(new Array(Math.min(split.frames, frames - f)).fill(latent), h, w, { rows: split.rows }).release();
+    }
+  } catch (err) {
+    if (err instanceof RangeError || err instanceof GpuCapabilityError) throw new PlanRefusedError(`the VAE decode of ${split.frames} frame(s) does not fit this GPU's limits: ${err.message}`);
+    throw err;
+  }
+  const peak = e.pool.stats().peakSinceTrimBytes;
+  e.pool.trim();
+  return peak;
+}
+
+/**
+ * Image rows per VAE row tile for `frames` frames per call: the whole image when its decode binds nothing over the
+ * adapter's limits, else the largest multiple of the VAE's scale factor (halving the latent rows) that does,
+ * found by tracing the real decode. Throws PlanRefusedError when even one latent row per tile does not fit.
+ */
+function vaeRowsFor(e: Engine, vae: VaeDecoder, frames: number, h: number, w: number): number {
+  let last: unknown;
+  for (let rows = h; ; rows = Math.ceil(rows / 2)) {
+    try {
+      traceDecode(e, vae, { frames, rows: rows * vae.upscale }, h, w, frames);
+      return rows * vae.upscale;
+    } catch (err) {
+      if (!(err instanceof PlanRefusedError)) throw err;
+      last = err;
+    }
+    if (rows === 1) throw last;
+  }
 }

@@ -160,5 +160,5 @@ export async function runGeneration(
     onWindow: (info) => hooks.onWindow(info),
     onPreview: (p) => hooks.onPreview(step + 1, p.frames, p.width, p.height),
     onFrame: (index, rgba, width, height) => hooks.onFrame(index, spec.frames, rgba, width, height),
-  }, { maxTensorBytes: plan?.maxTensorBytes, arena: plan?.arena });
+  }, { maxTensorBytes: plan?.maxTensorBytes, arena: plan?.arena, vae: plan?.vae });
 }
