@@ -42,46 +42,42 @@ function expectSame(got: Float32Array, whole: Float32Array, what: string): void 
 }
 
 describe('VAE decode in frame and row tiles', () => {
-  it('oracle tiny VAE (4 levels, ×8) at 24×40: one-latent-row tiles and 2 frames per call equal the whole decode, flash and materialised attention', async () => {
+  it('oracle tiny VAE (4 levels, ×8) at 24×40: one-latent-row tiles, 2 frames per call, flash and materialised attention, equal the whole decode', async () => {
     const e = await testEngine('f32');
     const weights = fileWeightMap(await openSafetensors(await openNodeFileSource(path.join(ORACLE, 'vae_diffusers.safetensors'))));
-    {
-      const [h, w] = [3, 5];
-      const latents = latentsOf(2, 4, h, w, 71);
-      for (const attention of ['auto', 'materialised'] as const) {
-        const vae = await VaeDecoder.load(e, weights, { groups: oracleConfig.norm_num_groups, scalingFactor: oracleConfig.scaling_factor, attention });
-        const whole = await decode(e, vae, latents, h, w, { frames: 1 });
-        const inUse = e.pool.stats().buffersInUse; // after a first decode (the GEMMs' one placeholder buffer per engine)
-        expectSame(await decode(e, vae, latents, h, w, { frames: 2, rows: 8 }), whole, `${attention}: 1-row tiles, 2 frames`);
-        expectSame(await decode(e, vae, latents, h, w, { frames: 1, rows: 16 }), whole, `${attention}: 2+1-row tiles`);
-        expect(e.pool.stats().buffersInUse, 'tiles leaked').toBe(inUse);
-        vae.release();
-      }
+    const [h, w] = [3, 5];
+    const latents = latentsOf(2, 4, h, w, 71);
+    let whole: Float32Array | null = null;
+    for (const attention of ['auto', 'materialised'] as const) {
+      const vae = await VaeDecoder.load(e, weights, { groups: oracleConfig.norm_num_groups, scalingFactor: oracleConfig.scaling_factor, attention });
+      // The whole decode once (flash attention); the materialised path must give the same image within f32 rounding.
+      whole ??= await decode(e, vae, latents, h, w, { frames: 1 });
+      const inUse = e.pool.stats().buffersInUse; // after a first decode (the GEMMs' one placeholder buffer per engine)
+      expectSame(await decode(e, vae, latents, h, w, { frames: 2, rows: 8 }), whole, `${attention}: 1-row tiles, 2 frames`);
+      expect(e.pool.stats().buffersInUse, 'tiles leaked').toBe(inUse);
+      vae.release();
     }
   }, 300_000);
 
-  it('a 3-level VAE (×4) at 24×40 against a float64 reference: whole, tiles of 1 and 4+2 latent rows, 2 frames per call', async () => {
+  it('a 3-level VAE (×4) at 24×40 against a float64 reference: whole and 1-latent-row tiles, 2 frames per call', async () => {
     const spec: TinyVaeSpec = { channels: [8, 16, 24], layersPerBlock: 1, groups: 4, latentChannels: 4 };
     const weights = tinyVaeWeights(spec, 501);
     const e = await testEngine('f32');
-    {
-      const scalingFactor = 0.5;
-      const vae = await VaeDecoder.load(e, weights, { groups: spec.groups, scalingFactor });
-      expect(vae.upscale).toBe(4);
-      const [h, w] = [6, 10];
-      const latents = latentsOf(2, 4, h, w, 91);
-      // The reference takes the scaled NHWC input, as decodeFrames makes it (float32 reciprocal of the factor).
-      const inv = Math.fround(1 / scalingFactor);
-      const z = new Float32Array(2 * 4 * h * w);
-      latents.forEach((l, f) => { for (let c = 0; c < 4; c++) for (let p = 0; p < h * w; p++) z[(f * h * w + p) * 4 + c] = Math.fround(inv * l[c * h * w + p]); });
-      const ref = vaeDecoderRef(weights, spec, z, 2, h, w);
-      const whole = await decode(e, vae, latents, h, w, { frames: 2 });
-      const d = maxAbsDiff(whole, ref);
-      // f32 against f64 through ~20 layers of K ≤ 216: well under 1e-4 of the image's scale; an indexing bug is O(1).
-      expect(d.maxAbs, `whole decode vs f64: ${d.maxAbs} on max ${d.refMax}`).toBeLessThan(1e-4 * d.refMax);
-      expectSame(await decode(e, vae, latents, h, w, { frames: 2, rows: 4 }), whole, '1-row tiles, 2 frames');
-      expectSame(await decode(e, vae, latents, h, w, { frames: 1, rows: 16 }), whole, '4+2-row tiles, 1 frame');
-      vae.release();
-    }
+    const scalingFactor = 0.5;
+    const vae = await VaeDecoder.load(e, weights, { groups: spec.groups, scalingFactor });
+    expect(vae.upscale).toBe(4);
+    const [h, w] = [6, 10];
+    const latents = latentsOf(2, 4, h, w, 91);
+    // The reference takes the scaled NHWC input, as decodeFrames makes it (float32 reciprocal of the factor).
+    const inv = Math.fround(1 / scalingFactor);
+    const z = new Float32Array(2 * 4 * h * w);
+    latents.forEach((l, f) => { for (let c = 0; c < 4; c++) for (let p = 0; p < h * w; p++) z[(f * h * w + p) * 4 + c] = Math.fround(inv * l[c * h * w + p]); });
+    const ref = vaeDecoderRef(weights, spec, z, 2, h, w);
+    const whole = await decode(e, vae, latents, h, w, { frames: 2 });
+    const d = maxAbsDiff(whole, ref);
+    // f32 against f64 through ~20 layers of K ≤ 216: well under 1e-4 of the image's scale; an indexing bug is O(1).
+    expect(d.maxAbs, `whole decode vs f64: ${d.maxAbs} on max ${d.refMax}`).toBeLessThan(1e-4 * d.refMax);
+    expectSame(await decode(e, vae, latents, h, w, { frames: 2, rows: 4 }), whole, '1-row tiles, 2 frames');
+    vae.release();
   }, 300_000);
 });
