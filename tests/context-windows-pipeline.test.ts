@@ -2,54 +2,31 @@
 // with the project's own seeded noise: one window covering every frame is the plain run bit for bit; every window
 // of every step runs (progress "window w of W"); GPU memory is bounded by one window (128 frames in windows of 16
 // peak no higher than 16 frames plain); and the closed loop is rotation-equivariant.
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseTensorFile, toF32 } from '../src/conformance/tensor-file';
-import { hyperParamsFromDiffusers } from '../src/models/config';
-import { UNetMotion } from '../src/models/unet';
-import { VaeDecoder } from '../src/models/vae-decoder';
 import { uniformWindows } from '../src/pipeline/context-windows';
 import { generate, type GenerateOptions, type PipelineModels } from '../src/pipeline/generate';
 import { initialNoise } from '../src/pipeline/rng';
 import { type GenerationSpec, makeSpec, type UniformContext } from '../src/pipeline/spec';
-import { openNodeFileSource } from '../src/platform/node-file-source';
 import { defaultSchedulerFor } from '../src/schedulers';
-import { loadWeights } from '../src/weights/load';
-import { openSafetensors } from '../src/weights/safetensors';
 import { testEngine } from './gpu';
+import { oraclePipeline } from './oracle-pipeline';
 import { maxAbsDiff } from './random';
 
-const VECTORS = path.resolve(__dirname, '../../shared/oracle/vectors');
-const DIR = path.join(VECTORS, 'pipeline_tiny/vA');
-const config = JSON.parse(readFileSync(path.join(DIR, 'config.json'), 'utf8'));
-const inputs = parseTensorFile(readFileSync(path.join(DIR, 'inputs.safetensors')), 'inputs');
-const unetConfig = JSON.parse(readFileSync(path.join(VECTORS, 'unet_motion_tiny/vA/config.json'), 'utf8'));
-const vaeConfig = JSON.parse(readFileSync(path.join(VECTORS, 'vae_decoder_tiny/vA/config.json'), 'utf8')).vae_config;
-
+const oracle = oraclePipeline('pipeline_tiny');
 let models: Promise<PipelineModels> | null = null;
-function tinyModels(): Promise<PipelineModels> {
-  models ??= (async () => {
-    const e = await testEngine('f32');
-    const open = async (rel: string) => openSafetensors(await openNodeFileSource(path.resolve(DIR, rel.split(' ')[0])));
-    const w = await loadWeights([await open(config.weights.unet), await open(config.weights.motion_adapter), await open(config.weights.vae)]);
-    const unet = await UNetMotion.load(e, w.unet!, hyperParamsFromDiffusers(unetConfig.unet_config, unetConfig.motion_adapter_config), { semantics: 'diffusers' });
-    const vae = await VaeDecoder.load(e, w.vae!, { groups: vaeConfig.norm_num_groups, scalingFactor: vaeConfig.scaling_factor });
-    return { engine: e, unet, vae };
-  })();
-  return models;
-}
+const tinyModels = () => (models ??= testEngine('f32').then((e) => oracle.loadModels(e, { semantics: 'diffusers' })));
 
-const [, tokens, dim] = inputs.get('prompt_embeds')!.shape;
 const ddim = defaultSchedulerFor('v2');
-const C = 4;
+/** Latent channels and the VAE's pixels per latent pixel, from the oracle's files. */
+const C = oracle.latentShape[1];
+const UPSCALE = 2 ** (oracle.vaeConfig.block_out_channels.length - 1);
 
 /** No CFG (one text for every frame, so frames are interchangeable apart from the noise), DDIM (no injected noise). */
 function request(frames: number, steps: number, context: UniformContext | null, noise?: Float32Array, latent = 8): [GenerationSpec, GenerateOptions] {
-  const spec = makeSpec({ prompt: '(replayed embeddings)', seed: 3, frames, width: 8 * latent, height: 8 * latent, steps, guidance: 1, context });
+  const spec = makeSpec({ prompt: '(replayed embeddings)', seed: 3, frames, width: UPSCALE * latent, height: UPSCALE * latent, steps, guidance: 1, context });
   return [spec, {
     scheduler: { className: ddim.className, config: ddim.config },
-    embeddings: { positive: toF32(inputs.get('prompt_embeds')!), tokens, dim },
+    embeddings: oracle.embeddings({ negative: false }),
     initialNoise: noise, decode: false,
   }];
 }

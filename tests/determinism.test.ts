@@ -2,29 +2,16 @@
 // (UNet + motion modules, CFG, DDIM, VAE) on a fresh engine and on an engine whose pooled buffers were filled
 // with NaN first must agree bit for bit. A kernel that reads memory it never wrote (a missing bounds check, an
 // unwritten padding lane) fails this test; the oracle tests cannot see that, since they run on fresh buffers.
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { parseTensorFile, toF32 } from '../src/conformance/tensor-file';
-import { hyperParamsFromDiffusers } from '../src/models/config';
-import { UNetMotion } from '../src/models/unet';
-import { VaeDecoder } from '../src/models/vae-decoder';
 import { generate } from '../src/pipeline/generate';
 import { makeSpec } from '../src/pipeline/spec';
-import { openNodeFileSource } from '../src/platform/node-file-source';
 import { createNodeEngine } from '../src/platform/node-gpu';
-import { loadWeights } from '../src/weights/load';
-import { openSafetensors } from '../src/weights/safetensors';
 import { BufferPool } from '../src/gpu/pool';
 import { describe, expect, it } from 'vitest';
 import { cannotRun } from './gpu';
+import { oraclePipeline } from './oracle-pipeline';
 
-const VECTORS = path.resolve(__dirname, '../../shared/oracle/vectors');
-const DIR = path.join(VECTORS, 'pipeline_tiny/vA');
-const config = JSON.parse(readFileSync(path.join(DIR, 'config.json'), 'utf8'));
-const inputs = parseTensorFile(readFileSync(path.join(DIR, 'inputs.safetensors')), 'inputs');
-const unetConfig = JSON.parse(readFileSync(path.join(VECTORS, 'unet_motion_tiny/vA/config.json'), 'utf8'));
-const vaeConfig = JSON.parse(readFileSync(path.join(VECTORS, 'vae_decoder_tiny/vA/config.json'), 'utf8')).vae_config;
-const open = async (rel: string) => openSafetensors(await openNodeFileSource(path.resolve(DIR, rel)));
+const oracle = oraclePipeline('pipeline_tiny');
+const { config } = oracle;
 
 async function once(precision: 'f32' | 'f16', poison: boolean) {
   const e = await createNodeEngine({ precision });
@@ -39,17 +26,13 @@ async function once(precision: 'f32' | 'f16', poison: boolean) {
     }
     for (const b of bufs) e.pool.release(b);
   }
-  const rel = (s: string) => s.split(' ')[0];
-  const w = await loadWeights([await open(rel(config.weights.unet)), await open(rel(config.weights.motion_adapter)), await open(rel(config.weights.vae))]);
-  const unet = await UNetMotion.load(e, w.unet!, hyperParamsFromDiffusers(unetConfig.unet_config, unetConfig.motion_adapter_config), { semantics: 'diffusers' });
-  const vae = await VaeDecoder.load(e, w.vae!, { groups: vaeConfig.norm_num_groups, scalingFactor: vaeConfig.scaling_factor });
+  const { unet, vae } = await oracle.loadModels(e, { semantics: 'diffusers' });
   const r = config.runs['ddim_4'];
-  const dim = inputs.get('prompt_embeds')!.shape[2];
   const spec = makeSpec({ prompt: '(replayed embeddings)', seed: 0, frames: config.num_frames, width: config.width, height: config.height, steps: 2, guidance: r.guidance_scale });
   const res = await generate({ engine: e, unet, vae }, spec, {}, {
     scheduler: { className: r.scheduler_class, config: r.scheduler_config },
-    embeddings: { positive: toF32(inputs.get('prompt_embeds')!), negative: toF32(inputs.get('negative_prompt_embeds')!), tokens: 77, dim },
-    initialNoise: toF32(inputs.get('latents_init')!), semantics: 'diffusers', decode: true, decodeFrames: 2, keepFloatFrames: true,
+    embeddings: oracle.embeddings(),
+    initialNoise: oracle.initialNoise(), semantics: 'diffusers', decode: true, decodeFrames: 2, keepFloatFrames: true,
   });
   const lat = res.latents; const fr = res.floatFrames![1];
   e.destroy();

@@ -1,52 +1,27 @@
 // FreeInit inside generate() with the project's own seeded noise (the oracle comparison with replayed torch noise is
 // the freeinit_tiny conformance set): reproducible from the seed, iterations = 1 is the plain run, the iteration
 // shows in progress, each iteration starts from the re-initialised latents, and bad options are refused.
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseTensorFile, toF32 } from '../src/conformance/tensor-file';
-import { hyperParamsFromDiffusers } from '../src/models/config';
-import { UNetMotion } from '../src/models/unet';
-import { VaeDecoder } from '../src/models/vae-decoder';
 import { GenerateRequestError } from '../src/pipeline/errors';
 import { diffuse, freeInitFilter, mixFrequencies } from '../src/pipeline/freeinit';
 import { type FreeInitRecord, generate, type GenerateOptions, type PipelineModels, type StepInfo, type StepRecord } from '../src/pipeline/generate';
 import { DEFAULT_FREEINIT, type GenerationSpec, makeSpec } from '../src/pipeline/spec';
 import { freeInitNoise, initialNoise } from '../src/pipeline/rng';
-import { openNodeFileSource } from '../src/platform/node-file-source';
 import { createScheduler, defaultSchedulerFor } from '../src/schedulers';
-import { loadWeights } from '../src/weights/load';
-import { openSafetensors } from '../src/weights/safetensors';
 import { testEngine } from './gpu';
+import { oraclePipeline } from './oracle-pipeline';
 
-const VECTORS = path.resolve(__dirname, '../../shared/oracle/vectors');
-const DIR = path.join(VECTORS, 'freeinit_tiny/vA');
-const config = JSON.parse(readFileSync(path.join(DIR, 'config.json'), 'utf8'));
-const inputs = parseTensorFile(readFileSync(path.join(DIR, 'inputs.safetensors')), 'inputs');
-const unetConfig = JSON.parse(readFileSync(path.join(VECTORS, 'unet_motion_tiny/vA/config.json'), 'utf8'));
-const vaeConfig = JSON.parse(readFileSync(path.join(VECTORS, 'vae_decoder_tiny/vA/config.json'), 'utf8')).vae_config;
-
+const oracle = oraclePipeline('freeinit_tiny');
 let models: Promise<PipelineModels> | null = null;
-function tinyModels(): Promise<PipelineModels> {
-  models ??= (async () => {
-    const e = await testEngine('f32');
-    const open = async (rel: string) => openSafetensors(await openNodeFileSource(path.resolve(DIR, rel.split(' ')[0])));
-    const w = await loadWeights([await open(config.weights.unet), await open(config.weights.motion_adapter), await open(config.weights.vae)]);
-    const unet = await UNetMotion.load(e, w.unet!, hyperParamsFromDiffusers(unetConfig.unet_config, unetConfig.motion_adapter_config));
-    const vae = await VaeDecoder.load(e, w.vae!, { groups: vaeConfig.norm_num_groups, scalingFactor: vaeConfig.scaling_factor });
-    return { engine: e, unet, vae };
-  })();
-  return models;
-}
+const tinyModels = () => (models ??= testEngine('f32').then((e) => oracle.loadModels(e)));
 
-const [, tokens, dim] = inputs.get('prompt_embeds')!.shape;
 const ddim = defaultSchedulerFor('v2');
 // 6 frames (not a power of two) at 64×64 (8×8 latents), DDIM, no CFG: small enough for a software adapter.
 function request(extra: Partial<GenerationSpec>, opts: GenerateOptions = {}): [GenerationSpec, GenerateOptions] {
   const spec = { ...makeSpec({ prompt: '(replayed embeddings)', seed: 5, frames: 6, width: 64, height: 64, steps: 3, guidance: 1 }), ...extra };
   return [spec, {
     scheduler: { className: ddim.className, config: ddim.config },
-    embeddings: { positive: toF32(inputs.get('prompt_embeds')!), tokens, dim },
+    embeddings: oracle.embeddings({ negative: false }),
     decode: false, ...opts,
   }];
 }

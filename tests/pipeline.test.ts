@@ -5,10 +5,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compare, toleranceFor } from '../src/conformance/compare';
-import { parseTensorFile, toF32 } from '../src/conformance/tensor-file';
-import { hyperParamsFromDiffusers } from '../src/models/config';
-import { UNetMotion } from '../src/models/unet';
-import { VaeDecoder } from '../src/models/vae-decoder';
+import { toF32 } from '../src/conformance/tensor-file';
 import { GenerationCancelledError } from '../src/pipeline/errors';
 import { generate, type GenerateOptions, type PipelineModels } from '../src/pipeline/generate';
 import { type GenerationSpec, makeSpec } from '../src/pipeline/spec';
@@ -18,36 +15,18 @@ import { tinyModelResponse } from '../e2e/tiny-model';
 import { gaussian, initialNoise, lowbias32 } from '../src/pipeline/rng';
 import { openNodeFileSource } from '../src/platform/node-file-source';
 import type { SchedulerClass } from '../src/schedulers';
-import { loadWeights } from '../src/weights/load';
-import { openSafetensors } from '../src/weights/safetensors';
 import { testEngine } from './gpu';
+import { VECTORS } from './oracle';
+import { oraclePipeline } from './oracle-pipeline';
 
-const VECTORS = path.resolve(__dirname, '../../shared/oracle/vectors');
-const DIR = path.join(VECTORS, 'pipeline_tiny/vA');
-const config = JSON.parse(readFileSync(path.join(DIR, 'config.json'), 'utf8'));
-const inputs = parseTensorFile(readFileSync(path.join(DIR, 'inputs.safetensors')), 'inputs');
-const outputs = parseTensorFile(readFileSync(path.join(DIR, 'outputs.safetensors')), 'outputs');
-const unetConfig = JSON.parse(readFileSync(path.join(VECTORS, 'unet_motion_tiny/vA/config.json'), 'utf8'));
-const vaeConfig = JSON.parse(readFileSync(path.join(VECTORS, 'vae_decoder_tiny/vA/config.json'), 'utf8')).vae_config;
-
-const open = async (rel: string) => openSafetensors(await openNodeFileSource(path.resolve(DIR, rel)));
+const oracle = oraclePipeline('pipeline_tiny');
+const { config, unetConfig, vaeConfig } = oracle;
+const outputs = oracle.outputs();
 
 let models: Promise<PipelineModels> | null = null;
-function oracleModels(): Promise<PipelineModels> {
-  models ??= (async () => {
-    const e = await testEngine('f32');
-    // The weight files named in config.json `weights` (paths relative to this folder), through src/weights.
-    const rel = (s: string) => s.split(' ')[0];
-    const w = await loadWeights([await open(rel(config.weights.unet)), await open(rel(config.weights.motion_adapter)), await open(rel(config.weights.vae))]);
-    const unet = await UNetMotion.load(e, w.unet!, hyperParamsFromDiffusers(unetConfig.unet_config, unetConfig.motion_adapter_config), { semantics: 'diffusers' });
-    const vae = await VaeDecoder.load(e, w.vae!, { groups: vaeConfig.norm_num_groups, scalingFactor: vaeConfig.scaling_factor });
-    return { engine: e, unet, vae };
-  })();
-  return models;
-}
+const oracleModels = () => (models ??= testEngine('f32').then((e) => oracle.loadModels(e, { semantics: 'diffusers' })));
 
-const [, , F, h, w] = inputs.get('latents_init')!.shape;
-const dim = inputs.get('prompt_embeds')!.shape[2];
+const [, , F, , w] = oracle.latentShape;
 
 /** The oracle run as a spec + replay options (its scheduler config, initial noise, embeddings, LCM noise). */
 function requestFor(run: string, extra: Partial<GenerationSpec> = {}, opts: GenerateOptions = {}): [GenerationSpec, GenerateOptions] {
@@ -59,8 +38,8 @@ function requestFor(run: string, extra: Partial<GenerationSpec> = {}, opts: Gene
   });
   return [spec, {
     scheduler: { className: r.scheduler_class as SchedulerClass, config: r.scheduler_config },
-    embeddings: { positive: toF32(inputs.get('prompt_embeds')!), negative: toF32(inputs.get('negative_prompt_embeds')!), tokens: 77, dim },
-    initialNoise: toF32(inputs.get('latents_init')!),
+    embeddings: oracle.embeddings(),
+    initialNoise: oracle.initialNoise(),
     schedulerNoise: lcmNoise,
     semantics: 'diffusers',
     keepFloatFrames: true,
