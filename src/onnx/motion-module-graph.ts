@@ -11,12 +11,12 @@
 //   t = t + (h[:, :4C] · gelu_erf(h[:, 4C:]))·W2 + b2,  h = LN3(t)·W1 + b1     (GEGLU, value = first half)
 //   out = t·Wout + b_out + x
 //
-// PyTorch Linear weights [out, in] are transposed here into [in, out] MatMul initializers. GroupNorm is written
-// as Reshape + ReduceMean (opset 17 has no GroupNormalization, and opset 18's normalises per group with
-// per-group affine parameters, which is not PyTorch's per-channel affine).
+// The layers (Linear, LayerNorm, GroupNorm, GEGLU) are src/onnx/graph-layers.ts's, shared with the ResNet and
+// spatial-transformer graphs (src/onnx/unet-layer-graph.ts).
 import type { WeightMap } from '../weights/weight-map';
 import { sinusoidalPositionalEncoding } from '../ops/positional-encoding';
 import { OnnxGraphBuilder } from './graph-builder';
+import { checkWeightShape, GraphScope } from './graph-layers';
 import { attendAcrossFrames } from './temporal-attention-graph';
 
 const GN_EPS = 1e-6;
@@ -60,19 +60,6 @@ export function motionModuleWeightShapes(channels: number, blocks: number): Map<
   return m;
 }
 
-function countBlocks(w: WeightMap): number {
-  let n = 0;
-  while (w.has(`transformer_blocks.${n}.norm1.weight`)) n++;
-  return n;
-}
-
-/** [out, in] row-major → [in, out]. */
-function transpose(a: Float32Array, out: number, inF: number): Float32Array {
-  const t = new Float32Array(a.length);
-  for (let o = 0; o < out; o++) for (let i = 0; i < inF; i++) t[i * out + o] = a[o * inF + i];
-  return t;
-}
-
 function checkShape(s: MotionModuleGraphShape): void {
   const { batch: B, frames: F, positions: P, channels: C, heads: H, groups: G } = s;
   for (const [k, v] of Object.entries({ batch: B, frames: F, positions: P, channels: C, heads: H, groups: G })) {
@@ -85,71 +72,50 @@ function checkShape(s: MotionModuleGraphShape): void {
   if (fpg !== 1 && fpg !== F) throw new RangeError(`motion module graph: framesPerGroup must be 1 or ${F}, got ${fpg}`);
 }
 
+function countBlocks(w: WeightMap, prefix: string): number {
+  let n = 0;
+  while (w.has(`${prefix}transformer_blocks.${n}.norm1.weight`)) n++;
+  return n;
+}
+
 /**
  * The ONNX model (opset 17) of one motion module on `weights`: input `x` [B·F, P, C] float32, output `y` (same
  * shape). The block count comes from the weight names (`transformer_blocks.N.norm1.weight`); every weight's shape
  * is checked against `motionModuleWeightShapes`.
  */
 export async function buildMotionModuleGraph(weights: WeightMap, s: MotionModuleGraphShape): Promise<Uint8Array> {
-  checkShape(s);
-  const { batch: B, frames: F, positions: P, channels: C, groups: G } = s;
-  const fpg = s.framesPerGroup ?? 1;
-  const blocks = countBlocks(weights);
-  if (blocks < 1) throw new Error('motion module graph: the weights have no transformer_blocks.0.norm1.weight');
-  const expected = motionModuleWeightShapes(C, blocks);
-  for (const [name, shape] of expected) {
-    if (!weights.has(name)) throw new Error(`motion module graph: missing weight ${name}`);
-    const got = weights.shape(name);
-    // A 1×1 conv [out, in, 1, 1] is the same matrix as a Linear [out, in].
-    const same = got.length >= shape.length && got.every((d, i) => (i < shape.length ? d === shape[i] : d === 1));
-    if (!same) throw new Error(`motion module graph: weight ${name} has shape [${got.join(', ')}], expected [${shape.join(', ')}]`);
-  }
-
   const g = new OnnxGraphBuilder('motion_module');
-  const read = (name: string) => weights.read(name);
-  const vec = async (name: string) => g.initializer(await read(name), [C]);
-  /** x·Wᵀ (+ b) for a PyTorch Linear `name` [out, in]. */
-  const linear = async (x: string, name: string, out: number, inF: number): Promise<string> => {
-    const mm = g.node('MatMul', [x, g.initializer(transpose(await read(`${name}.weight`), out, inF), [inF, out])]);
-    return expected.has(`${name}.bias`) ? g.node('Add', [mm, g.initializer(await read(`${name}.bias`), [out])]) : mm;
-  };
-  const layerNorm = async (x: string, name: string) =>
-    g.node('LayerNormalization', [x, await vec(`${name}.weight`), await vec(`${name}.bias`)], { axis: -1, epsilon: { float: LN_EPS } });
-
+  const { batch: B, frames: F, positions: P, channels: C } = s;
   const x = g.input('x', 'float32', [B * F, P, C]);
+  g.output(await addMotionModule(new GraphScope(g, weights), x, s), 'y', 'float32', [B * F, P, C]);
+  return g.toBytes();
+}
 
-  // GroupNorm: statistics over axes (positions·frames-per-group, channels-in-group) of [B·F/fpg, fpg·P, G, C/G].
-  const grouped = g.node('Reshape', [x, g.int64([(B * F) / fpg, fpg * P, G, C / G])]);
-  const mean = g.node('ReduceMean', [grouped], { axes: [1, 3], keepdims: 1 });
-  const centred = g.node('Sub', [grouped, mean]);
-  const variance = g.node('ReduceMean', [g.node('Mul', [centred, centred])], { axes: [1, 3], keepdims: 1 });
-  const normedG = g.node('Div', [centred, g.node('Sqrt', [g.node('Add', [variance, g.float32([GN_EPS], [])])])]);
-  const normed = g.node('Reshape', [normedG, g.int64([B * F, P, C])]);
-  const gn = g.node('Add', [g.node('Mul', [normed, await vec('norm.weight')]), await vec('norm.bias')]);
-  let t = await linear(gn, 'proj_in', C, C);
+/** The motion module under scope `w` applied to tokens x [B·F, P, C] (a value of `w.g`); returns its output. */
+export async function addMotionModule(w: GraphScope, x: string, s: MotionModuleGraphShape): Promise<string> {
+  checkShape(s);
+  const { g } = w;
+  const { batch: B, frames: F, positions: P, channels: C, groups: G } = s;
+  const blocks = countBlocks(w.weights, w.prefix ? `${w.prefix}.` : '');
+  if (blocks < 1) throw new Error(`motion module graph: the weights have no ${w.name('transformer_blocks.0.norm1.weight')}`);
+  for (const [name, shape] of motionModuleWeightShapes(C, blocks)) checkWeightShape(w.weights, w.name(name), shape, 'motion module graph');
 
+  let t = await w.linear(await w.groupNorm(x, 'norm', { rows: B * F, positions: P, groups: G, eps: GN_EPS, framesPerGroup: s.framesPerGroup }), 'proj_in');
   // pe [F, C] as [1, F, 1, C]: added to LN(t) viewed as [B, F, P, C].
   const pe = g.float32(sinusoidalPositionalEncoding(F, C), [1, F, 1, C]);
   const clips = g.int64([B, F, P, C]);
   const tokens = g.int64([B * F, P, C]);
   const attnShape = { batch: B, frames: F, positions: P, channels: C, heads: s.heads };
   for (let i = 0; i < blocks; i++) {
-    const b = `transformer_blocks.${i}`;
+    const b = w.pp('transformer_blocks').pp(i);
     for (const k of [1, 2]) {
-      const ln = await layerNorm(t, `${b}.norm${k}`);
+      const ln = await b.layerNorm(t, `norm${k}`, LN_EPS);
       const y = g.node('Reshape', [g.node('Add', [g.node('Reshape', [ln, clips]), pe]), tokens]);
-      const a = `${b}.attn${k}`;
-      const ctx = attendAcrossFrames(g, attnShape, await linear(y, `${a}.to_q`, C, C), await linear(y, `${a}.to_k`, C, C), await linear(y, `${a}.to_v`, C, C));
-      t = g.node('Add', [t, await linear(ctx, `${a}.to_out.0`, C, C)]);
+      const a = b.pp(`attn${k}`);
+      const ctx = attendAcrossFrames(g, attnShape, await a.linear(y, 'to_q'), await a.linear(y, 'to_k'), await a.linear(y, 'to_v'));
+      t = g.node('Add', [t, await a.linear(ctx, 'to_out.0')]);
     }
-    // GEGLU feed-forward: value · gelu(gate), gelu(z) = z·(1 + erf(z/√2))/2.
-    const h = await linear(await layerNorm(t, `${b}.norm3`), `${b}.ff.net.0.proj`, 8 * C, C);
-    const [value, gate] = g.nodeN('Split', [h, g.int64([4 * C, 4 * C])], 2, { axis: -1 });
-    const erf = g.node('Erf', [g.node('Mul', [gate, g.float32([Math.SQRT1_2], [])])]);
-    const gelu = g.node('Mul', [g.node('Mul', [gate, g.node('Add', [erf, g.float32([1], [])])]), g.float32([0.5], [])]);
-    t = g.node('Add', [t, await linear(g.node('Mul', [value, gelu]), `${b}.ff.net.2`, C, 4 * C)]);
+    t = g.node('Add', [t, await b.gegluFeedForward(await b.layerNorm(t, 'norm3', LN_EPS), 'ff')]);
   }
-  const out = g.node('Add', [await linear(t, 'proj_out', C, C), x]);
-  g.output(out, 'y', 'float32', [B * F, P, C]);
-  return g.toBytes();
+  return g.node('Add', [await w.linear(t, 'proj_out'), x]);
 }
