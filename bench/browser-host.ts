@@ -1,8 +1,11 @@
 // Node side of `npm run bench -- --browser`: serve the repo with vite, open bench/browser.html in
 // headless Chromium (WebGPU on its bundled SwiftShader here, the real GPU elsewhere), stream progress
 // from the page's console, and return the table rows the page computed.
+import { realpathSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { createServer } from 'vite';
+import { createServer, type Plugin } from 'vite';
 import type { Header, Row } from './suite';
 
 export interface BrowserBenchArgs { full: boolean; filter?: string; precision: 'auto' | 'f16' | 'f32' }
@@ -15,16 +18,34 @@ const CHROMIUM_ARGS = [
 /** The whole run may take this long (software WebGPU is slow). */
 const RUN_TIMEOUT_MS = 20 * 60 * 1000;
 
-export async function runInChromium(root: string, args: BrowserBenchArgs): Promise<{ header: Header; rows: Row[] }> {
+/** GET /__bench-manifests/<file>: the full-size models' key → shape manifests (bench/browser.ts's ManifestSource). */
+function manifestsPlugin(dir: string): Plugin {
+  return {
+    name: 'bench-manifests',
+    configureServer: (s) => void s.middlewares.use('/__bench-manifests/', (req, res) => {
+      const file = basename(decodeURIComponent((req.url ?? '').split('?')[0]));
+      readFile(join(dir, file)).then(
+        (body) => res.writeHead(200, { 'Content-Type': 'application/json', 'Cross-Origin-Resource-Policy': 'same-origin' }).end(body),
+        (err: Error) => res.writeHead(404, { 'Content-Type': 'text/plain' }).end(`no manifest ${file} in ${dir}: ${err.message}`),
+      );
+    }),
+  };
+}
+
+export async function runInChromium(root: string, manifestsDir: string, args: BrowserBenchArgs): Promise<{ header: Header; rows: Row[] }> {
   const server = await createServer({
     configFile: false,
     root,
+    plugins: [manifestsPlugin(manifestsDir)],
     logLevel: 'warn',
     clearScreen: false,
     server: {
       host: '127.0.0.1', port: 0, strictPort: false, hmr: false, watch: null,
       // Cross-origin isolation: onnxruntime-web's threaded wasm needs SharedArrayBuffer.
       headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' },
+      // node_modules may be a symlink out of the repository (a git worktree sharing one install): onnxruntime-web's
+      // wasm is requested by its real path, which must be servable too.
+      fs: { allow: [root, realpathSync(join(root, 'node_modules'))] },
     },
     // Scan the bench page's imports up front so no dependency re-optimisation reloads the page mid-run;
     // onnxruntime-web loads its wasm by URL and must not be pre-bundled.

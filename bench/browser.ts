@@ -2,7 +2,7 @@
 // factory on navigator.gpu and leaves { header, rows } (or { error }) on globalThis.__bench for the
 // Node host (bench/browser-host.ts). Progress lines go to the console prefixed "bench:".
 import { Engine } from '../src/gpu/engine';
-import type { CaseFactory } from './harness';
+import type { CaseFactory, ManifestSource } from './harness';
 import { formatTable, type Header, runSuite } from './suite';
 
 const modules = import.meta.glob<{ cases?: CaseFactory }>('./cases/*.ts');
@@ -27,8 +27,14 @@ async function main(): Promise<void> {
       factories.push({ file, cases: () => { throw new Error(`import failed: ${msg}`); } });
     }
   }
+  // Served by bench/browser-host.ts from the oracle's manifests folder.
+  const manifests: ManifestSource = async (file) => {
+    const res = await fetch(`/__bench-manifests/${encodeURIComponent(file)}`);
+    if (!res.ok) throw new Error(`manifest ${file}: HTTP ${res.status} ${await res.text()}`);
+    return res.json();
+  };
   const rows = await runSuite(e, factories, {
-    full, filter,
+    full, filter, manifests,
     onRow: (r) => console.log(`bench: ${r.name}: ${r.error ?? `${r.oursMs?.toFixed(3)} ms (plain ${r.plainMs?.toFixed(3) ?? '-'} ms)`}`),
   });
   const header: Header = { adapter: e.adapterName, dtype: e.dtype, date: new Date().toISOString(), full, runtime: navigator.userAgent };

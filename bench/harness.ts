@@ -15,11 +15,29 @@ export interface BenchCase {
   plain?: { name: string; run: () => void | Promise<void> };
   /** Timed runs after the warm-up when not the suite's default (3): e.g. 1 for a baseline that takes a minute per run. */
   reps?: number;
+  /**
+   * Untimed preparation, run just before the case is measured (after the filter): cases with large weights make
+   * them here rather than in the factory, so only one case's weights are alive at a time. `dispose` must also
+   * work when `setup` never ran (a filtered-out case).
+   */
+  setup?: () => Promise<void>;
   dispose: () => void;
 }
 
-/** A module under bench/cases/ exports `cases(engine, { full })`; `full` = real SD1.5 shapes (real GPU). */
-export type CaseFactory = (e: Engine, opts: { full: boolean }) => BenchCase[] | Promise<BenchCase[]>;
+/**
+ * The full-size models' key → shape manifests (../shared/oracle/manifests, `{ config, tensors }` JSON) by file
+ * name: read from disk in Node, fetched from the bench host in the browser. Rejects when they are not there.
+ */
+export type ManifestSource = (file: string) => Promise<{ config?: Record<string, any>; tensors: Record<string, { shape: number[] }> }>;
+
+export interface CaseOptions {
+  /** Real SD1.5 shapes (real GPU). */
+  full: boolean;
+  manifests: ManifestSource;
+}
+
+/** A module under bench/cases/ exports `cases(engine, { full, manifests })`. */
+export type CaseFactory = (e: Engine, opts: CaseOptions) => BenchCase[] | Promise<BenchCase[]>;
 
 /** `ms`: GPU time where timestamps exist, else wall; `wallMs`: wall-clock median (for comparisons with wall-timed baselines). */
 export interface Timing { ms: number; gpu: boolean; wallMs: number }

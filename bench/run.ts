@@ -2,10 +2,10 @@
 // Node: runs every bench/cases/*.ts factory on WebGPU through Dawn (src/platform/node-gpu.ts).
 // --browser: serves the repo with vite and runs the same cases in headless Chromium on navigator.gpu
 // (needed for onnxruntime-web's WebGPU EP), then prints the rows the page hands back.
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { CaseFactory } from './harness';
+import type { CaseFactory, ManifestSource } from './harness';
 import { formatTable, type Header, type Row, runSuite } from './suite';
 
 interface Args { full: boolean; filter?: string; precision: 'auto' | 'f16' | 'f32'; browser: boolean }
@@ -29,6 +29,10 @@ function parseArgs(argv: string[]): Args {
 }
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
+/** The oracle folder (README: ../shared/oracle beside the repository); ADW_ORACLE names another place. */
+const oracleDir = process.env.ADW_ORACLE ?? resolve(benchDir, '../../shared/oracle');
+const manifestsDir = join(oracleDir, 'manifests');
+const readManifest: ManifestSource = async (file) => JSON.parse(readFileSync(join(manifestsDir, file), 'utf8'));
 
 async function loadFactories(): Promise<{ file: string; cases: CaseFactory }[]> {
   const dir = join(benchDir, 'cases');
@@ -56,13 +60,13 @@ async function runNode(args: Args): Promise<{ header: Header; rows: Row[]; track
   };
   console.error(`bench: ${header.adapter} (${e.dtype})`);
   const rows = await runSuite(e, await loadFactories(), {
-    full: args.full, filter: args.filter,
+    full: args.full, filter: args.filter, manifests: readManifest,
     onRow: (r) => console.error(`  ${r.name}: ${r.error ?? `${r.oursMs?.toFixed(3)} ms (plain ${r.plainMs?.toFixed(3) ?? '-'} ms)`}`),
   });
   let tracked: string | undefined;
   if (!args.filter || 'memory planner'.includes(args.filter)) {
     const { trackedPeakReport } = await import('./memory');
-    tracked = await trackedPeakReport(e, resolve(benchDir, '../../shared/oracle/vectors')).catch((err) => `(tracked peak: ${(err as Error).message})`);
+    tracked = await trackedPeakReport(e, join(oracleDir, 'vectors')).catch((err) => `(tracked peak: ${(err as Error).message})`);
   }
   e.destroy();
   return { header, rows, tracked };
@@ -70,7 +74,7 @@ async function runNode(args: Args): Promise<{ header: Header; rows: Row[]; track
 
 async function runBrowser(args: Args): Promise<{ header: Header; rows: Row[] }> {
   const { runInChromium } = await import('./browser-host');
-  return runInChromium(resolve(benchDir, '..'), args);
+  return runInChromium(resolve(benchDir, '..'), manifestsDir, args);
 }
 
 async function main(): Promise<void> {
@@ -82,7 +86,7 @@ async function main(): Promise<void> {
     // The planner's peaks of the full-size models (bench/memory.ts): the same on any adapter, so printed once.
     const { memoryReport } = await import('./memory');
     console.log(`\n### Memory planner: 16 frames at 512², CFG on (SD1.5 + motion module + VAE + text encoder)\n`);
-    console.log(await memoryReport(resolve(benchDir, '../../shared/oracle/manifests'), (s) => console.error(s)));
+    console.log(await memoryReport(manifestsDir, (s) => console.error(s)));
     if (tracked) console.log(`\n### Engine's tracked peak against the planner (this adapter)\n\n${tracked}`);
   }
 }

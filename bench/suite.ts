@@ -1,7 +1,7 @@
 // Runs benchmark case factories on one engine and formats the result table. Shared by the Node
 // runner (bench/run.ts) and the browser page (bench/browser.ts); no Node or DOM APIs here.
 import type { Engine } from '../src/gpu/engine';
-import { type BenchCase, type CaseFactory, measure } from './harness';
+import { type BenchCase, type CaseFactory, type ManifestSource, measure } from './harness';
 
 /**
  * A case that is an external baseline (e.g. onnxruntime-web) for one of our cases: `versus` names
@@ -18,6 +18,7 @@ const versusOf = (c: VersusCase): string | undefined => c.versus ?? KNOWN_BASELI
 
 export interface SuiteOptions {
   full: boolean;
+  manifests: ManifestSource;
   filter?: string;
   reps?: number;
   /** Called after each row (progress output). */
@@ -67,7 +68,7 @@ export async function runSuite(e: Engine, factories: { file: string; cases: Case
   for (const { file, cases } of factories) {
     let list;
     try {
-      list = await cases(e, { full: opts.full });
+      list = await cases(e, { full: opts.full, manifests: opts.manifests });
     } catch (err) {
       push({ file, name: `(${file} failed to build its cases)`, shape: '', error: errText(err) });
       continue;
@@ -76,6 +77,7 @@ export async function runSuite(e: Engine, factories: { file: string; cases: Case
       if (opts.filter && !`${file} ${c.name}`.toLowerCase().includes(opts.filter.toLowerCase())) { c.dispose(); continue; }
       const row: Row = { file, name: c.name, shape: c.shape, versus: versusOf(c), runs: c.reps ?? opts.reps ?? DEFAULT_RUNS };
       try {
+        await c.setup?.();
         const ours = await measure(e, c.run, c.reps ?? opts.reps);
         row.oursMs = ours.ms;
         row.oursWallMs = ours.wallMs;

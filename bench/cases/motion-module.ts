@@ -8,23 +8,11 @@ import { MotionModule } from '../../src/models/motion-module';
 import { hostF32, memoryWeightMap, type WeightMap } from '../../src/weights/weight-map';
 import { buildMotionModuleGraph, motionModuleWeightShapes } from '../../src/onnx/motion-module-graph';
 import { ortCase } from '../ort-case';
+import { noise } from '../noise';
 import type { CaseFactory } from '../harness';
 import type { VersusCase } from '../suite';
 
 const OURS = 'motion module block (ours)';
-
-/** Triangular noise with unit variance × scale (bench/ does not import tests/). */
-function noise(n: number, seed: number, scale = 1): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    const u = s / 4294967296;
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (u + s / 4294967296 - 1) * 2.45 * scale;
-  }
-  return out;
-}
 
 /** Canonical motion-module weights: Linear [out, in] ~ 1/√in (O(1) activations), norm gammas 1 ± 0.1, biases ± 0.1. */
 function randomMotionModuleWeights(C: number, blocks: number): WeightMap {
@@ -63,8 +51,8 @@ export const cases: CaseFactory = async (e) => {
 
   const model = await buildMotionModuleGraph(weights, { batch: B, frames: F, positions: P, channels: C, heads, groups });
   // On a software WebGPU adapter one ORT run of this block takes about a minute: 1 timed run after the warm-up.
-  const theirs = await ortCase({
-    name: 'ORT-web motion module block', model, inputName: 'x', data: xData, dims: [B * F, P, C], flops, versus: OURS,
+  const theirs = ortCase({
+    name: 'ORT-web motion module block', model, inputs: [{ name: 'x', data: xData, dims: [B * F, P, C] }], flops, versus: OURS,
     reps: (ep) => (ep === 'webgpu' ? 1 : 3),
     shape: `${dims} (ONNX graph, f32; one run on WebGPU, else median of 3, after a warm-up)`,
   });

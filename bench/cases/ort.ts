@@ -5,19 +5,8 @@
 // input lives in a GPU buffer on ORT's own device and the output stays there, so no upload/download is timed.
 import type { CaseFactory } from '../harness';
 import { ortCase } from '../ort-case';
+import { noise } from '../noise';
 import { buildTemporalAttentionCoreGraph, buildTemporalAttentionGraph } from '../../src/onnx/temporal-attention-graph';
-
-function noise(n: number, seed: number, scale = 1): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    const u = s / 4294967296;
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (u + s / 4294967296 - 1) * 2.45 * scale; // triangular, unit variance × scale
-  }
-  return out;
-}
 
 export const cases: CaseFactory = async (_e, { full }) => {
   // The motion module's attention at the size the issue measures (same as attention.ts's temporal case):
@@ -29,14 +18,14 @@ export const cases: CaseFactory = async (_e, { full }) => {
   const dims = `B=${B} F=${F} P=16×16 C=${C} heads=${H}`;
   const attnFlops = 4 * B * P * F * F * C; // QKᵀ and PV
   // The same work as our fused temporalAttention(e, qkv [B·F, P, 3C]) in attention.ts.
-  const core = await ortCase({ name: 'ORT-web temporal attention core', model: buildTemporalAttentionCoreGraph(shape), inputName: 'qkv',
-    data: noise(N * 3 * C, 16), dims: [B * F, P, 3 * C], shape: `${dims}; qkv → Split, reshape/transpose, softmax(QKᵀ/√D)·V, back`, flops: attnFlops });
+  const core = ortCase({ name: 'ORT-web temporal attention core', model: buildTemporalAttentionCoreGraph(shape),
+    inputs: [{ name: 'qkv', data: noise(N * 3 * C, 16), dims: [B * F, P, 3 * C] }], shape: `${dims}; qkv → Split, reshape/transpose, softmax(QKᵀ/√D)·V, back`, flops: attnFlops });
   // The whole block (Q/K/V and output projections with random weights around the core): 6.7 GFLOP, minutes
   // per run on a software WebGPU adapter, so in the browser only with --full.
   if (!full && core.name.includes('webgpu')) return [core];
   const block = buildTemporalAttentionGraph(shape, {
     wq: noise(C * C, 11, sc), wk: noise(C * C, 12, sc), wv: noise(C * C, 13, sc), wo: noise(C * C, 14, sc), bo: noise(C, 15, 0.1),
   });
-  return [core, await ortCase({ name: 'ORT-web temporal attention block', model: block, inputName: 'x', data: noise(N * C, 17),
-    dims: [B * F, P, C], shape: `${dims}; x → MatMul Q/K/V, core, out-proj`, flops: 8 * N * C * C + attnFlops })];
+  return [core, ortCase({ name: 'ORT-web temporal attention block', model: block, inputs: [{ name: 'x', data: noise(N * C, 17), dims: [B * F, P, C] }],
+    shape: `${dims}; x → MatMul Q/K/V, core, out-proj`, flops: 8 * N * C * C + attnFlops })];
 };
