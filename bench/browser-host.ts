@@ -8,15 +8,21 @@ import { chromium } from 'playwright-core';
 import { createServer, type Plugin } from 'vite';
 import type { Header, Row } from './suite';
 
-export interface BrowserBenchArgs { full: boolean; filter?: string; precision: 'auto' | 'f16' | 'f32' }
+export interface BrowserBenchArgs {
+  full: boolean;
+  filter?: string;
+  precision: 'auto' | 'f16' | 'f32';
+  /** How long the whole page may run, in minutes (default 20: software WebGPU is slow). */
+  timeoutMinutes?: number;
+}
 
 const CHROMIUM = process.env.ADW_CHROMIUM ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
   '--enable-unsafe-webgpu', '--no-sandbox', '--disable-background-networking', '--disable-component-update',
   '--disable-sync', '--no-first-run', '--disable-quic',
 ];
-/** The whole run may take this long (software WebGPU is slow). */
-const RUN_TIMEOUT_MS = 20 * 60 * 1000;
+/** The whole run may take this long unless `--timeout` says otherwise (software WebGPU is slow). */
+const DEFAULT_TIMEOUT_MINUTES = 20;
 
 /** GET /__bench-manifests/<file>: the full-size models' key → shape manifests (bench/browser.ts's ManifestSource). */
 function manifestsPlugin(dir: string): Plugin {
@@ -61,7 +67,7 @@ export async function runInChromium(root: string, manifestsDir: string, args: Br
     page.on('pageerror', (err) => console.error(`  page error: ${err.message}`));
     const qs = new URLSearchParams({ precision: args.precision, full: args.full ? '1' : '0', filter: args.filter ?? '' });
     await page.goto(`${base}bench/browser.html?${qs}`);
-    const handle = await page.waitForFunction(() => (globalThis as { __bench?: unknown }).__bench, null, { timeout: RUN_TIMEOUT_MS, polling: 500 });
+    const handle = await page.waitForFunction(() => (globalThis as { __bench?: unknown }).__bench, null, { timeout: (args.timeoutMinutes ?? DEFAULT_TIMEOUT_MINUTES) * 60_000, polling: 500 });
     const result = (await handle.jsonValue()) as { header?: Header; rows?: Row[]; error?: string };
     if (result.error) throw new Error(`bench page failed: ${result.error}`);
     const ua = await page.evaluate(() => navigator.userAgent);

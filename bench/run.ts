@@ -1,4 +1,4 @@
-// `npm run bench [-- --full] [--filter <substr>] [--precision f32|f16|auto] [--browser]`
+// `npm run bench [-- --full] [--filter <substr>] [--precision f32|f16|auto] [--browser [--timeout <minutes>]]`
 // Node: runs every bench/cases/*.ts factory on WebGPU through Dawn (src/platform/node-gpu.ts).
 // --browser: serves the repo with vite and runs the same cases in headless Chromium on navigator.gpu
 // (needed for onnxruntime-web's WebGPU EP), then prints the rows the page hands back.
@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { CaseFactory, ManifestSource } from './harness';
 import { formatTable, type Header, type Row, runSuite } from './suite';
 
-interface Args { full: boolean; filter?: string; precision: 'auto' | 'f16' | 'f32'; browser: boolean }
+interface Args { full: boolean; filter?: string; precision: 'auto' | 'f16' | 'f32'; browser: boolean; timeoutMinutes?: number }
 
 function parseArgs(argv: string[]): Args {
   const a: Args = { full: false, precision: 'auto', browser: false };
@@ -18,11 +18,16 @@ function parseArgs(argv: string[]): Args {
     else if (x === '--full') a.full = true;
     else if (x === '--browser') a.browser = true;
     else if (x === '--filter') a.filter = argv[++i];
+    else if (x === '--timeout') {
+      const t = Number(argv[++i]);
+      if (!(t > 0)) throw new Error(`--timeout needs a positive number of minutes, not ${argv[i]}`);
+      a.timeoutMinutes = t;
+    }
     else if (x === '--precision') {
       const p = argv[++i];
       if (p !== 'auto' && p !== 'f16' && p !== 'f32') throw new Error(`--precision must be f32, f16 or auto, not ${p}`);
       a.precision = p;
-    } else throw new Error(`unknown argument ${x}; usage: npm run bench -- [--full] [--filter <substr>] [--precision f32|f16|auto] [--browser]`);
+    } else throw new Error(`unknown argument ${x}; usage: npm run bench -- [--full] [--filter <substr>] [--precision f32|f16|auto] [--browser [--timeout <minutes>]]`);
   }
   if (a.filter === undefined && argv.includes('--filter')) throw new Error('--filter needs a value');
   return a;
