@@ -5,6 +5,13 @@ import { parseStoredChoice, storableChoice } from '../app/src/model-choice';
 import { clipWords, doneLine, plural, statusLine } from '../app/src/status-line';
 import { WorkerClient, type WorkerLike } from '../app/src/worker-client';
 import type { ToWorker } from '../src/worker/protocol';
+import { type PlanState, planKey, planRefused, planView, withPlanChange } from '../app/src/plan-verdict';
+import { INITIAL_FORM } from '../app/src/form';
+import { toSelection } from '../app/src/model-choice';
+import { INITIAL_MODELS } from '../app/src/hooks/useModelChoice';
+import { DEFAULT_UNIFORM, type GenerationSpec, makeSpec } from '../src/pipeline/spec';
+import { AUTO_PRECISION } from '../src/pipeline/precision';
+import type { PlanVerdict } from '../src/worker/protocol';
 
 test('status line: checking, ready, the last outcome, each phase of a run with a clock that moves every second', () => {
   const T = 1_000_000;
@@ -96,4 +103,32 @@ test('every worker the client starts gets the page\'s init first, a restarted on
   client.send({ type: 'cancel', id: 3 });
   expect(started[1]).toEqual([init, { type: 'storage', op: 'report' }, { type: 'cancel', id: 3 }]);
   expect(started).toHaveLength(2);
+});
+
+test('memory plan: the verdict in words, Generate blocked only by a refusal, the device-memory warning, the suggestion applied, what the plan depends on', () => {
+  const limits = { maxStorageBufferBindingSize: 2 ** 30, maxBufferSize: 2 ** 30 };
+  const caps = { webgpu: true, deviceMemoryGiB: 8 };
+  const fits: PlanState = { kind: 'verdict', verdict: { fits: true, precision: { activations: 'f16', weights: 'int8' }, peakBytes: 2.4 * 2 ** 30, limits } };
+  expect(planView(fits, caps)).toEqual({ line: 'Planned 2.4 GB of GPU memory (f16 activations, int8 weights); this GPU allows 1.0 GB per buffer binding and 1.0 GB per buffer.', level: 'info' });
+  expect(planRefused(fits)).toBe(false);
+  const big: PlanState = { kind: 'verdict', verdict: { ...fits.verdict, peakBytes: 9 * 2 ** 30 } as PlanVerdict };
+  expect(planView(big, caps)).toMatchObject({ level: 'warning', warning: expect.stringMatching(/^The plan needs 9\.0 GB, more than the 8 GB of memory this device reports/) });
+  expect(planView(big, { webgpu: true })?.warning).toBeUndefined();
+  const refused: PlanState = { kind: 'verdict', verdict: { fits: false, limits, reason: '512×512 with 16 frames cannot be split to fit this GPU: …', searching: true } };
+  expect(planRefused(refused)).toBe(true);
+  expect(planView(refused, caps)).toEqual({ line: 'This run cannot fit this GPU: 512×512 with 16 frames cannot be split to fit this GPU: ….', level: 'error', searching: true });
+  const offered: PlanState = { kind: 'verdict', verdict: { ...(refused.verdict as PlanVerdict), searching: undefined, suggestion: { label: '384×384', width: 384, height: 384, peakBytes: 300 * 2 ** 20 } } };
+  expect(planView(offered, caps)?.action).toBe('Use 384×384 instead (planned 300 MB of GPU memory)');
+  expect(planView({ kind: 'checking' }, caps)?.line).toBe('Checking whether this run fits the GPU…');
+  expect(planView({ kind: 'idle' }, caps)).toBeNull();
+
+  const form = { ...INITIAL_FORM, spec: { ...INITIAL_FORM.spec, context: { ...DEFAULT_UNIFORM } } };
+  const applied = withPlanChange(form, { label: 'x', width: 384, height: 256, frames: 12, contextLength: 8, precision: { activations: 'f16', weights: 'auto' }, peakBytes: 1 });
+  expect([applied.spec.width, applied.spec.height, applied.spec.frames, applied.spec.context?.length, applied.precision]).toEqual([384, 256, 12, 8, { activations: 'f16', weights: 'auto' }]);
+  expect(applied.promptText).toBe(form.promptText);
+
+  const req = (spec: Partial<GenerationSpec>) => ({ selection: toSelection(INITIAL_MODELS), precision: AUTO_PRECISION, spec: makeSpec({ prompt: 'a', ...spec }), modelsLabel: '' });
+  expect(planKey(req({ prompt: 'b', seed: 7 } as Partial<GenerationSpec>))).toBe(planKey(req({})));
+  expect(planKey(req({ width: 256 }))).not.toBe(planKey(req({})));
+  expect(planKey(req({ guidance: 1 }))).not.toBe(planKey(req({})));
 });

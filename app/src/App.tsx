@@ -30,6 +30,9 @@ import { headOf, refuseDropped } from './drop-check';
 import { prepareRequest } from './request';
 import { describeError } from '../../src/worker/errors';
 import { clipWords, fmtTime, plural, statusLine } from './status-line';
+import { usePlan } from './hooks/usePlan';
+import { planRefused, withPlanChange } from './plan-verdict';
+import { PLAN_NOTICE_ID, PlanNotice } from './components/PlanNotice';
 
 export function App() {
   const [form, setForm] = useState<FormState>(INITIAL_FORM);
@@ -52,9 +55,12 @@ export function App() {
     [caps],
   );
   const blocked = !caps || !caps.webgpu || advice.some((a) => a.level === 'error');
+  // The memory planner's verdict on these settings (nothing downloaded): a run it refuses cannot be started.
+  const plan = usePlan(gen.client, { enabled: !blocked && !busy, form, models });
+  const refused = planRefused(plan);
 
   const generate = () => {
-    if (gen.isBusy() || blocked) return;
+    if (gen.isBusy() || blocked || refused) return;
     gen.setError(null);
     gen.setNotice(null);
     // Nothing may escape a submit handler (Generate would silently do nothing): any failure is shown.
@@ -141,9 +147,10 @@ export function App() {
                 {run?.phase === 'cancelling' ? 'Cancelling…' : 'Cancel'}
               </button>
             ) : (
-              <button type="submit" className="primary" disabled={blocked}>Generate</button>
+              <button type="submit" className="primary" disabled={blocked || refused} aria-describedby={PLAN_NOTICE_ID}>Generate</button>
             )}
             <span className="hint">Ctrl+Enter generates, Esc cancels.</span>
+            <PlanNotice state={plan} caps={caps} disabled={busy} onApply={(c) => setForm((f) => withPlanChange(f, c))} />
           </div>
         </form>
         <section className="output" aria-label="Output">

@@ -35,14 +35,18 @@ export function engineTarget(e: Engine): PlanTarget {
   };
 }
 
-/** The target of an adapter before any device exists: the limits Engine.create requests are the adapter's own. */
-export function adapterTarget(a: GPUAdapter): PlanTarget {
+/**
+ * The target of an adapter before any device exists: the limits Engine.create requests are the adapter's own
+ * (the binding limit capped at `maxBindingBytes`, as the engine caps it).
+ */
+export function adapterTarget(a: GPUAdapter, maxBindingBytes = Infinity): PlanTarget {
   const l = a.limits;
   return {
     f16: a.features.has('shader-f16'), dtype: null,
     limits: {
-      maxStorageBufferBindingSize: l.maxStorageBufferBindingSize, maxBufferSize: l.maxBufferSize,
-      minStorageBufferOffsetAlignment: l.minStorageBufferOffsetAlignment, maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
+      maxStorageBufferBindingSize: Math.min(l.maxStorageBufferBindingSize, maxBindingBytes), maxBufferSize: l.maxBufferSize,
+      // Engine.create does not ask for a lower alignment, so its device has WebGPU's default of 256.
+      minStorageBufferOffsetAlignment: Math.max(l.minStorageBufferOffsetAlignment, 256), maxComputeWorkgroupsPerDimension: l.maxComputeWorkgroupsPerDimension,
     },
   };
 }

@@ -119,8 +119,12 @@ export interface PlanVerdict {
 // ------------------------------------------------------------------ UI → worker
 
 export type ToWorker =
-  /** `hub` points Hub repo sources at another origin (tests: a local imitation of the Hub; localhost only). */
-  | { type: 'init'; hub?: string }
+  /**
+   * `hub` points Hub repo sources at another origin (tests: a local imitation of the Hub; localhost only).
+   * `maxBindingBytes` lowers the storage-binding limit below the adapter's, for the engine and the memory planner
+   * alike (a smaller GPU, simulated: the e2e tests of the planner's refusals).
+   */
+  | { type: 'init'; hub?: string; maxBindingBytes?: number }
   /** The model cache: a report of what is stored, or deleting one model (a report group) or all. Answered at once. */
   | { type: 'storage'; op: 'report' | 'delete' | 'delete-all'; group?: string }
   /**

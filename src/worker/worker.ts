@@ -39,6 +39,8 @@ const cancelledIds = new Set<number>();
 
 /** The Hub origin repo sources are read from (a local imitation in tests: only localhost may replace the Hub). */
 let hub = DEFAULT_HUB;
+/** A storage-binding limit below the adapter's (init's `maxBindingBytes`), for the engine and the planner alike. */
+let maxBindingBytes: number | undefined;
 let cachePromise: Promise<ModelCache | null> | null = null;
 /** Why there is no model cache, when there is none. */
 let cacheProblem: string | null = null;
@@ -102,7 +104,7 @@ async function getEngine(setting: PrecisionSetting): Promise<Engine> {
   const precision = engineRequestFor(setting);
   if (engine && (engine.isLost || enginePrecision !== precision)) dropEngine();
   if (!engine) {
-    engine = await Engine.create(self.navigator.gpu, { precision });
+    engine = await Engine.create(self.navigator.gpu, { precision, maxBindingBytes });
     enginePrecision = precision;
     const mine = engine;
     // A device lost while idle: forget it now so the next request starts on a fresh one.
@@ -160,7 +162,7 @@ async function planRequest(msg: Extract<ToWorker, { type: 'plan' }>, signal: Abo
     else {
       const adapter = await getAdapter();
       if (!adapter) throw new GpuUnavailableError('No WebGPU adapter was found: the GPU may be blocklisted or disabled.');
-      target = adapterTarget(adapter);
+      target = adapterTarget(adapter, maxBindingBytes);
     }
     const shapes = models && modelsKey === msg.modelsKey ? models.shapes : await selectionPlanModels(planner, msg.models, msg.modelsKey, await getCache(), signal);
     const verdict = await planner.verdict(target, setting, shapes, spec, signal, (v) => {
@@ -235,6 +237,7 @@ async function handle(msg: ToWorker): Promise<void> {
         const u = new URL(msg.hub);
         if (isLocalhost(u) && !cachePromise) hub = u.origin;
       }
+      if (typeof msg.maxBindingBytes === 'number' && msg.maxBindingBytes > 0 && !engine) maxBindingBytes = msg.maxBindingBytes;
       const caps = await probeCapabilities(self.navigator.gpu, (self.navigator as { deviceMemory?: number }).deviceMemory);
       post({ type: 'capabilities', caps });
       return;

@@ -12,6 +12,7 @@ import { doneLine, type RunState } from '../status-line';
 import { fmtGiB } from '../../../src/plan/format';
 import { WorkerClient } from '../worker-client';
 import { hubOverride } from '../hub-override';
+import { bindingLimitOverride } from '../binding-limit';
 
 /** A cancelled run that has not stopped after this long: its worker is ended and a fresh one takes over. */
 export const CANCEL_GRACE_MS = 5000;
@@ -141,7 +142,7 @@ export function useGeneration({ onDone }: { onDone(r: Result): void }) {
       setCaps({ webgpu: false, problem: 'This browser has no WebGPU (navigator.gpu is missing).' });
       return;
     }
-    client.send({ type: 'init', hub: hubOverride() });
+    client.send({ type: 'init', hub: hubOverride(), maxBindingBytes: bindingLimitOverride() });
     return () => client.terminate();
   }, [client]);
 
