@@ -200,11 +200,7 @@ export class VaeDecoder {
     } finally {
       z.release();
     }
-    try {
-      return assembleRows(this.e, img);
-    } finally {
-      img.release();
-    }
+    return this.whole(img);
   }
 
   /**
@@ -214,7 +210,12 @@ export class VaeDecoder {
    */
   decodeScaled(z: Tensor, onIntermediate?: (name: string, t: Tensor) => void): Tensor {
     const view = z.reshape(z.shape);
-    const img = this.decodeRows(new RowTiles([view]), onIntermediate);
+    return this.whole(this.decodeRows(new RowTiles([view]), onIntermediate));
+  }
+
+  /** The image of row tiles as one tensor (a single tile is handed over as it is); releases the tiles. */
+  private whole(img: RowTiles): Tensor {
+    if (img.tiles.length === 1) return img.tiles[0];
     try {
       return assembleRows(this.e, img);
     } finally {
