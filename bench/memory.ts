@@ -66,6 +66,12 @@ export async function memoryReport(manifests: string, onProgress: (s: string) =>
       lines.push(`| ${label} | ${p.name} | ${peak(capped)} | ${peak(wide)} | ${smallCell} | ${b} |`);
     }
   }
+  // The VAE decode's split where the whole image would not bind: 512² in f32 on 128 MiB bindings (its 256-channel
+  // tensors after the last upsampler are 256 MiB), with 8 frames so the UNet fits.
+  const models: PlanModels = { unet: manifest(manifests, 'sd15_unet_diffusers.json', 'motion_adapter_v1-5-3_diffusers.json'), hyper: SD15_HYPER_PARAMS, vae, text };
+  const split = await planRun(models, { width: 512, height: 512, frames: 8, cfg: true, activations: 'f32', weights: 'f32' }, { maxStorageBufferBindingSize: 128 * MiB, maxBufferSize: 4 * GiB })
+    .then((pl) => `VAE ${pl.vae.frames} frame(s) per call × ${pl.vae.rows} rows per tile; peak ${g(pl.peakBytes)} GiB (UNet act ${g(pl.breakdown.unetActivations)}, VAE act ${g(pl.breakdown.vaeActivations)})`, (err) => `refused: ${(err as Error).message}`);
+  lines.push('', `v3, f32, 512² × 8 frames, CFG, 128 MiB bindings: ${split}`);
   return lines.join('\n');
 }
 
@@ -100,7 +106,7 @@ export async function trackedPeakReport(e: Engine, vectors: string): Promise<str
     await generate({ engine: e, unet, vae }, spec, {}, {
       scheduler: { className: sched.className, config: sched.config },
       embeddings: { positive: new Float32Array(77 * dim).fill(0.1), negative: new Float32Array(77 * dim), tokens: 77, dim },
-      maxTensorBytes: plan.maxTensorBytes, arena: plan.arena,
+      maxTensorBytes: plan.maxTensorBytes, arena: plan.arena, vae: plan.vae,
     });
   } finally {
     unet.release();

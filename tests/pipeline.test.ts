@@ -58,7 +58,9 @@ describe('generate() vs pipeline_tiny/vA (f32, diffusers semantics)', () => {
       const previews: number[] = [];
       // ddim_4 decodes every frame; the other runs only the frames `video` holds (the VAE dominates the test time).
       const decodeFrames = run === 'ddim_4' ? F : outputs.get(`${run}.video`)?.shape[1];
-      const [spec, opts] = requestFor(run, {}, { decode: decoded, decodeFrames });
+      // Decoded 2 frames per call in row tiles of 16 image rows (the planner's split for small adapters): the same
+      // video as the oracle's whole-frame decode.
+      const [spec, opts] = requestFor(run, {}, { decode: decoded, decodeFrames, vae: { frames: 2, rows: 16 } });
       const res = await generate(m, spec, {
         onFrame: (i, rgba, W, H) => { framesSeen.push(i); expect(rgba.length).toBe(W * H * 4); },
         onPreview: (p) => { previews.push(p.frames.length); expect(p.width).toBe(w); },

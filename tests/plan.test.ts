@@ -118,6 +118,17 @@ describe('planRun: predicted peak vs the engine\'s tracked peak (tiny oracle mod
     }
   }, 300_000);
 
+  it('decodes several frames per call when the UNet\'s activations are over twice one frame\'s decode, never raising the peak', async () => {
+    const w = await tinyWeights();
+    const models: PlanModels = { unet: w.unet!, hyper, vae: w.vae!, vaeConfig: vaeCfg, semantics: 'diffusers' };
+    const limits = { maxStorageBufferBindingSize: 1 << 27, maxBufferSize: 1 << 30 };
+    const many = await planRun(models, { width: 16, height: 16, frames: 32, cfg: true, activations: 'f32', weights: 'f32' }, limits);
+    expect(many.vae.frames).toBe(2);
+    expect(many.breakdown.vaeActivations).toBeLessThanOrEqual(many.breakdown.unetActivations);
+    const few = await planRun(models, { width: 16, height: 16, frames: 4, cfg: true, activations: 'f32', weights: 'f32' }, limits);
+    expect(few.vae.frames).toBe(1);
+  }, 120_000);
+
   it('refuses a spec that disagrees with the run shape', async () => {
     const w = await tinyWeights();
     const spec = makeSpec({ prompt: 'x', frames: 4, width: 32, height: 32, guidance: 7.5 });
