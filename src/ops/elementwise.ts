@@ -76,11 +76,16 @@ export function upsampleNearest(e: Engine, x: Tensor, Ho: number, Wo: number): T
   const [N, H, W, C] = x.shape;
   if (!Number.isInteger(Ho) || !Number.isInteger(Wo) || Ho < 1 || Wo < 1) throw new RangeError(`upsampleNearest: output size ${Ho}×${Wo} must be positive integers`);
   const out = e.empty([N, Ho, Wo, C], x.dtype);
-  e.dispatch({
-    kernel: UPSAMPLE, dtype: x.dtype,
-    bindings: [new Params().u32(out.size).u32(H).u32(W).u32(C).u32(Ho).u32(Wo).f32(Math.fround(H / Ho)).f32(Math.fround(W / Wo)).bytes(), x, out],
-    workgroups: e.grid(out.size, WG),
-  });
+  try {
+    e.dispatch({
+      kernel: UPSAMPLE, dtype: x.dtype,
+      bindings: [new Params().u32(out.size).u32(H).u32(W).u32(C).u32(Ho).u32(Wo).f32(Math.fround(H / Ho)).f32(Math.fround(W / Wo)).bytes(), x, out],
+      workgroups: e.grid(out.size, WG),
+    });
+  } catch (err) {
+    out.release(); // e.g. an output over the binding limit: nothing is left behind
+    throw err;
+  }
   return out;
 }
 
