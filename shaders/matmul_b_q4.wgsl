@@ -1,13 +1,14 @@
-// B loader for the GEMM core (matmul.wgsl): a weight-only int4 weight [N, K] with one scale per group of 32
+// B loader for the GEMM core (matmul.wgsl): a weight-only int4 weight [N, K] with one scale per group of QG = 16
 // consecutive k (src/weights/quantize.ts), dequantized while loading. Row n is ceil(K/8) u32 words; nibble j of
-// word i is q[n, 8i + j] + 8 (q ∈ [-7, 7]); its scales are ceil(ceil(K/32)/2) words of two f16 each (low half =
-// even group), read with unpack2x16float so f32 engines without shader-f16 run it too. w[n, k] = q · scale[n, k/32].
-// The cursor's k is a multiple of 4 and advances by TK = 32 = the group size, so each step reads one half-word of
-// values and one scale. Rows are padded to whole words with q = 0, so only the quad's start needs k < K.
+// word i is q[n, 8i + j] + 8 (q ∈ [-8, 7]); its scales are ceil(ceil(K/16)/2) words of two f16 each (low half =
+// even group), read with unpack2x16float so f32 engines without shader-f16 run it too. w[n, k] = q · scale[n, k/16].
+// The cursor's k is a multiple of 4 (a quad never straddles a group) and advances by TK = 32 = two groups; each
+// read takes one half-word of values and the quad's scale. Rows are padded to whole words with q = 0, so only the
+// quad's start needs k < K.
 @group(0) @binding(2) var<storage, read> b: array<u32>;
 @group(0) @binding(7) var<storage, read> b_scales: array<u32>;
 
-const QG: u32 = 32u;
+const QG: u32 = 16u;
 
 struct BCursor { row: u32, srow: u32, k: u32, ok: bool }
 

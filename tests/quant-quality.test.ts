@@ -31,12 +31,12 @@ const vaeConfig = JSON.parse(readFileSync(path.join(VECTORS, 'vae_decoder_tiny/v
 const RUN = Object.keys(config.runs).find((r) => outputs.has(`${r}.video`))!;
 
 /**
- * Bounds a little under what these tiny random-weight models reach (measured: int8 39.8 dB and 2.4e-2, int4 18.6 dB
- * and 3.1e-1; issue 7 aims at int8 ≥ 40 dB, int4 ≥ 30 dB; why they fall short: docs/weights.md). CFG 7.5 multiplies
+ * Bounds a little under what these tiny random-weight models reach (measured: int8 39.8 dB and 2.4e-2, int4 21.2 dB
+ * and 2.8e-1; issue 7 aims at int8 ≥ 40 dB, int4 ≥ 30 dB; why int4 falls short: docs/weights.md). CFG 7.5 multiplies
  * the difference of the two UNet predictions, so the frames' error is several times the UNet's.
  */
-const MIN_PSNR_DB: Record<'int8' | 'int4', number> = { int8: 38, int4: 16 };
-const MAX_UNET_REL: Record<'int8' | 'int4', number> = { int8: 0.04, int4: 0.4 };
+const MIN_PSNR_DB: Record<'int8' | 'int4', number> = { int8: 39, int4: 20.5 };
+const MAX_UNET_REL: Record<'int8' | 'int4', number> = { int8: 0.03, int4: 0.32 };
 
 function psnr(a: Float32Array, ref: Float32Array): number {
   let se = 0;

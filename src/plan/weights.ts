@@ -2,12 +2,14 @@
 //
 //   f32 / f16   numel · 4 / 2
 //   int8        per output channel n: ⌈K/4⌉ u32 words of values + one f32 scale (symmetric, per channel)
-//   int4        per output channel n: ⌈K/8⌉ u32 words of values + ⌈⌈K/32⌉/2⌉ words of f16 scale pairs (groups of
-//               32 along K; the layout and its reasons: src/weights/quantize.ts of the quantized path)
+//   int4        per output channel n: ⌈K/8⌉ u32 words of values + ⌈⌈K/16⌉/2⌉ words of f16 scale pairs (groups of
+//               QUANT_GROUP = 16 along K)
+// (int8/int4: `quantizedBytes` of src/weights/quantize.ts, the packing's one home, with its reasons.)
 // where N = shape[0] and K = the product of the rest (a linear's in-features, a conv's Cin·kh·kw). Quantized: every
 // linear and conv weight (2-D or 4-D `*.weight`) of the UNet and motion modules; norms, biases and 1-D parameters
 // stay in the activation dtype.
 import type { DType } from '../gpu/tensor';
+import { quantizedBytes } from '../weights/quantize';
 import { hostF32, weightMap, type WeightMap } from '../weights/weight-map';
 
 export type WeightPrecision = 'f32' | 'f16' | 'int8' | 'int4';
@@ -18,9 +20,6 @@ export interface ShapeMap {
   shape(name: string): readonly number[];
   names(): string[];
 }
-
-/** int4 group size along K. */
-export const INT4_GROUP = 32;
 
 /** Whether a tensor is a GEMM weight (linear [out, in] or conv [Cout, Cin, kh, kw]) that weight-only quantization stores packed. */
 export const isGemmWeight = (name: string, shape: readonly number[]): boolean =>
@@ -36,8 +35,8 @@ export function tensorBytes(name: string, shape: readonly number[], precision: W
   switch (precision) {
     case 'f32': return numel * 4;
     case 'f16': return numel * 2;
-    case 'int8': return n * (Math.ceil(k / 4) + 1) * 4;
-    case 'int4': return n * (Math.ceil(k / 8) + Math.ceil(Math.ceil(k / INT4_GROUP) / 2)) * 4;
+    case 'int8':
+    case 'int4': return quantizedBytes(precision, n, k);
   }
 }
 
