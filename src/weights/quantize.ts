@@ -74,15 +74,25 @@ function quantizeInt8(v: Float32Array, n: number, k: number, shape: readonly num
   for (let r = 0; r < n; r++) {
     const off = r * k;
     let max = 0;
-    for (let i = 0; i < k; i++) max = Math.max(max, Math.abs(v[off + i]));
-    if (!Number.isFinite(max)) throw new RangeError(`quantize: row ${r} holds a non-finite value`);
+    for (let i = off; i < off + k; i++) {
+      const a = Math.abs(v[i]);
+      if (!(a <= max)) {
+        if (!(a < Infinity)) throw new RangeError(`quantize: row ${r} holds a non-finite value`); // NaN or ±Inf
+        max = a;
+      }
+    }
     const s = Math.fround(max / 127);
     scales[r] = s;
     if (s === 0) continue;
     const inv = 1 / s;
     // Little-endian words: byte j of word i is byte 4i + j of the buffer (every WebGPU platform is little-endian).
+    // q = floor(w / s + 127.5) − 127 clamped to [−127, 127]: round half up, as Math.round, without its call.
     const base = r * wpr * 4;
-    for (let i = 0; i < k; i++) bytes[base + i] = Math.max(-127, Math.min(127, Math.round(v[off + i] * inv)));
+    for (let i = 0; i < k; i++) {
+      let q = (v[off + i] * inv + 127.5) | 0;
+      q = q < 0 ? 0 : q > 254 ? 254 : q;
+      bytes[base + i] = q - 127;
+    }
   }
   return { format: 'int8', shape: [...shape], groupSize: k, words, scales };
 }
