@@ -206,20 +206,33 @@ describe('ModelCache with the fake Hub', () => {
     expect(fake.log.filter((l) => l.startsWith('CDN'))).toEqual([]);
   });
 
-  it('deleting a model frees its files; derived data is keyed by its inputs', async () => {
+  it('deleting a model frees its files and the data derived from them; derived data is keyed by its inputs', async () => {
     const store = nodeFileStore(dir);
     const cache = await open();
     const r = await cache.resolveRepo('o/pipe', 'main', '');
     await cache.ensure(r.files);
-    await cache.putDerived('onnx-text-encoder-v1', [r.files[2].sha256!], new Uint8Array([1, 2, 3]), 'text encoder graph');
-    expect(new Uint8Array(await (await cache.getDerived('onnx-text-encoder-v1', [r.files[2].sha256!]))!.arrayBuffer())).toEqual(new Uint8Array([1, 2, 3]));
+    const te = r.files[2].sha256!;
+    await cache.putDerived('onnx-text-encoder-v1', [te], new Uint8Array([1, 2, 3]), { label: 'text encoder graph', inputs: [te] });
+    expect(new Uint8Array(await (await cache.getDerived('onnx-text-encoder-v1', [te]))!.arrayBuffer())).toEqual(new Uint8Array([1, 2, 3]));
     expect(await cache.getDerived('onnx-text-encoder-v1', ['00'.repeat(32)])).toBeNull();
+    // Written again under the same key: replaced, the old bytes gone from the store.
+    const files = (await store.list()).length;
+    await cache.putDerived('onnx-text-encoder-v1', [te], new Uint8Array([4, 5, 6, 7]), { label: 'text encoder graph', inputs: [te] });
+    expect(new Uint8Array(await (await cache.getDerived('onnx-text-encoder-v1', [te]))!.arrayBuffer())).toEqual(new Uint8Array([4, 5, 6, 7]));
+    expect((await store.list()).length).toBe(files);
+    // An aborted write leaves nothing; an entry whose inputs the cache does not hold is shown on its own.
+    const w = await cache.writeDerived('unet-int8', [te, 'int8'], { inputs: [te] });
+    await w.write(new Uint8Array(10));
+    await w.abort();
+    expect((await store.list()).length).toBe(files);
+    await cache.putDerived('other', ['ab'.repeat(32)], new Uint8Array([9]), { inputs: ['ab'.repeat(32)] });
+    // The derived entry is shown with its source model, and deleted with it.
     const report = await cache.report();
-    expect(report.models.find((m) => m.group === 'o/pipe')).toMatchObject({ bytes: A.length + B.length + C.length, complete: true });
-    const before = (await store.list()).length;
+    expect(report.models.find((m) => m.group === 'o/pipe')).toMatchObject({ bytes: A.length + B.length + C.length + 4, derivedBytes: 4, complete: true });
     await cache.remove('o/pipe');
-    expect((await store.list()).length).toBe(before - 3);
-    expect((await cache.report()).models.map((m) => m.group)).toEqual(['derived: onnx-text-encoder-v1']);
+    expect(await store.list()).toHaveLength(files - 4 + 1);
+    expect(await cache.getDerived('onnx-text-encoder-v1', [te])).toBeNull();
+    expect((await cache.report()).models.map((m) => m.group)).toEqual(['derived: other']);
     await cache.removeAll();
     expect(await store.list()).toEqual(['manifest.json']);
   });

@@ -12,6 +12,7 @@ import { DEFAULT_HUB, hubFileOf, hubFileUrl } from './hub-urls';
 import { pickModelFiles, type ListedFile, type PickedFiles } from './pick';
 import { type DownloadProgress, ProgressTracker } from './progress';
 import type { FileStore } from './store';
+import type { DerivedStore, DerivedWriter } from '../weights/derived';
 
 /** One file to have in the cache. */
 export interface FileRequest {
@@ -50,6 +51,8 @@ export interface StoredModel {
   files: { name: string; url?: string; size: number | null; received: number; complete: boolean; sha256: string | null; hashSource: string | null; revision?: string }[];
   lastUsed: number;
   complete: boolean;
+  /** Of `bytes`, data derived from the files (a text-encoder graph, quantized weights): made again when deleted. */
+  derivedBytes: number;
 }
 
 export interface StorageReport {
@@ -79,8 +82,9 @@ async function pool<T>(items: T[], limit: number, run: (item: T, i: number) => P
   if (failure) throw (failure as { e: unknown }).e;
 }
 
-export class ModelCache {
+export class ModelCache implements DerivedStore {
   private readonly active = new Set<string>();
+  private derivedSerial = 0;
   private readonly fetch: FetchFn;
   private readonly probe: NetworkProbe;
   readonly hub: string;
@@ -232,8 +236,9 @@ export class ModelCache {
   async report(): Promise<StorageReport> {
     const groups = new Map<string, StoredModel>();
     for (const f of this.manifest.all()) {
-      const g = groups.get(f.group) ?? { group: f.group, bytes: 0, files: [], lastUsed: 0, complete: true };
+      const g = groups.get(f.group) ?? { group: f.group, bytes: 0, derivedBytes: 0, files: [], lastUsed: 0, complete: true };
       g.bytes += f.complete ? (f.size ?? 0) : f.received;
+      if (f.derived) g.derivedBytes += f.size ?? 0;
       g.files.push({ name: f.name, url: f.url, size: f.size, received: f.received, complete: f.complete, sha256: f.sha256, hashSource: f.hashSource, revision: f.revision });
       g.lastUsed = Math.max(g.lastUsed, f.lastUsed);
       g.complete &&= f.complete;
@@ -243,11 +248,16 @@ export class ModelCache {
     return { models: [...groups.values()].sort((a, b) => b.lastUsed - a.lastUsed), usage: est?.usage ?? null, quota: est?.quota ?? null };
   }
 
-  /** Deletes every stored file of a model (its group); refused while one of them is downloading. */
+  /**
+   * Deletes every stored file of a model (its group), and every derived entry made from one of those files (shown
+   * with this model, or with another input's); refused while one of them is downloading.
+   */
   async remove(group: string): Promise<void> {
     const files = this.manifest.all().filter((f) => f.group === group);
     if (files.some((f) => this.active.has(f.key))) throw new DeliveryError('busy', group, 'it is downloading now; cancel the download first');
-    for (const f of files) {
+    const hashes = new Set(files.flatMap((f) => (!f.derived && f.sha256 ? [f.sha256] : [])));
+    const derived = this.manifest.all().filter((f) => f.group !== group && f.derived?.inputs?.some((h) => hashes.has(h)));
+    for (const f of [...files, ...derived]) {
       await this.opts.store.remove(f.stored);
       this.manifest.delete(f.key);
     }
@@ -278,30 +288,73 @@ export class ModelCache {
     return `derived:${tag}:${from.join(',')}`;
   }
 
+  /** The model a derived entry is shown with: the group of its first input file the cache holds. */
+  private groupOfInputs(inputs: string[]): string | null {
+    for (const sha of inputs) {
+      const f = this.manifest.all().find((x) => !x.derived && x.sha256 === sha);
+      if (f) return f.group;
+    }
+    return null;
+  }
+
   /**
-   * Stores data derived from cached files (e.g. `onnx-text-encoder-v1` from the text encoder's sha256), so the next
-   * start skips the derivation. `from` = the sha256 of each input; a changed input gives another key.
+   * Streams data derived from cached files (a text encoder's ONNX graph, quantized weights) into the store, so the
+   * next start skips the derivation. `from` keys it: the sha256 of each input plus every parameter the derivation
+   * depends on, so a changed input gives another key. `inputs` = the input files' sha256: the entry is shown with
+   * their model in the storage manager and deleted with any of them. Nothing is visible until `commit()`; a
+   * commit replaces an entry of the same key (written under another store name, so the old one stays readable until
+   * then); `abort()` leaves nothing behind.
    */
-  async putDerived(tag: string, from: string[], data: Uint8Array | Blob, label = tag): Promise<void> {
+  async writeDerived(tag: string, from: string[], opts: { label?: string; inputs?: string[] } = {}): Promise<DerivedWriter> {
     const key = this.derivedKey(tag, from);
-    const stored = storedNameFor(key, `${tag}.bin`);
+    const stored = storedNameFor(`${key}#${Date.now()}.${++this.derivedSerial}`, `${tag}.bin`);
     const w = await this.opts.store.openWriter(stored, 0);
+    let size = 0;
+    let open = true;
+    const close = async () => {
+      if (!open) return;
+      open = false;
+      await w.close();
+    };
+    return {
+      write: async (bytes) => {
+        if (!open) throw new Error(`derived data ${tag}: write after commit or abort`);
+        await w.write(bytes);
+        size += bytes.byteLength;
+      },
+      commit: async () => {
+        await close();
+        const old = this.manifest.get(key);
+        const now = Date.now();
+        const inputs = opts.inputs ?? [];
+        this.manifest.put({
+          key, name: opts.label ?? tag, group: this.groupOfInputs(inputs) ?? `derived: ${tag}`, stored, size, received: size, sha256: null,
+          hashSource: 'derived', complete: true, derived: { tag, from, inputs }, createdAt: now, lastUsed: now,
+        });
+        await this.manifest.save();
+        if (old && old.stored !== stored) await this.opts.store.remove(old.stored);
+      },
+      abort: async () => {
+        await close().catch(() => undefined);
+        await this.opts.store.remove(stored).catch(() => undefined);
+      },
+    };
+  }
+
+  /** `writeDerived` of data that is already whole (e.g. a graph's bytes), in 8 MiB writes. */
+  async putDerived(tag: string, from: string[], data: Uint8Array | Blob, opts: { label?: string; inputs?: string[] } = {}): Promise<void> {
+    const w = await this.writeDerived(tag, from, opts);
     const chunk = 8 << 20;
     const size = data instanceof Blob ? data.size : data.byteLength;
     try {
       for (let at = 0; at < size; at += chunk) {
-        const part = data instanceof Blob ? new Uint8Array(await data.slice(at, at + chunk).arrayBuffer()) : data.subarray(at, at + chunk);
-        await w.write(part);
+        await w.write(data instanceof Blob ? new Uint8Array(await data.slice(at, at + chunk).arrayBuffer()) : data.subarray(at, at + chunk));
       }
-    } finally {
-      await w.close();
+    } catch (e) {
+      await w.abort();
+      throw e;
     }
-    const now = Date.now();
-    this.manifest.put({
-      key, name: label, group: `derived: ${tag}`, stored, size, received: size, sha256: null, hashSource: 'derived',
-      complete: true, derived: { tag, from }, createdAt: now, lastUsed: now,
-    });
-    await this.manifest.save();
+    await w.commit();
   }
 
   /** The derived data stored under this tag and these inputs, or null. */
@@ -312,6 +365,15 @@ export class ModelCache {
     if (!blob || blob.size !== rec.size) return null;
     rec.lastUsed = Date.now();
     return blob;
+  }
+
+  /** Forgets a derived entry (found corrupt by its reader, who derives it again). */
+  async removeDerived(tag: string, from: string[]): Promise<void> {
+    const rec = this.manifest.get(this.derivedKey(tag, from));
+    if (!rec) return;
+    this.manifest.delete(rec.key);
+    await this.manifest.save();
+    await this.opts.store.remove(rec.stored);
   }
 
   /** The sha256 the cache recorded for a stored file (the input key of derived data). */

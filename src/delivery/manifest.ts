@@ -34,8 +34,8 @@ export interface CachedFile {
   complete: boolean;
   /** The server's validator (ETag) when the download started: a different one on resume means the file changed. */
   etag?: string;
-  /** Derived data: the derivation and the hashes of its inputs. */
-  derived?: { tag: string; from: string[] };
+  /** Derived data: the derivation, its key parts, and the sha256 of its input files (deleted with any of them). */
+  derived?: { tag: string; from: string[]; inputs?: string[] };
   createdAt: number;
   lastUsed: number;
 }

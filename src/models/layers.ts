@@ -5,7 +5,9 @@
 import { KindedError } from '../errors';
 import type { Engine } from '../gpu/engine';
 import type { Tensor } from '../gpu/tensor';
-import { type Conv2dWeight, type LinearWeight, prepareConv2d, prepareLinear, releaseWeight, type WeightFormat } from '../ops/weights';
+import { type Conv2dWeight, convWeightToOhwi, type LinearWeight, prepareConv2d, prepareLinear, prepareQuantized, releaseWeight, type WeightFormat } from '../ops/weights';
+import { quantize, type QuantizedHostTensor } from '../weights/quantize';
+import type { QuantizedWeightCache } from '../weights/quantized-cache';
 import { hostToF32, type HostTensor, type WeightMap } from '../weights/weight-map';
 
 /** A weight the model needs is missing or has another shape than the topology implies. */
@@ -23,13 +25,17 @@ export interface Releasable {
 export class Scope {
   /**
    * `format`: how the linear and conv weights loaded through this scope tree are stored (float in the engine's
-   * dtype, or int8/int4 quantized at load); norms and biases are always float.
+   * dtype, or int8/int4 quantized at load); norms and biases are always float. `quantized`: where quantized
+   * weights of earlier loads are kept (src/weights/quantized-cache.ts), read instead of quantizing again.
    */
-  constructor(readonly weights: WeightMap, readonly prefix = '', readonly loaded: Releasable[] = [], readonly format: WeightFormat = 'float') {}
+  constructor(
+    readonly weights: WeightMap, readonly prefix = '', readonly loaded: Releasable[] = [], readonly format: WeightFormat = 'float',
+    readonly quantized?: QuantizedWeightCache,
+  ) {}
 
   /** A child scope: `pp('down_blocks').pp(0)`. */
   pp(part: string | number): Scope {
-    return new Scope(this.weights, this.name(String(part)), this.loaded, this.format);
+    return new Scope(this.weights, this.name(String(part)), this.loaded, this.format, this.quantized);
   }
 
   /** Remember an uploaded tensor / weight so `releaseLoaded` can undo a failed load. */
@@ -75,6 +81,20 @@ export class Scope {
   }
 }
 
+/**
+ * The quantized form of weight `key` (a canonical name) in the GEMM layout `shape`, when the scope stores weights
+ * quantized and keeps a cache of them: read from the cache, else quantized from `values()` and recorded there.
+ * Null when the scope has no cache (prepareLinear/prepareConv2d then quantize as they upload).
+ */
+async function cachedQuantized(e: Engine, s: Scope, key: string, shape: readonly number[], values: () => Promise<Float32Array>): Promise<QuantizedHostTensor | null> {
+  if (s.format === 'float' || !s.quantized || e.simulated) return null;
+  const hit = await s.quantized.get(key, s.format, shape);
+  if (hit) return hit;
+  const q = quantize(s.format, await values(), shape);
+  await s.quantized.put(key, q);
+  return q;
+}
+
 /** Affine parameters of a GroupNorm / LayerNorm, [C] each. */
 export interface NormParams {
   gamma: Tensor;
@@ -110,11 +130,13 @@ export async function loadLinear(
   if ((expect.out !== undefined && n !== expect.out) || (expect.in !== undefined && k !== expect.in)) {
     throw new ModelWeightsError(`weight ${s.name(`${name}.weight`)} has shape [${shape.join(', ')}], expected [${expect.out ?? 'any'}, ${expect.in ?? 'any'}]`);
   }
-  const w = await s.get(`${name}.weight`);
   const hasBias = s.has(`${name}.bias`);
   if (expect.bias === 'required' && !hasBias) throw new ModelWeightsError(`missing weight ${s.name(`${name}.bias`)}`);
   if (expect.bias === 'none' && hasBias) throw new ModelWeightsError(`unexpected bias ${s.name(`${name}.bias`)} (this layer has none)`);
   const b = hasBias ? await s.get(`${name}.bias`, [n]) : undefined;
+  const q = await cachedQuantized(e, s, s.name(`${name}.weight`), [n, k], async () => hostToF32(await s.get(`${name}.weight`)));
+  if (q) return s.track(prepareQuantized(e, q, b, undefined, 'linear.weight'));
+  const w = await s.get(`${name}.weight`);
   return s.track(prepareLinear(e, w, [n, k], b, undefined, s.format));
 }
 
@@ -134,16 +156,21 @@ export async function loadFusedLinear(e: Engine, s: Scope, names: readonly strin
   const outs = shapes.map((sh) => sh[0]);
   const total = outs.reduce((a, b) => a + b, 0);
   // Stacked in the parts' stored precision (f32 if they differ), one part read at a time.
-  const parts: HostTensor[] = [];
-  for (const n of names) parts.push(await s.get(`${n}.weight`));
-  const f16 = parts.every((p) => p.dtype === 'f16');
-  const data = f16 ? new Uint16Array(total * k) : new Float32Array(total * k);
-  let row = 0;
-  for (const [i, p] of parts.entries()) {
-    data.set(f16 ? p.data : hostToF32(p), row * k);
-    row += outs[i];
-  }
-  return { weight: s.track(prepareLinear(e, { dtype: f16 ? 'f16' : 'f32', shape: [total, k], data }, [total, k], undefined, undefined, s.format)), outs };
+  const stacked = async (): Promise<HostTensor> => {
+    const parts: HostTensor[] = [];
+    for (const n of names) parts.push(await s.get(`${n}.weight`));
+    const f16 = parts.every((p) => p.dtype === 'f16');
+    const data = f16 ? new Uint16Array(total * k) : new Float32Array(total * k);
+    let row = 0;
+    for (const [i, p] of parts.entries()) {
+      data.set(f16 ? p.data : hostToF32(p), row * k);
+      row += outs[i];
+    }
+    return { dtype: f16 ? 'f16' : 'f32', shape: [total, k], data };
+  };
+  const q = await cachedQuantized(e, s, s.name(`${names.join('+')}.weight`), [total, k], async () => hostToF32(await stacked()));
+  if (q) return { weight: s.track(prepareQuantized(e, q, undefined, undefined, 'linear.weight')), outs };
+  return { weight: s.track(prepareLinear(e, await stacked(), [total, k], undefined, undefined, s.format)), outs };
 }
 
 /** A conv layer `name` with weight (Cout, Cin, KH, KW) and bias [Cout]. */
@@ -155,8 +182,12 @@ export async function loadConv(e: Engine, s: Scope, name: string, expect: { out?
     (expect.kernel !== undefined && (kh !== expect.kernel || kw !== expect.kernel))) {
     throw new ModelWeightsError(`weight ${s.name(`${name}.weight`)} has shape [${shape.join(', ')}], expected [${expect.out ?? 'any'}, ${expect.in ?? 'any'}, ${expect.kernel ?? 'k'}, ${expect.kernel ?? 'k'}]`);
   }
-  const w = await s.get(`${name}.weight`);
   const b = s.has(`${name}.bias`) ? await s.get(`${name}.bias`, [co]) : undefined;
+  // Quantized convs are stored in the GEMM's [Cout, KH, KW, Cin] order (prepareConv2d's permutation).
+  const q = await cachedQuantized(e, s, s.name(`${name}.weight`), [co, kh, kw, ci],
+    async () => convWeightToOhwi(hostToF32(await s.get(`${name}.weight`)), [co, ci, kh, kw]));
+  if (q) return s.track(prepareQuantized(e, q, b, undefined, 'conv2d.weight'));
+  const w = await s.get(`${name}.weight`);
   return s.track(prepareConv2d(e, w, [co, ci, kh, kw], b, undefined, s.format));
 }
 

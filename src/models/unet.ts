@@ -22,6 +22,7 @@ import { type ChunkLimits, planUNetChunking } from '../plan/chunking';
 import { chunkLimits, mapRowChunks, rowsOf } from './chunking';
 import type { ForwardContext, MotionForwardOptions } from './forward-context';
 import { loadConv, loadLinear, loadNorm, type NormParams, releaseNorm, releaseWeight, Scope, ModelWeightsError } from './layers';
+import type { QuantizedWeightCache } from '../weights/quantized-cache';
 import type { WeightMap } from '../weights/weight-map';
 import { type BlockConfig, DownBlock, MidBlock, UpBlock } from './unet-blocks';
 
@@ -48,6 +49,8 @@ export interface UNetLoadOptions {
   semantics?: Semantics;
   /** Storage of every linear and conv weight of the UNet and motion modules (default float, the engine's dtype). */
   weights?: WeightFormat;
+  /** Quantized weights of an earlier load with the same inputs, read instead of quantizing again (int8/int4 only). */
+  quantized?: QuantizedWeightCache;
 }
 
 export class UNetMotion {
@@ -67,7 +70,7 @@ export class UNetMotion {
 
   /** Upload every weight (tensor by tensor) from canonical UNetMotionModel names. */
   static async load(e: Engine, weights: WeightMap, hyper: UNetHyperParams, opts: UNetLoadOptions = {}): Promise<UNetMotion> {
-    const s = new Scope(weights, '', [], opts.weights ?? 'float');
+    const s = new Scope(weights, '', [], opts.weights ?? 'float', opts.quantized);
     try {
       return await UNetMotion.loadIn(e, s, hyper, opts);
     } catch (err) {

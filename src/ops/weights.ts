@@ -119,6 +119,15 @@ export function uploadQuantized(e: Engine, q: QuantizedHostTensor, maxPartBytes:
   return parts;
 }
 
+/**
+ * A linear or conv layer whose weight is quantized already (e.g. read back from the model cache): `q` in the GEMM
+ * layout ([N, K] linear, [Cout, KH, KW, Cin] conv), uploaded as is (row parts over `maxPartBytes`), bias [N].
+ */
+export function prepareQuantized(e: Engine, q: QuantizedHostTensor, bias?: HostValues, maxPartBytes: number = e.maxBindingBytes, what = 'weight'): LinearWeight & Conv2dWeight {
+  const parts = uploadQuantized(e, q, maxPartBytes, what);
+  return { weight: parts.length === 1 ? parts[0] : parts, bias: uploadBias(e, what, bias, q.shape[0]) };
+}
+
 /** The stored weight of a prepared layer: float in the engine dtype, or quantized (f32 values quantized on the CPU). */
 function uploadWeight(e: Engine, data: Float32Array | Uint16Array, shape: readonly number[], format: WeightFormat, maxPartBytes: number, what: string): WeightTensor | WeightTensor[] {
   if (format === 'float') return uploadRowParts(e, data, shape, maxPartBytes, what);

@@ -7,7 +7,7 @@ import { UNetMotion } from '../models/unet';
 import type { WeightFormat } from '../ops/weights';
 import { VaeDecoder } from '../models/vae-decoder';
 import { defaultSchedulerFor, type MotionModuleVersion, type SchedulerDefaults } from '../schedulers';
-import { type ClipTextEncoder, type ClipTextEncoderOptions, createClipTextEncoder } from '../text/clip-encoder';
+import { type ClipTextEncoder, type ClipTextEncoderOptions, clipTextGraph, createClipTextEncoder } from '../text/clip-encoder';
 import { type ClipTokenizer, createClipTokenizer } from '../text/tokenizer';
 import { checkConfigsMatchWeights } from '../weights/consistency';
 import { WeightFileError } from '../weights/errors';
@@ -15,6 +15,8 @@ import { loadWeights } from '../weights/load';
 import type { MotionModuleInfo, MotionVersion } from '../weights/layouts/motion';
 import { openSafetensors, type SafetensorsFile } from '../weights/safetensors';
 import type { ByteSource } from '../weights/source';
+import type { DerivedContext, DerivedStore } from '../weights/derived';
+import { QuantizedCacheSession, type QuantizedCacheStats } from '../weights/quantized-cache';
 import type { WeightMap } from '../weights/weight-map';
 import type { PlanModels } from '../plan/plan';
 import type { PipelineModels, TextConditioner } from './generate';
@@ -104,8 +106,41 @@ export async function planModels(sources: Pick<ModelSources, 'base' | 'motionMod
 export interface LoadModelsOptions {
   /** Storage of the UNet's and motion modules' linear and conv weights (quantized at load, after LoRA merges). */
   weights?: WeightFormat;
+  /**
+   * Where data derived from the files is kept between loads (the model cache): the text encoder's ONNX graph, and
+   * with int8/int4 weights the quantized UNet + motion module. Used only when every input file's sha256 is known.
+   */
+  derived?: DerivedStore;
+  /** Told what the derived data did in this load (tests, the load summary). */
+  onDerived?(report: DerivedReport): void;
   /** Cancels the load: checked between files and between components; what was uploaded is released. */
   signal?: AbortSignal;
+}
+
+export interface DerivedReport {
+  /** The text encoder's graph was read back instead of built; null: not cached (an input without a sha256). */
+  textGraphCached: boolean | null;
+  /** Quantized UNet + motion weights: read back, quantized now, rebuilt; null: float weights or not cached. */
+  quantized: QuantizedCacheStats | null;
+}
+
+/**
+ * The derived-data contexts of a load: the UNet's quantized weights depend on every weight file, LoRA and strength
+ * and the format; the text encoder on the base files and the SD LoRAs. Null where an input has no known sha256.
+ */
+function derivedContexts(store: DerivedStore | undefined, sources: ModelSources, format: WeightFormat) {
+  const sha = (s: ByteSource[]) => (s.every((x) => x.sha256) ? s.map((x) => x.sha256!) : null);
+  const loras = (tag: string, l: { source: ByteSource; strength: number }[] = []) => l.map((x) => `${tag}:${x.source.sha256}*${x.strength}`);
+  const base = sha(sources.base), motion = sha([sources.motionModule]);
+  const loraFiles = sha([...(sources.motionLoras ?? []), ...(sources.loras ?? [])].map((l) => l.source));
+  const sdLoraFiles = sha((sources.loras ?? []).map((l) => l.source));
+  if (!store || !base) return { unet: null, text: null };
+  const sdLoras = loras('lora', sources.loras);
+  const text: DerivedContext | null = sdLoraFiles ? { store, inputs: [...base, ...sdLoraFiles], params: sdLoras } : null;
+  const unet: DerivedContext | null = motion && loraFiles && format !== 'float'
+    ? { store, inputs: [...base, ...motion, ...loraFiles], params: [...loras('motion-lora', sources.motionLoras), ...sdLoras, `motion:${sources.motionVersion ?? 'detected'}`] }
+    : null;
+  return { unet, text };
 }
 
 /** Throws an AbortError when `signal` is aborted. */
@@ -136,12 +171,23 @@ export async function loadModels(engine: Engine, sources: ModelSources, onProgre
   const cfg = sources.configs ?? {};
   checkConfigsMatchWeights(cfg, w, w.owners ?? {});
   const release: (() => void)[] = [];
+  const format = opts.weights ?? 'float';
+  const derived = derivedContexts(opts.derived, sources, format);
+  const report: DerivedReport = { textGraphCached: null, quantized: null };
+  let quantized: QuantizedCacheSession | null = null;
   try {
     checkAbort(signal);
     onProgress({ stage: 'unet', done: 0, total: 3 });
     const hyper = { ...hyperParamsFromDiffusers(cfg.unet ?? {}, cfg.motionAdapter ?? {}), motionVersion: unetVersion(w.motion?.version) };
-    const unet = await UNetMotion.load(engine, w.unet, hyper, { semantics: sources.semantics, weights: opts.weights });
+    if (derived.unet && format !== 'float') quantized = await QuantizedCacheSession.open(derived.unet, `unet-${format}`, `UNet + motion module (${format})`);
+    const unet = await UNetMotion.load(engine, w.unet, hyper, { semantics: sources.semantics, weights: format, quantized: quantized ?? undefined });
     release.push(() => unet.release());
+    if (quantized) {
+      // Committing the new (or rebuilt) entry is part of this load; a store that fails here only costs the next load.
+      await quantized.finish().catch(() => undefined);
+      report.quantized = quantized.stats;
+      quantized = null;
+    }
     checkAbort(signal);
     onProgress({ stage: 'vae', done: 1, total: 3 });
     const vae = await VaeDecoder.load(engine, w.vae, { groups: cfg.vae?.norm_num_groups, scalingFactor: cfg.vae?.scaling_factor });
@@ -149,17 +195,23 @@ export async function loadModels(engine: Engine, sources: ModelSources, onProgre
     checkAbort(signal);
     onProgress({ stage: 'text', done: 2, total: 3 });
     const t = cfg.text ?? {};
-    const textOpts: ClipTextEncoderOptions = { heads: t.num_attention_heads, hiddenAct: t.hidden_act === 'gelu' ? 'gelu' : 'quick_gelu', layerNormEps: t.layer_norm_eps };
-    const encoder = await createClipTextEncoder(w.textEncoder, textOpts);
+    const textOpts: ClipTextEncoderOptions = {
+      heads: t.num_attention_heads, hiddenAct: t.hidden_act === 'gelu' ? 'gelu' : 'quick_gelu', layerNormEps: t.layer_norm_eps, derived: derived.text ?? undefined,
+    };
+    const graph = await clipTextGraph(w.textEncoder, textOpts);
+    report.textGraphCached = derived.text ? graph.cached : null;
+    const encoder = await createClipTextEncoder(w.textEncoder, textOpts, graph);
     const text = textConditioner(createClipTokenizer(sources.tokenizer.json, sources.tokenizer.config ?? {}), w.textEncoder, textOpts, encoder);
     release.push(() => text.dispose());
     checkAbort(signal);
+    opts.onDerived?.(report);
     onProgress({ stage: 'done', done: 3, total: 3 });
     return {
       engine, unet, vae, text, motion: w.motion, defaults: schedulerDefaultsFor(w.motion?.version), warnings: w.warnings,
       release: () => release.splice(0).reverse().forEach((r) => r()),
     };
   } catch (e) {
+    await quantized?.abort().catch(() => undefined);
     release.splice(0).reverse().forEach((r) => r());
     throw e;
   }

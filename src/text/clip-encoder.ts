@@ -12,7 +12,9 @@
 import { KindedError } from '../errors';
 import { OnnxGraphBuilder } from '../onnx/graph-builder';
 import { createOrtSession, ort, type OrtExecutionProvider } from '../onnx/session';
+import type { DerivedContext } from '../weights/derived';
 import type { WeightMap } from '../weights/weight-map';
+import { readTextGraph, storeTextGraph } from './graph-cache';
 
 export interface ClipTextEncoderOptions {
   /** Attention heads. Not inferable from weight shapes; default width / 64 (ViT-L/14: 768 / 64 = 12). */
@@ -24,6 +26,8 @@ export interface ClipTextEncoderOptions {
   layerNormEps?: number;
   /** Execution providers to try in order; default WebGPU then wasm in a browser, wasm in Node. */
   executionProviders?: OrtExecutionProvider[];
+  /** Where the built graph is kept for the next load with the same inputs (src/text/graph-cache.ts). */
+  derived?: DerivedContext;
 }
 
 export interface ClipTextEncoder {
@@ -158,9 +162,33 @@ export async function buildClipTextGraph(weights: WeightMap, opts: ClipTextEncod
   return { bytes: g.toBytes(), width, seqLen, layers };
 }
 
-/** Builds the graph from `weights` and opens an ORT session on it. */
-export async function createClipTextEncoder(weights: WeightMap, opts: ClipTextEncoderOptions = {}): Promise<ClipTextEncoder> {
-  const { bytes, width, seqLen, layers } = await buildClipTextGraph(weights, opts);
+/** The options that shape the graph (the key of a stored graph). */
+const graphOptionsOf = (o: ClipTextEncoderOptions) => ({ heads: o.heads ?? null, clipSkip: o.clipSkip ?? 0, hiddenAct: o.hiddenAct ?? 'quick_gelu', layerNormEps: o.layerNormEps ?? 1e-5 });
+
+/**
+ * The graph's bytes: read back from `opts.derived` when an earlier load stored it for the same inputs and options
+ * (`cached`), else built from `weights` (and stored there).
+ */
+export async function clipTextGraph(weights: WeightMap, opts: ClipTextEncoderOptions = {}): Promise<{ bytes: Uint8Array; width: number; seqLen: number; layers: number; cached: boolean }> {
+  if (opts.derived) {
+    const bytes = await readTextGraph(opts.derived, graphOptionsOf(opts));
+    if (bytes) {
+      // The sizes the builder would report, from the weights' shapes (no weight is read).
+      const [, width] = shapeOf(weights, `${P}embeddings.token_embedding.weight`, 2);
+      const [seqLen] = shapeOf(weights, `${P}embeddings.position_embedding.weight`, 2);
+      return { bytes, width, seqLen, layers: countClipLayers(weights) - (opts.clipSkip ?? 0), cached: true };
+    }
+  }
+  const built = await buildClipTextGraph(weights, opts);
+  if (opts.derived) await storeTextGraph(opts.derived, graphOptionsOf(opts), built.bytes);
+  return { ...built, cached: false };
+}
+
+/** Builds the graph from `weights` (or reads the stored one; or takes `graph`, made already) and opens an ORT session on it. */
+export async function createClipTextEncoder(
+  weights: WeightMap, opts: ClipTextEncoderOptions = {}, graph?: { bytes: Uint8Array; width: number; seqLen: number; layers: number },
+): Promise<ClipTextEncoder> {
+  const { bytes, width, seqLen, layers } = graph ?? await clipTextGraph(weights, opts);
   const { session, ep } = await createOrtSession(bytes, opts.executionProviders);
   return {
     ep, width, seqLen, layers,

@@ -8,6 +8,11 @@ export interface ByteSource {
   readonly name: string;
   /** Total size in bytes. */
   readonly size: number;
+  /**
+   * The content's sha256 (lower-case hex) when known: a verified download of the model cache. It keys data derived
+   * from the file (src/weights/derived.ts); files without it are derived again on each load.
+   */
+  readonly sha256?: string;
   /** Exactly `length` bytes starting at `offset` (rejects a range outside [0, size]). */
   read(offset: number, length: number): Promise<Uint8Array>;
 }
@@ -26,11 +31,12 @@ export function checkRange(name: string, size: number, offset: number, length: n
 }
 
 /** A Blob or File (an <input type=file> pick, a drag-and-drop, an OPFS file): `slice()` is lazy. */
-export function blobSource(blob: Blob, name?: string): ByteSource {
+export function blobSource(blob: Blob, name?: string, sha256?: string): ByteSource {
   const label = name ?? ((blob as File).name || 'blob');
   return {
     name: label,
     size: blob.size,
+    ...(sha256 ? { sha256 } : {}),
     async read(offset, length) {
       checkRange(label, blob.size, offset, length);
       if (length === 0) return new Uint8Array(0);

@@ -10,6 +10,7 @@ import type { GenerationSpec } from '../pipeline/spec';
 import { type LoadStage, loadModels, type ModelSources, planModels } from '../pipeline/load';
 import { type Precision, weightFormatOf } from '../pipeline/precision';
 import type { PlanModels, RunPlan } from '../plan/plan';
+import type { DerivedStore } from '../weights/derived';
 import { WeightFileError } from '../weights/errors';
 import { openSafetensors } from '../weights/safetensors';
 import type { LoadPhase, ModelSummary } from './protocol';
@@ -105,10 +106,13 @@ export async function selectionShapes(selection: LocalSelection, signal: AbortSi
 /**
  * Loads a fetched selection (src/worker/sources.ts: local files and cached Blobs) onto `engine` in the precision the
  * worker resolved with the memory planner before anything was downloaded (`planned`: the shapes it planned from).
- * Cancelling stops between files and between components, and releases what was already uploaded.
+ * Cancelling stops between files and between components, and releases what was already uploaded. `derived`: the
+ * model cache, which keeps the text encoder's graph and the quantized weights for the next load (files with a known
+ * sha256 only).
  */
 export async function loadSelection(
   engine: Engine, selection: LocalSelection, signal: AbortSignal, onProgress: LoadProgress, planned: { shapes: PlanModels; precision: Precision },
+  derived?: DerivedStore,
 ): Promise<LoadedModels> {
   if (selection.motion.length !== 1) throw new InvalidSettingsError(`Choose exactly one motion-module file (got ${selection.motion.length}).`);
   const open = async (s: LocalSource) => {
@@ -130,7 +134,7 @@ export async function loadSelection(
   const loaded = await loadModels(engine, sources, ({ stage, done, total }) => {
     if (stage === 'open') onProgress('parse', names[done], done, total);
     else if (stage !== 'done') onProgress(stage === 'map' ? 'parse' : 'upload', STAGE_LABEL[stage], done, total);
-  }, { weights: weightFormatOf(precision), signal });
+  }, { weights: weightFormatOf(precision), signal, derived });
   const components = [
     ...selection.base.map((s) => s.name),
     `${selection.motion[0].name}${loaded.motion ? ` (motion module ${loaded.motion.version})` : ''}`,

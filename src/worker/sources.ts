@@ -12,8 +12,8 @@ import { blobSource, type ByteSource, openUrlSource } from '../weights/source';
 import { WeightFileError } from '../weights/errors';
 import type { FileSource, ModelSelection } from './protocol';
 
-/** A selection whose files are all local: picked/dropped files, or Blobs of the model cache. */
-export type LocalSource = { kind: 'file'; file: Blob; name: string } | { kind: 'url'; url: string; name: string };
+/** A selection whose files are all local: picked/dropped files, or Blobs of the model cache (with their sha256). */
+export type LocalSource = { kind: 'file'; file: Blob; name: string; sha256?: string } | { kind: 'url'; url: string; name: string };
 
 export interface LocalSelection {
   base: LocalSource[];
@@ -129,13 +129,14 @@ export async function fetchSelection(r: ResolvedSelection, cache: ModelCache | n
   return mapSelection(r, (s) => {
     if (s.kind === 'file') return s;
     const b = blobs.get(s.url);
-    return b ? { kind: 'file', file: b, name: s.name } : { kind: 'url', url: s.url, name: s.name };
+    const sha256 = b && cache?.sha256Of(s.url);
+    return b ? { kind: 'file', file: b, name: s.name, ...(sha256 ? { sha256 } : {}) } : { kind: 'url', url: s.url, name: s.name };
   });
 }
 
 /** Opens one local source as a random-access byte source (lazy Blob slices; HTTP Range without a cache). */
 export async function openLocal(src: LocalSource, signal?: AbortSignal): Promise<ByteSource> {
-  return src.kind === 'url' ? openUrlSource(src.url, { name: src.name, signal }) : blobSource(src.file, src.name);
+  return src.kind === 'url' ? openUrlSource(src.url, { name: src.name, signal }) : blobSource(src.file, src.name, src.sha256);
 }
 
 /** The text of a local source (configs, tokenizer). */

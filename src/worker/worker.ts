@@ -144,7 +144,7 @@ async function ensureModels(
     onDownload: (progress) => post({ type: 'download-progress', id, progress }),
   });
   dropModels();
-  const loaded = await loadSelection(eng, local, signal, onLoad, { shapes, precision });
+  const loaded = await loadSelection(eng, local, signal, onLoad, { shapes, precision }, (await getCache()) ?? undefined);
   models = loaded;
   modelsKey = key;
   modelsPrecision = precision;

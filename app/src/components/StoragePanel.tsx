@@ -1,5 +1,6 @@
-// The storage manager: stored models with their size and last use, the browser's quota (used / available),
-// whether storage is persistent, delete per model and delete-all.
+// The storage manager: stored models with their size and last use (and the data prepared from them: a text-encoder
+// graph, quantized weights), the browser's quota (used / available), whether storage is persistent, delete per model
+// (with what was prepared from it) and delete-all.
 
 import { fmtBytes } from '../status-line';
 import type { useStorage } from '../hooks/useStorage';
@@ -44,6 +45,7 @@ export function StoragePanel({ storage, disabled }: StoragePanelProps) {
               <tr key={m.group} data-testid="stored-model">
                 <th scope="row" title={m.files.map((f) => `${f.name}${f.sha256 ? ` sha256 ${f.sha256}` : ''}${f.revision ? ` @ ${f.revision}` : ''}`).join('\n')}>
                   {m.group}{!m.complete && <span className="hint"> (partly downloaded: resumes on next use)</span>}
+                  {m.derivedBytes > 0 && <span className="hint"> (with {fmtBytes(m.derivedBytes)} prepared from it for a faster start)</span>}
                 </th>
                 <td>{fmtBytes(m.bytes)}</td>
                 <td>{m.lastUsed ? ago(m.lastUsed) : '—'}</td>
