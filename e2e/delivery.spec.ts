@@ -1,12 +1,13 @@
 // Model delivery in the browser, against a local imitation of the Hub (e2e/fake-hub.ts: listing API, resolve
 // redirects to a second origin with X-Linked-Etag, Range, injected faults): the tiny model as a diffusers repo
 // downloads into OPFS (a dropped connection resumes, corrupted bytes are re-fetched), loads from a repo and from a
-// folder, a cancelled download leaves the worker and its models alive, deleting a model frees its space, and once
-// cached the installed app reloads offline from its service worker and generates — all under the app's CSP.
+// folder (picked, and dropped), a cancelled download leaves the worker and its models alive, deleting a model frees
+// its space, and once cached the installed app reloads offline from its service worker and generates — all under
+// the app's CSP.
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { expect, type Page, test } from '@playwright/test';
+import { expect, type Locator, type Page, test } from '@playwright/test';
 import { type FakeHub, startFakeHub } from './fake-hub';
 import { tinyModelResponse } from './tiny-model';
 import { useTinyModel } from './helpers';
@@ -121,7 +122,20 @@ test('a diffusers repo downloads through the redirect, resumes a dropped connect
   expect(cspProblems(problems)).toEqual([]);
 });
 
-test('a diffusers folder (chosen with the folder picker) loads', async ({ page }) => {
+/**
+ * Drops a folder of this machine on `target` as the OS would (Chromium's DevTools drag events): the page's drop
+ * handler gets real directory entries (webkitGetAsEntry) to walk, which a DataTransfer made in the page cannot give.
+ */
+async function dropFolder(page: Page, target: Locator, folder: string): Promise<void> {
+  const box = (await target.boundingBox())!;
+  const at = { x: box.x + box.width / 2, y: box.y + box.height / 2 };
+  const cdp = await page.context().newCDPSession(page);
+  const data = { items: [], files: [folder], dragOperationsMask: 1 };
+  for (const type of ['dragEnter', 'dragOver', 'drop'] as const) await cdp.send('Input.dispatchDragEvent', { type, ...at, data });
+  await cdp.detach();
+}
+
+test('a diffusers folder loads, chosen with the folder picker or dropped on the base-model slot', async ({ page }) => {
   test.setTimeout(600_000);
   const dir = mkdtempSync(path.join(tmpdir(), 'adw-folder-'));
   try {
@@ -132,13 +146,22 @@ test('a diffusers folder (chosen with the folder picker) loads', async ({ page }
     }
     await page.goto('/');
     await useTinyModel(page, { frames: 8, steps: 1, size: 64 });
+    const slot = page.getByTestId('slot-Base model');
+    // The folder picker takes it as 7 files with their paths.
     await page.getByLabel('Base model', { exact: true }).selectOption('file');
     await page.getByLabel('Base model folder', { exact: true }).setInputFiles(root);
-    await expect(page.getByTestId('slot-Base model')).toContainText('7 files');
+    await expect(slot).toContainText('7 files');
+    // Back to the preset, then the folder dropped on the slot: walked into the same 7 files, and it loads.
+    await page.getByLabel('Base model', { exact: true }).selectOption({ label: 'Tiny test model (random weights)' });
+    await expect(slot).not.toContainText('7 files');
+    await dropFolder(page, slot, root);
+    await expect(slot).toContainText('7 files');
+    await expect(page.getByLabel('Base model', { exact: true })).toHaveValue('file');
     await page.getByLabel('Guidance', { exact: true }).fill('1');
     const summary = await loadThenCancel(page);
     expect(summary).toContain('unet/diffusion_pytorch_model.safetensors');
     expect(summary).toContain('text_encoder/model.safetensors');
+    expect(summary).toContain('vae/diffusion_pytorch_model.safetensors');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
