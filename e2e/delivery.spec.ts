@@ -127,11 +127,15 @@ test('a diffusers repo downloads through the redirect, resumes a dropped connect
  * handler gets real directory entries (webkitGetAsEntry) to walk, which a DataTransfer made in the page cannot give.
  */
 async function dropFolder(page: Page, target: Locator, folder: string): Promise<void> {
-  const box = (await target.boundingBox())!;
-  const at = { x: box.x + box.width / 2, y: box.y + box.height / 2 };
   const cdp = await page.context().newCDPSession(page);
   const data = { items: [], files: [folder], dragOperationsMask: 1 };
-  for (const type of ['dragEnter', 'dragOver', 'drop'] as const) await cdp.send('Input.dispatchDragEvent', { type, ...at, data });
+  for (const type of ['dragEnter', 'dragOver', 'drop'] as const) {
+    // DevTools drag events take viewport coordinates: the target in view, measured at each event (notices above it
+    // can still move it while the page settles).
+    await target.scrollIntoViewIfNeeded();
+    const box = (await target.boundingBox())!;
+    await cdp.send('Input.dispatchDragEvent', { type, x: box.x + box.width / 2, y: box.y + box.height / 2, data });
+  }
   await cdp.detach();
 }
 
@@ -154,8 +158,10 @@ test('a diffusers folder loads, chosen with the folder picker or dropped on the 
     // Back to the preset, then the folder dropped on the slot: walked into the same 7 files, and it loads.
     await page.getByLabel('Base model', { exact: true }).selectOption({ label: 'Tiny test model (random weights)' });
     await expect(slot).not.toContainText('7 files');
-    await dropFolder(page, slot, root);
-    await expect(slot).toContainText('7 files');
+    await expect(async () => {
+      await dropFolder(page, slot, root);
+      await expect(slot).toContainText('7 files', { timeout: 2_000 });
+    }).toPass({ timeout: 30_000 });
     await expect(page.getByLabel('Base model', { exact: true })).toHaveValue('file');
     await page.getByLabel('Guidance', { exact: true }).fill('1');
     const summary = await loadThenCancel(page);

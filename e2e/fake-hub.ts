@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+/** Faults hit download responses only (the whole body, or its rest from an offset), never a header read (a closed range). */
 export interface FakeHubFaults {
   /** path → cut the connection after this many body bytes, on the next `times` responses (default 1). */
   dropAfter?: Map<string, { bytes: number; times?: number }>;
@@ -65,7 +66,10 @@ export async function startFakeHub(): Promise<FakeHub> {
   /** Sends `body` honouring a Range header, with the fault injections for `path`. */
   const sendFile = (req: IncomingMessage, res: ServerResponse, path: string, body: Buffer, extra: Record<string, string>) => {
     let out = body;
-    if (faults.corruptOnce?.delete(path)) {
+    // Faults hit downloads (the whole body, or its rest from an offset), not the planner's reads of a header (a
+    // closed range such as bytes=0-15), which come first and would otherwise use them up.
+    const download = !/^bytes=\d+-\d+$/.test(req.headers.range ?? '');
+    if (download && faults.corruptOnce?.delete(path)) {
       out = Buffer.from(body);
       out[out.length >> 1] ^= 0xff;
     }
@@ -86,7 +90,7 @@ export async function startFakeHub(): Promise<FakeHub> {
       ...extra, 'Accept-Ranges': faults.noRange ? 'none' : 'bytes', 'Content-Type': 'application/octet-stream', 'Content-Length': String(part.length),
       ...(status === 206 ? { 'Content-Range': `bytes ${start}-${end}/${out.length}` } : {}),
     });
-    const drop = faults.dropAfter?.get(path);
+    const drop = download ? faults.dropAfter?.get(path) : undefined;
     if (drop && req.method !== 'HEAD') {
       if ((drop.times ?? 1) <= 1) faults.dropAfter!.delete(path);
       else drop.times = (drop.times ?? 1) - 1;
@@ -95,7 +99,7 @@ export async function startFakeHub(): Promise<FakeHub> {
       });
       return;
     }
-    const rate = faults.slow?.get(path);
+    const rate = download ? faults.slow?.get(path) : undefined;
     if (rate && req.method !== 'HEAD') {
       // 20 slices a second until the body is sent or the client goes away.
       const slice = Math.max(1, Math.round(rate / 20));
