@@ -72,7 +72,8 @@ export function useGeneration({ onDone }: { onDone(r: Result): void }) {
         update({ ...current, phase: keep('loading'), load: msg });
         return;
       case 'download-progress':
-        update({ ...current, phase: keep('loading'), download: msg.progress });
+        // Downloads follow the planner's header reads: the status names the download, not the last header read.
+        update({ ...current, phase: keep('loading'), download: msg.progress, load: undefined });
         return;
       case 'loaded':
         setSummary(msg.summary);
