@@ -254,6 +254,9 @@ test('after caching, the app reloads offline from its service worker and generat
   await useTinyModel(page, { frames: 8, steps: 1, size: 64 });
   await page.getByLabel('Guidance', { exact: true }).fill('1');
   await loadThenCancel(page);
+  // The storage report lists the stored model only once a live worker answers: after a cancel the UI restarted, the
+  // new worker's script request is over (a request still in flight would fail when the context goes offline).
+  await expect(page.getByTestId('storage-panel').locator('summary')).toContainText(/Storage: [1-9]/, { timeout: 60_000 });
 
   // Offline: nothing may leave the machine; the page and its assets come from the service worker.
   const network: string[] = [];
