@@ -148,7 +148,8 @@ async function runFolder(opts: HarnessOptions): Promise<HarnessResult> {
   const loadWeights = (paths: string[]) => (opts.loadWeights ?? loadCanonicalWeights)(files, paths);
   for (const [li, layout] of layouts.entries()) {
     if (li > 0 && runner.outputsDependOnlyOnCanonicalWeights) {
-      const same = await identicalWeights(loadWeights, layouts[0], layout);
+      const weightsOf = (l: WeightLayout) => runner.layoutWeights?.(l, loadWeights, files, names) ?? loadWeights(l.files);
+      const same = await identicalWeights(weightsOf, layouts[0], layout);
       emit({ name: '(canonical weights)', layout: layout.name, semantics: onlyBoth ? 'both' : modes[0], status: same.identical ? 'PASS' : 'FAIL',
         message: same.identical ? `${same.count} tensors bit-identical to layout ${layouts[0].name}: its outputs hold for this layout` : same.message });
       if (same.identical) continue;
@@ -201,9 +202,9 @@ async function runFolder(opts: HarnessOptions): Promise<HarnessResult> {
 
 /** Whether two layouts load to the same canonical tensors (names, shapes and every value). */
 async function identicalWeights(
-  load: (paths: string[]) => Promise<CanonicalWeights>, a: WeightLayout, b: WeightLayout,
+  weightsOf: (l: WeightLayout) => Promise<CanonicalWeights>, a: WeightLayout, b: WeightLayout,
 ): Promise<{ identical: boolean; count: number; message?: string }> {
-  const [wa, wb] = await Promise.all([load(a.files), load(b.files)]);
+  const [wa, wb] = await Promise.all([weightsOf(a), weightsOf(b)]);
   const na = [...wa.names()].sort(), nb = [...wb.names()].sort();
   if (na.join('\n') !== nb.join('\n')) {
     const missing = na.filter((n) => !wb.has(n)).slice(0, 3), extra = nb.filter((n) => !wa.has(n)).slice(0, 3);

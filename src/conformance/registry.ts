@@ -92,12 +92,18 @@ export interface SetRunner {
   /** Whether the set has an inputs.safetensors (default true). */
   hasInputs?: boolean;
   /**
-   * True when `run` depends on a layout only through `loadWeights(layout.files)` (no other per-layout file).
-   * Then a layout whose canonical weights are bit-identical to an earlier layout's is not run again: its
-   * outputs are the same deterministic function of the same weights and inputs. The identity is checked
-   * tensor by tensor through the real loaders and reported as a line of its own.
+   * True when `run` depends on a layout only through the weights it computes with: `layoutWeights` (default: the
+   * canonical map `loadWeights(layout.files)`, no other per-layout file). Then a layout whose weights are
+   * bit-identical to an earlier layout's is not run again: its outputs are the same deterministic function of the
+   * same weights and inputs. The identity is checked tensor by tensor through the real loaders and reported as a
+   * line of its own.
    */
   outputsDependOnlyOnCanonicalWeights?: boolean;
+  /**
+   * Every weight a run of `layout` computes with, as one map (e.g. a base model with a LoRA merged at each scale the
+   * outputs name), for the identity check above. Default: `load(layout.files)`.
+   */
+  layoutWeights?(layout: WeightLayout, load: (files: string[]) => Promise<CanonicalWeights>, files: FolderReader, outputNames: string[]): Promise<CanonicalWeights>;
 }
 
 /**
