@@ -11,7 +11,8 @@ import { ModelCache } from '../../src/delivery/cache';
 import { PlanRefusedError } from '../../src/plan/plan';
 import { makeSpec } from '../../src/pipeline/spec';
 import { nodeFileStore } from '../../src/platform/node-file-store';
-import { type PlanTarget, prepareRun, RunPlanner, selectionPlanModels } from '../../src/worker/planning';
+import { adapterTarget, engineTarget, type PlanTarget, prepareRun, RunPlanner, selectionPlanModels } from '../../src/worker/planning';
+import { createNodeEngine, nodeGpu } from '../../src/platform/node-gpu';
 import type { ModelSelection } from '../../src/worker/protocol';
 
 const WEIGHTS = ['unet_diffusers.safetensors', 'vae_diffusers.safetensors', 'text_encoder_transformers.safetensors', 'motion_adapter_diffusers.safetensors'];
@@ -65,8 +66,13 @@ describe.skipIf(!tinyModelAvailable())('the planner before any download (tiny mo
     const total = WEIGHTS.reduce((n, w) => n + body(w).length, 0);
     const served = weightBytesServed();
     expect(fake.log.some((l) => l.startsWith('CDN GET')), 'the headers were read from the network').toBe(true);
-    // Each file: a 1-byte probe, the first 16 bytes, the JSON header; far below one tensor's worth of the files.
+    // Each file: a 1-byte probe, the first 16 bytes, the JSON header; no byte of tensor data.
     expect(served).toBeLessThan(total / 20);
+    const headerEnd = new Map(WEIGHTS.map((w) => [fake.sha256(body(w)), 8 + Number(Buffer.from(body(w)).readBigUInt64LE(0))]));
+    for (const l of fake.log.filter((x) => x.startsWith('CDN GET'))) {
+      const [, sha, end] = /\/lfs\/([0-9a-f]{64}).* bytes=\d+-(\d+)$/.exec(l)!;
+      expect(Number(end), l).toBeLessThan(headerEnd.get(sha)!);
+    }
     for (const w of WEIGHTS) expect(cache.manifest.get(url(w))?.received ?? 0, `${w} stored`).toBe(0);
     expect(cache.manifest.get(url('tokenizer.json')), 'the tokenizer is not fetched for planning').toBeUndefined();
   });
@@ -115,4 +121,22 @@ describe.skipIf(!tinyModelAvailable())('the planner before any download (tiny mo
     const next = { ...big, width: Math.floor(512 * shortSide / 384 / 8) * 8, height: shortSide };
     expect((await planner.verdict(small, setting, shapes, next)).fits).toBe(false);
   });
+});
+
+describe('the UI\'s plan and the engine\'s plan are made against the same limits', () => {
+  for (const cap of [undefined, 1 << 20]) {
+    it(`adapterTarget (no device yet) = engineTarget (the device made for the run)${cap ? ', binding limit lowered to 1 MiB' : ''}`, async () => {
+      const adapter = (await (await nodeGpu()).requestAdapter({ powerPreference: 'high-performance' }))!;
+      const engine = await createNodeEngine({ precision: 'f32', maxBindingBytes: cap });
+      try {
+        const before = adapterTarget(adapter, cap);
+        const after = engineTarget(engine);
+        expect(before.limits).toEqual(after.limits);
+        // Both resolve 'auto' activations to the dtype the engine was made with (f32 asked for here).
+        expect(after.dtype).toBe('f32');
+      } finally {
+        engine.destroy();
+      }
+    });
+  }
 });
