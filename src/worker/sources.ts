@@ -89,20 +89,16 @@ const requestOf = (u: Url) => ({ url: u.url, name: u.name, ...(u.sha256 ? { sha2
 const uniqueUrls = (all: ResolvedSource[]) => [...new Map(all.filter((s): s is Url => s.kind === 'url').map((s) => [s.url, s])).values()];
 
 /**
- * The selection as the memory planner reads it, downloading no weights: each weight file is its stored Blob when
- * the cache holds it complete, else its URL (read with HTTP Range: openSafetensors fetches the header only). The
- * config files (a few KB, needed for head counts and norm groups) are fetched through the cache. The tokenizer is
- * not needed for planning and is left as it is.
+ * The selection as the memory planner reads it, downloading and storing nothing: each file is its stored Blob when
+ * the cache holds it complete, else its URL (a weight file read with HTTP Range: openSafetensors fetches the header
+ * only; a config file, a few KB, fetched whole). Nothing is written to the cache, so choosing a model leaves no trace
+ * in Storage until Generate. The tokenizer is not needed for planning and is left as it is.
  */
 export async function peekSelection(r: ResolvedSelection, cache: ModelCache | null, signal: AbortSignal): Promise<LocalSelection> {
   const blobs = new Map<string, Blob>();
-  const configUrls = uniqueUrls(r.configs);
-  if (cache && configUrls.length) {
-    const got = await cache.ensure(configUrls.map(requestOf), signal);
-    configUrls.forEach((u, i) => blobs.set(u.url, got[i]));
-  }
   if (cache) {
-    for (const u of uniqueUrls([...r.base, ...r.motion, ...[r.motionLora, r.sdLora].flatMap((l) => (l ? [l.source] : []))])) {
+    for (const u of uniqueUrls([...r.configs, ...r.base, ...r.motion, ...[r.motionLora, r.sdLora].flatMap((l) => (l ? [l.source] : []))])) {
+      signal.throwIfAborted();
       const b = await cache.storedBlob(u.url);
       if (b) blobs.set(u.url, b);
     }

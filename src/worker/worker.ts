@@ -155,6 +155,10 @@ async function ensureModels(
 /** Answers a plan request: the planner's verdict for the adapter (or the engine already made for this precision). */
 async function planRequest(msg: Extract<ToWorker, { type: 'plan' }>, signal: AbortSignal): Promise<void> {
   try {
+    // A plan's trace holds this thread for a while (on a null device every await resolves at once): storage
+    // requests already asked for are answered first.
+    await storageWork;
+    await new Promise((r) => setTimeout(r, 0));
     const spec = parseSpec(msg.spec);
     const setting = checkPrecisionSetting(msg.precision);
     let target;
@@ -263,6 +267,8 @@ async function handle(msg: ToWorker): Promise<void> {
 }
 
 let queue: Promise<void> = Promise.resolve();
+/** Storage requests in flight (they bypass the queue). */
+let storageWork: Promise<void> = Promise.resolve();
 /** The newest plan request, and the abort of the one running: a newer plan request or a generate supersedes it. */
 let latestPlan: Extract<ToWorker, { type: 'plan' }> | null = null;
 let planning: AbortController | null = null;
@@ -280,7 +286,8 @@ self.onmessage = (ev: MessageEvent<ToWorker>) => {
   }
   if (msg.type === 'storage') {
     // Storage requests do not wait for a generation to finish.
-    void storageReport(msg).catch((e) => post({ type: 'error', id: null, error: describeError(e) }));
+    const work = storageReport(msg).catch((e) => post({ type: 'error', id: null, error: describeError(e) }));
+    storageWork = Promise.all([storageWork, work]).then(() => undefined);
     return;
   }
   if (msg.type === 'plan') latestPlan = msg;
