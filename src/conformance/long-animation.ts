@@ -6,10 +6,8 @@
 // the first UNet call (generate's motionProbe).
 // Models: the files config.json `weights` names (UNet + adapter + VAE in sibling folders, the tiny text encoder);
 // hyper-parameters from those folders' config.json; the tokenizer from the oracle tree's tokenizer/.
-import { hyperParamsFromDiffusers, type Semantics } from '../models/config';
+import type { Semantics } from '../models/config';
 import type { MotionProbeFn } from '../models/forward-context';
-import { UNetMotion } from '../models/unet';
-import { VaeDecoder } from '../models/vae-decoder';
 import { shuffleFrames, shuffleSchedule } from '../pipeline/freenoise';
 import { generate, type PipelineModels, type StepRecord, type TextConditioner } from '../pipeline/generate';
 import { completeKeyframes, type PromptKeyframe, travelEmbeddings } from '../pipeline/prompt-travel';
@@ -17,24 +15,11 @@ import { makeSpec } from '../pipeline/spec';
 import { createScheduler, type SchedulerClass } from '../schedulers';
 import { createClipTextEncoder } from '../text/clip-encoder';
 import { createClipTokenizer } from '../text/tokenizer';
-import { ConformanceError, type FolderReader, type RunContext, type RunOutputs, type SetRunner, type VectorConfig, type WeightLayout } from './registry';
+import { ConformanceError, type RunContext, type RunOutputs, type SetRunner, type VectorConfig, type WeightLayout } from './registry';
+import { loadPipelineModels, outputPutter, putStepRecord, readJson, videoOutput, weightFile } from './sets/pipeline_tiny';
 import { toF32 } from './tensor-file';
 
-const dirname = (p: string) => p.slice(0, p.lastIndexOf('/') + 1);
 const TOKENIZER_DIR = '../../../tokenizer';
-
-/** config.weights entries: "path (or other.safetensors)" or "path — note". */
-function weightFile(config: VectorConfig, dir: string, key: string): { primary: string; alternative?: string } {
-  const s = config.weights?.[key];
-  if (typeof s !== 'string') throw new ConformanceError(`${dir}: config.json weights.${key} is missing`);
-  const m = /^(\S+)(?:\s*\(or\s+(\S+?)\))?/.exec(s.trim())!;
-  return { primary: m[1], alternative: m[2] ? dirname(m[1]) + m[2] : undefined };
-}
-
-async function readJson(files: FolderReader, rel: string): Promise<any> {
-  if (!(await files.exists(rel))) throw new ConformanceError(`${files.dir}: ${rel} is missing`);
-  return JSON.parse(new TextDecoder().decode(await files.read(rel)));
-}
 
 /** A str prompt is {0: str}; a dict {frame: prompt}; null → "" (diffusers' _encode_prompt_free_noise). */
 function keyframesOf(v: unknown, what: string): PromptKeyframe[] {
@@ -88,9 +73,6 @@ async function run(ctx: RunContext): Promise<RunOutputs> {
   const runs = config.runs as Record<string, any> | undefined;
   if (!runs || !Object.keys(runs).length) throw new ConformanceError(`${ctx.dir}: config.json has no runs`);
   const F: number = config.num_frames;
-  const u = weightFile(config, ctx.dir, 'unet'), v = weightFile(config, ctx.dir, 'vae');
-  const unetCfg = await readJson(files, `${dirname(u.primary)}config.json`);
-  const vaeCfg = (await readJson(files, `${dirname(v.primary)}config.json`)).vae_config ?? {};
   const tc = config.text_config;
   if (!tc) throw new ConformanceError(`${ctx.dir}: config.json has no text_config`);
   const tokenizer = createClipTokenizer(await readJson(files, `${TOKENIZER_DIR}/tokenizer.json`),
@@ -98,13 +80,8 @@ async function run(ctx: RunContext): Promise<RunOutputs> {
   const weights = await ctx.loadWeights(ctx.layout.files);
   const encoder = await createClipTextEncoder(weights, { heads: tc.num_attention_heads, hiddenAct: tc.hidden_act, layerNormEps: tc.layer_norm_eps, clipSkip: 0 });
   const out: RunOutputs = new Map();
-  const sfx = ctx.semantics === 'diffusers' ? '' : '_official';
-  const put = (name: string, value: Float32Array, semantic = true) => {
-    const n = semantic ? name + sfx : name;
-    if (ctx.wanted.includes(n)) out.set(n, value);
-    else if (semantic && ctx.wanted.includes(name)) out.set(name, value); // stored once as "both"
-  };
-  let unet: UNetMotion | null = null, vae: VaeDecoder | null = null;
+  const put = outputPutter(ctx, out);
+  let release = () => {};
   try {
     const text: TextConditioner = {
       tokens: tokenizer.maxLength, dim: encoder.width,
@@ -129,8 +106,8 @@ async function run(ctx: RunContext): Promise<RunOutputs> {
     if (ctx.wanted.includes('text.prompt_embeds_frames')) put('text.prompt_embeds_frames', await travelEmbeddings(encode, positive, F), false);
     if (ctx.wanted.includes('text.negative_prompt_embeds_frames')) put('text.negative_prompt_embeds_frames', await travelEmbeddings(encode, negative, F), false);
 
-    unet = await UNetMotion.load(e, weights, hyperParamsFromDiffusers(unetCfg.unet_config ?? {}, unetCfg.motion_adapter_config ?? {}));
-    vae = await VaeDecoder.load(e, weights, { groups: vaeCfg.norm_num_groups, scalingFactor: vaeCfg.scaling_factor });
+    const { unet, vae, release: releaseModels } = await loadPipelineModels(ctx, weights);
+    release = releaseModels;
     const models: PipelineModels = { engine: e, unet, vae, text };
     const probe = probedBlock(config, ctx.dir);
     for (const [name, r] of Object.entries(runs)) {
@@ -177,30 +154,12 @@ async function run(ctx: RunContext): Promise<RunOutputs> {
       const sch = createScheduler(scheduler.className, scheduler.config, r.num_inference_steps);
       put(`${name}.timesteps`, Float32Array.from(res.timesteps), false);
       put('scheduler.alphas_cumprod', sch.alphasCumprod, false);
-      for (const rec of records) {
-        const p = `${name}.step${rec.step}`;
-        put(`${p}.t`, Float32Array.of(rec.t), false);
-        put(`${p}.latent_model_input`, rec.latentModelInput);
-        put(`${p}.latents_in`, rec.latentsIn);
-        if (rec.noisePredUncond) {
-          put(`${p}.noise_pred_uncond`, rec.noisePredUncond);
-          put(`${p}.noise_pred_text`, rec.noisePredText!);
-          put(`${p}.noise_pred_guided`, rec.noisePred);
-        }
-        put(`${p}.latents_out`, rec.latentsOut);
-        put(`${p}.pred_original_sample`, rec.predOriginalSample);
-      }
+      for (const rec of records) putStepRecord(put, `${name}.step${rec.step}`, rec);
       put(`${name}.latents_final`, res.latents);
-      if (video && res.floatFrames) {
-        const [, vf, H, W, c3] = video.shape;
-        const frames = new Float32Array(vf * H * W * c3);
-        for (let f = 0; f < vf; f++) frames.set(res.floatFrames[f], f * H * W * c3);
-        put(`${name}.video`, frames);
-      }
+      if (video && res.floatFrames) put(`${name}.video`, videoOutput(res.floatFrames, video.shape));
     }
   } finally {
-    vae?.release();
-    unet?.release();
+    release();
     await encoder.dispose();
   }
   return out;

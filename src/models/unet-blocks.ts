@@ -57,11 +57,7 @@ export class UNetLayer {
       }
       return r;
     });
-    if (this.motion && ctx.motion.strength !== 0) { // strength 0: x + 0·(module(x) − x) = x
-      const m = this.motion.forward(ctx.e, h, ctx.frames, ctx.motionFramesPerGroup, ctx.limits, ctx.motion);
-      h.release();
-      h = m;
-    }
+    h = withMotion(ctx, this.motion, h);
     return h;
   }
 
@@ -150,11 +146,7 @@ export class MidBlock {
       }
       return r;
     });
-    if (this.motion && ctx.motion.strength !== 0) { // strength 0: x + 0·(module(x) − x) = x
-      const m = this.motion.forward(ctx.e, h, ctx.frames, ctx.motionFramesPerGroup, ctx.limits, ctx.motion);
-      h.release();
-      h = m;
-    }
+    h = withMotion(ctx, this.motion, h);
     const out = inFrameChunks(ctx, [h], C, C, 'mid-block ResNet', (c, [xs]) => this.resnet1.forward(c, xs));
     h.release();
     return out;
@@ -217,6 +209,14 @@ export class UpBlock {
 }
 
 /** A block with no layers would hand back its input; keep the "new tensor out" contract. */
+/** The motion module over all frames (x + s·(module(x) − x)), releasing `h`; `h` itself when there is none or s = 0. */
+function withMotion(ctx: ForwardContext, motion: MotionModule | null, h: Tensor): Tensor {
+  if (!motion || ctx.motion.strength === 0) return h; // strength 0: x + 0·(module(x) − x) = x
+  const m = motion.forward(ctx.e, h, ctx.frames, ctx.motionFramesPerGroup, ctx.limits, ctx.motion);
+  h.release();
+  return m;
+}
+
 function copyOf(e: Engine, x: Tensor): Tensor {
   const out = e.empty(x.shape, x.dtype);
   e.copy(x, out);

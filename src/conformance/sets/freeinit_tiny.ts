@@ -9,7 +9,7 @@ import { generate, type FreeInitRecord, type StepRecord } from '../../pipeline/g
 import { createScheduler, type SchedulerClass } from '../../schedulers';
 import { ConformanceError, type RunContext, type RunOutputs, type SetRunner } from '../registry';
 import { toF32 } from '../tensor-file';
-import { loadPipelineModels, outputPutter, putStepRecord, runner as pipelineRunner, videoOutput } from './pipeline_tiny';
+import { loadPipelineModels, outputPutter, pipelineInputs, putStepRecord, runner as pipelineRunner, videoOutput } from './pipeline_tiny';
 
 /** diffusers enable_free_init(...) keyword arguments → the pipeline's FreeInit options. */
 function freeInitParams(run: string, a: Record<string, unknown> | undefined): FreeInitOptions {
@@ -29,20 +29,13 @@ export const runner: SetRunner = {
   outputsDependOnlyOnCanonicalWeights: true,
 
   async run(ctx: RunContext): Promise<RunOutputs> {
-    const { engine: e, config, inputs } = ctx;
-    const runs = config.runs as Record<string, any> | undefined;
-    if (!runs || !Object.keys(runs).length) throw new ConformanceError(`${ctx.dir}: config.json has no runs`);
-    for (const k of ['latents_init', 'prompt_embeds', 'negative_prompt_embeds']) {
-      if (!inputs.has(k)) throw new ConformanceError(`${ctx.dir}: inputs.safetensors has no ${k}`);
-    }
+    const { engine: e, config } = ctx;
+    const { runs, latentsShape, initialNoise, embeddings } = pipelineInputs(ctx);
     const { unet, vae, release } = await loadPipelineModels(ctx);
     const out: RunOutputs = new Map();
     const put = outputPutter(ctx, out);
     try {
-      const latentsInit = inputs.get('latents_init')!;
-      const [, C, F] = latentsInit.shape;
-      const pos = inputs.get('prompt_embeds')!, neg = inputs.get('negative_prompt_embeds')!;
-      const [, tokens, dim] = pos.shape;
+      const [, C, F] = latentsShape;
       for (const [run, r] of Object.entries(runs)) {
         const scheduler = { className: r.scheduler_class as SchedulerClass, config: r.scheduler_config };
         if (ctx.wanted.includes('scheduler.alphas_cumprod')) put('scheduler.alphas_cumprod', createScheduler(scheduler.className, scheduler.config, r.num_inference_steps).alphasCumprod, false);
@@ -56,8 +49,8 @@ export const runner: SetRunner = {
         });
         const res = await generate({ engine: e, unet, vae }, spec, { onStepRecord: (rec) => records.push(rec), onFreeInit: (rec) => reinit.push(rec) }, {
           scheduler,
-          embeddings: { positive: toF32(pos), negative: toF32(neg), tokens, dim },
-          initialNoise: toF32(latentsInit),
+          embeddings,
+          initialNoise,
           freeInitNoise: (_n, k) => {
             const t = ctx.references.get(`${run}.free_init.iter${k}.z_rand`);
             if (!t) throw new ConformanceError(`${ctx.dir}: ${run} needs ${run}.free_init.iter${k}.z_rand to replay FreeInit's noise`);

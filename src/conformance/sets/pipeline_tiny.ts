@@ -9,22 +9,22 @@ import { VaeDecoder } from '../../models/vae-decoder';
 import { generate, type StepRecord } from '../../pipeline/generate';
 import { makeSpec } from '../../pipeline/spec';
 import { createScheduler, EulerDiscreteScheduler, type SchedulerClass } from '../../schedulers';
-import { ConformanceError, type FolderReader, type RunContext, type RunOutputs, type SetRunner, type VectorConfig } from '../registry';
+import { type CanonicalWeights, ConformanceError, type FolderReader, type RunContext, type RunOutputs, type SetRunner, type VectorConfig } from '../registry';
 import { toF32 } from '../tensor-file';
 
-const dirname = (p: string) => p.slice(0, p.lastIndexOf('/') + 1);
+export const dirname = (p: string) => p.slice(0, p.lastIndexOf('/') + 1);
 
-/** config.weights entries look like "../../x/vA/unet_diffusers.safetensors (or unet_ldm.safetensors)". */
+/** A config.weights entry: "../../x/vA/unet_diffusers.safetensors (or unet_ldm.safetensors)" or "path — note". */
+export function weightFile(config: VectorConfig, dir: string, key: string): { primary: string; alternative?: string } {
+  const s = config.weights?.[key];
+  if (typeof s !== 'string') throw new ConformanceError(`${dir}: config.json weights.${key} is missing`);
+  const m = /^(\S+)(?:\s*\(or\s+(\S+?)\))?/.exec(s.trim())!;
+  return { primary: m[1], alternative: m[2] ? dirname(m[1]) + m[2] : undefined };
+}
+
+/** The UNet, motion adapter and VAE files of config.weights. */
 export function weightFiles(config: VectorConfig, dir: string): Record<'unet' | 'motion_adapter' | 'vae', { primary: string; alternative?: string }> {
-  const w = config.weights ?? {};
-  const out: Record<string, { primary: string; alternative?: string }> = {};
-  for (const k of ['unet', 'motion_adapter', 'vae']) {
-    const s = w[k];
-    if (typeof s !== 'string') throw new ConformanceError(`${dir}: config.json weights.${k} is missing`);
-    const m = /^(\S+)(?:\s*\(or\s+(\S+)\))?/.exec(s.trim())!;
-    out[k] = { primary: m[1], alternative: m[2] ? dirname(m[1]) + m[2] : undefined };
-  }
-  return out as ReturnType<typeof weightFiles>;
+  return { unet: weightFile(config, dir, 'unet'), motion_adapter: weightFile(config, dir, 'motion_adapter'), vae: weightFile(config, dir, 'vae') };
 }
 
 export async function readJson(files: FolderReader, rel: string): Promise<any> {
@@ -34,12 +34,15 @@ export async function readJson(files: FolderReader, rel: string): Promise<any> {
 
 export const sfx = (s: Semantics) => (s === 'diffusers' ? '' : '_official');
 
-/** The UNet + motion adapter and the VAE of config.json `weights` (current layout), sized from their folders' configs. */
-export async function loadPipelineModels(ctx: RunContext): Promise<{ unet: UNetMotion; vae: VaeDecoder; release(): void }> {
+/**
+ * The UNet + motion adapter and the VAE of config.json `weights` (current layout), sized from their folders' configs.
+ * `weights`: the layout's weights when the caller has loaded them already (for the text encoder too).
+ */
+export async function loadPipelineModels(ctx: RunContext, weights?: CanonicalWeights): Promise<{ unet: UNetMotion; vae: VaeDecoder; release(): void }> {
   const wf = weightFiles(ctx.config, ctx.dir);
   const unetCfg = await readJson(ctx.files, `${dirname(wf.unet.primary)}config.json`);
   const vaeCfg = (await readJson(ctx.files, `${dirname(wf.vae.primary)}config.json`)).vae_config ?? {};
-  const weights = await ctx.loadWeights(ctx.layout.files);
+  weights ??= await ctx.loadWeights(ctx.layout.files);
   const unet = await UNetMotion.load(ctx.engine, weights, hyperParamsFromDiffusers(unetCfg.unet_config ?? {}, unetCfg.motion_adapter_config ?? {}));
   try {
     const vae = await VaeDecoder.load(ctx.engine, weights, { groups: vaeCfg.norm_num_groups, scalingFactor: vaeCfg.scaling_factor });
@@ -83,6 +86,25 @@ export function videoOutput(floatFrames: Float32Array[], shape: number[]): Float
   return v;
 }
 
+/** The runs of config.json and the replayed inputs every pipeline-style set starts from (prompt embeddings, latents). */
+export function pipelineInputs(ctx: RunContext) {
+  const runs = ctx.config.runs as Record<string, any> | undefined;
+  if (!runs || !Object.keys(runs).length) throw new ConformanceError(`${ctx.dir}: config.json has no runs`);
+  for (const k of ['latents_init', 'prompt_embeds', 'negative_prompt_embeds']) {
+    if (!ctx.inputs.has(k)) throw new ConformanceError(`${ctx.dir}: inputs.safetensors has no ${k}`);
+  }
+  const latentsInit = ctx.inputs.get('latents_init')!;
+  const pos = ctx.inputs.get('prompt_embeds')!, neg = ctx.inputs.get('negative_prompt_embeds')!;
+  const [, tokens, dim] = pos.shape;
+  return {
+    runs,
+    /** latents_init is (b, C, F, h, w). */
+    latentsShape: latentsInit.shape,
+    initialNoise: toF32(latentsInit),
+    embeddings: { positive: toF32(pos), negative: toF32(neg), tokens, dim },
+  };
+}
+
 export const runner: SetRunner = {
   name: 'pipeline_tiny',
   matches: (config: VectorConfig) => config.set === 'pipeline_tiny',
@@ -104,20 +126,13 @@ export const runner: SetRunner = {
   outputsDependOnlyOnCanonicalWeights: true,
 
   async run(ctx: RunContext): Promise<RunOutputs> {
-    const { engine: e, config, inputs } = ctx;
-    const runs = config.runs as Record<string, any> | undefined;
-    if (!runs || !Object.keys(runs).length) throw new ConformanceError(`${ctx.dir}: config.json has no runs`);
-    for (const k of ['latents_init', 'prompt_embeds', 'negative_prompt_embeds']) {
-      if (!inputs.has(k)) throw new ConformanceError(`${ctx.dir}: inputs.safetensors has no ${k}`);
-    }
+    const { engine: e, config } = ctx;
+    const { runs, latentsShape, initialNoise, embeddings } = pipelineInputs(ctx);
     const { unet, vae, release } = await loadPipelineModels(ctx);
     const out: RunOutputs = new Map();
     const put = outputPutter(ctx, out);
     try {
-      const latentsInit = inputs.get('latents_init')!;
-      const [, , F] = latentsInit.shape;
-      const pos = inputs.get('prompt_embeds')!, neg = inputs.get('negative_prompt_embeds')!;
-      const [, tokens, dim] = pos.shape;
+      const [, , F] = latentsShape;
       for (const [run, r] of Object.entries(runs)) {
         if (!ctx.wanted.some((n) => n.startsWith(`${run}.`))) continue;
         const video = ctx.references.get(`${run}.video`);
@@ -129,8 +144,8 @@ export const runner: SetRunner = {
         });
         const res = await generate({ engine: e, unet, vae }, spec, { onStepRecord: (rec) => records.push(rec) }, {
           scheduler,
-          embeddings: { positive: toF32(pos), negative: toF32(neg), tokens, dim },
-          initialNoise: toF32(latentsInit),
+          embeddings,
+          initialNoise,
           schedulerNoise: (_n, i) => {
             const t = ctx.references.get(`${run}.lcm_noise${i}`);
             if (!t) throw new ConformanceError(`${ctx.dir}: ${run} needs ${run}.lcm_noise${i} to replay the scheduler's noise`);
