@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { type FakeHub, startFakeHub } from '../e2e/fake-hub';
 import { ModelCache, type CacheOptions } from '../src/delivery/cache';
 import { DeliveryError } from '../src/delivery/errors';
+import { MANIFEST_SLOTS } from '../src/delivery/manifest';
 import type { NetworkProbe } from '../src/delivery/http';
 import { describeError } from '../src/worker/errors';
 import { pickModelFiles } from '../src/delivery/pick';
@@ -96,6 +97,31 @@ describe('ModelCache with the fake Hub', () => {
     const r2 = await again.resolveRepo('o/pipe', 'main', '');
     await again.ensure([...r2.files, ...r2.configFiles]);
     expect(fake.log, 'a cached model needs no request at all').toEqual([]);
+  });
+
+  it('a manifest write cut short loses nothing: the other slot holds the state before it, and no stored file is pruned', async () => {
+    const cache = await open();
+    const r = await cache.resolveRepo('o/pipe', 'main', '');
+    await cache.ensure(r.files.slice(0, 1));
+    await cache.ensure(r.files.slice(1, 2)); // later saves: both slots hold a state
+    const store = nodeFileStore(dir);
+    const files = (await store.list()).sort();
+    // The worker is ended in the middle of the next save: the slot being written holds half a JSON text.
+    const seqOf = async (slot: string) => JSON.parse((await store.readText(slot))!).seq as number;
+    const [s0, s1] = [await seqOf(MANIFEST_SLOTS[0]), await seqOf(MANIFEST_SLOTS[1])];
+    const newest = s0 > s1 ? MANIFEST_SLOTS[0] : MANIFEST_SLOTS[1];
+    const text = (await store.readText(newest))!;
+    await store.writeText(newest, text.slice(0, text.length >> 1));
+
+    const reopened = await open();
+    expect((await store.list()).sort(), 'no stored file is deleted').toEqual(files);
+    expect(reopened.manifest.get(r.files[0].url)?.complete, 'the state before the torn save').toBe(true);
+    // The older state may know the second file only in part: ensuring it again completes it from what that state
+    // recorded, and the save that follows writes over the torn slot.
+    await reopened.ensure(r.files.slice(1, 2));
+    expect(reopened.manifest.get(r.files[1].url)?.complete).toBe(true);
+    const third = await open();
+    expect(third.manifest.get(r.files[1].url)?.complete).toBe(true);
   });
 
   it('a connection dropped mid-file resumes with a Range request and verifies', async () => {
@@ -234,6 +260,6 @@ describe('ModelCache with the fake Hub', () => {
     expect(await cache.getDerived('onnx-text-encoder-v1', [te])).toBeNull();
     expect((await cache.report()).models.map((m) => m.group)).toEqual(['derived: other']);
     await cache.removeAll();
-    expect(await store.list()).toEqual(['manifest.json']);
+    expect((await store.list()).filter((n) => !MANIFEST_SLOTS.includes(n as never))).toEqual([]);
   });
 });

@@ -1,9 +1,13 @@
 // The cache manifest: what is stored (source, revision, size, sha256, last use), what is half-downloaded (for
-// resume), and derived data (keyed by the hashes of what it was made from). Kept as manifest.json in the store.
+// resume), and derived data (keyed by the hashes of what it was made from). Kept in the store in two slots,
+// manifest.json and manifest.1.json, written alternately with a sequence number: a write cut short (a worker ended
+// mid-save, a crash) can only spoil the slot being written, and the other still holds the state before it.
 
 import type { FileStore } from './store';
 
 export const MANIFEST_FILE = 'manifest.json';
+/** The two slots, by `seq % 2` (manifest.json alone, with no seq, is the format before slots: seq 0). */
+export const MANIFEST_SLOTS = [MANIFEST_FILE, 'manifest.1.json'] as const;
 const VERSION = 1;
 
 /** Where a cached file's sha256 came from. */
@@ -42,6 +46,8 @@ export interface CachedFile {
 
 interface ManifestData {
   version: number;
+  /** Incremented on every save; the slot with the highest valid seq is the current state. */
+  seq?: number;
   files: Record<string, CachedFile>;
   /** Cached Hub repository listings (so a repo source resolves offline): `<hub> <repo>@<revision>` → entries. */
   listings: Record<string, { at: number; commit?: string; entries: { path: string; size: number; sha256?: string }[] }>;
@@ -68,20 +74,31 @@ export function storedNameFor(key: string, name: string): string {
 
 export class Manifest {
   private data: ManifestData = { version: VERSION, files: {}, listings: {} };
+  private seq = 0;
+  /** False when a slot could not be read (torn or corrupt): then stored files it might list are never pruned. */
+  private trustworthy = true;
   private saving: Promise<void> = Promise.resolve();
 
   private constructor(private readonly store: FileStore) {}
 
-  /** Reads the manifest; a missing or unreadable one starts empty (stored files it does not list are removed by `prune`). */
+  /**
+   * Reads the newest valid slot. With none stored the manifest starts empty; with a slot present but unreadable
+   * it starts from the other slot (or empty) and `prune` keeps every stored file, so nothing is lost to a torn write.
+   */
   static async open(store: FileStore): Promise<Manifest> {
     const m = new Manifest(store);
-    const text = await store.readText(MANIFEST_FILE).catch(() => null);
-    if (text) {
-      try {
-        const d = JSON.parse(text) as ManifestData;
-        if (d && d.version === VERSION && typeof d.files === 'object') m.data = { version: VERSION, files: d.files, listings: d.listings ?? {} };
-      } catch {
-        // a corrupt manifest: start over (prune removes the orphaned files)
+    for (const slot of MANIFEST_SLOTS) {
+      const text = await store.readText(slot).catch(() => null);
+      if (text === null) continue;
+      const d = parseManifest(text);
+      if (!d) {
+        m.trustworthy = false;
+        continue;
+      }
+      const seq = d.seq ?? 0;
+      if (seq >= m.seq) {
+        m.seq = seq;
+        m.data = { version: VERSION, seq, files: d.files, listings: d.listings ?? {} };
       }
     }
     return m;
@@ -115,18 +132,34 @@ export class Manifest {
     for (const k of Object.keys(this.data.listings)) if (k.split(' ')[1]?.startsWith(`${repo}@`)) delete this.data.listings[k];
   }
 
-  /** Writes the manifest (writes are queued, so the last state always wins). */
+  /** Writes the manifest into the older slot (writes are queued, so the last state always wins). */
   save(): Promise<void> {
-    const text = JSON.stringify(this.data);
-    this.saving = this.saving.catch(() => undefined).then(() => this.store.writeText(MANIFEST_FILE, text));
+    this.seq += 1;
+    const text = JSON.stringify({ ...this.data, seq: this.seq });
+    const slot = MANIFEST_SLOTS[this.seq % 2];
+    this.saving = this.saving.catch(() => undefined).then(() => this.store.writeText(slot, text));
     return this.saving;
   }
 
-  /** Removes stored files the manifest does not know (left by a crash or an older version). */
+  /**
+   * Removes stored files the manifest does not know (left by a crash or an older version). Skipped when a slot was
+   * unreadable: the lost state may have listed files the readable one does not know yet.
+   */
   async prune(): Promise<void> {
-    const known = new Set(this.all().map((f) => f.stored));
+    if (!this.trustworthy) return;
+    const known = new Set<string>([...this.all().map((f) => f.stored), ...MANIFEST_SLOTS]);
     for (const name of await this.store.list()) {
-      if (name !== MANIFEST_FILE && !known.has(name)) await this.store.remove(name);
+      if (!known.has(name)) await this.store.remove(name);
     }
+  }
+}
+
+/** A manifest slot's content, or null when it is not a manifest of this version (torn, corrupt, other version). */
+function parseManifest(text: string): ManifestData | null {
+  try {
+    const d = JSON.parse(text) as ManifestData;
+    return d && typeof d === 'object' && d.version === VERSION && typeof d.files === 'object' && d.files !== null ? d : null;
+  } catch {
+    return null;
   }
 }
