@@ -33,9 +33,10 @@ const RUN = { width: 64, height: 64, frames: 2, steps: 1, guidance: 7.5 };
 /**
  * Relative L2 error bounds against f16 weights. On the tiny oracle UNet the noise prediction moves by 2.4e-2 (int8)
  * and 2.8e-1 (int4) (tests/quant-quality.test.ts); a wrong index or scale in a quantized loader gives errors of
- * order 1 or non-finite values. Measured full-width figures: docs/weights.md.
+ * order 1 or non-finite values. Measured here (noise prediction / latents): int8 4.6e-2 / 2.6e-3, int4 3.8e-1 /
+ * 2.1e-2 (docs/weights.md).
  */
-const MAX_REL: Record<'int8' | 'int4', number> = { int8: 0.1, int4: 0.6 };
+const MAX_REL: Record<'int8' | 'int4', number> = { int8: 0.07, int4: 0.5 };
 
 function relL2(a: Float32Array, ref: Float32Array): number {
   let d = 0, n = 0;
