@@ -77,9 +77,16 @@ async function opfsFiles(page: Page): Promise<{ files: number; bytes: number; de
     const dir = await root.getDirectoryHandle('models', { create: true });
     let files = 0, bytes = 0;
     for await (const [name, h] of (dir as unknown as { entries(): AsyncIterable<[string, FileSystemHandle]> }).entries()) {
-      if (h.kind === 'file' && name !== 'manifest.json') { files++; bytes += (await (h as FileSystemFileHandle).getFile()).size; }
+      if (h.kind === 'file' && !/^manifest(\.1)?\.json$/.test(name)) { files++; bytes += (await (h as FileSystemFileHandle).getFile()).size; }
     }
-    const manifest = JSON.parse(await (await (await dir.getFileHandle('manifest.json')).getFile()).text()) as { files: Record<string, { size: number; derived?: unknown }> };
+    // The manifest's two slots (src/delivery/manifest.ts): the current state is the one with the higher seq.
+    type Slot = { seq?: number; files: Record<string, { size: number; derived?: unknown }> };
+    const slots: Slot[] = [];
+    for (const name of ['manifest.json', 'manifest.1.json']) {
+      const h = await dir.getFileHandle(name).catch(() => null);
+      if (h) slots.push(JSON.parse(await (await h.getFile()).text()) as Slot);
+    }
+    const manifest = slots.reduce((a, b) => ((b.seq ?? 0) > (a.seq ?? 0) ? b : a));
     const derived = Object.values(manifest.files).reduce((a, f) => a + (f.derived ? f.size : 0), 0);
     return { files, bytes, derived };
   });
