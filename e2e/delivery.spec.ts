@@ -240,7 +240,10 @@ test('after caching, the app reloads offline from its service worker and generat
   const workerScript = page.waitForResponse((r) => /\/assets\/worker-[^/]*\.js$/.test(r.url()));
   await page.goto('/');
   // The worker (onnxruntime-web runs there) gets the policy from its response header; the page from its <meta>.
-  const workerCsp = (await (await workerScript).allHeaders())['content-security-policy'] ?? '';
+  // The header is read from a fresh request for the worker's URL: the page's own request can be a revalidation of
+  // the copy the service worker's precache just fetched, and the preview server's 304 carries no headers (the
+  // browser keeps the cached 200's, policy included), so its raw headers would show no policy.
+  const workerCsp = (await page.request.get((await workerScript).url())).headers()['content-security-policy'] ?? '';
   expect(workerCsp).toContain("'wasm-unsafe-eval'");
   expect(workerCsp).not.toContain("'unsafe-eval'");
   const csp = await page.locator('meta[http-equiv="Content-Security-Policy"]').getAttribute('content');
