@@ -5,19 +5,7 @@ import { temporalAttention, temporalAttentionNaive } from '../../src/ops/tempora
 import type { Engine } from '../../src/gpu/engine';
 import type { Tensor } from '../../src/gpu/tensor';
 import type { BenchCase, CaseFactory } from '../harness';
-
-/** Gaussian-ish data without the test helpers (bench/ does not import tests/). */
-function noise(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    const u = s / 4294967296;
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (u + s / 4294967296 - 1) * 2.45; // triangular, unit variance
-  }
-  return out;
-}
+import { noise } from '../noise';
 
 const bytesOf = (e: Engine) => (e.dtype === 'f16' ? 2 : 4);
 
